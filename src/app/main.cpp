@@ -1,0 +1,29 @@
+// recserve: one binary, subcommands for serving and for the offline pipeline.
+#include <iostream>
+
+#include "app/commands.h"
+#include "observe/logging.h"
+
+int main(int argc, char** argv) {
+  using namespace recserve::app;
+  CLI::App root{"recserve: a production recommendation service and its offline pipeline"};
+  root.require_subcommand(1);
+  root.set_version_flag("--version", std::string("recserve ") + RECSERVE_VERSION);
+
+  std::vector<Command> commands = {
+      AddServeCommand(root),   AddPipelineCommand(root), AddSyncCommand(root),
+      AddStageCommand(root),   AddEvaluateCommand(root), AddDatagenCommand(root),
+      AddVersionCommand(root),
+  };
+  try {
+    root.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return root.exit(e);
+  }
+  recserve::observe::SetUpLogging();
+  for (const Command& c : commands) {
+    if (c.cli->parsed()) return c.run();
+  }
+  std::cerr << "recserve: no subcommand given (see --help)\n";
+  return 2;
+}

@@ -1,0 +1,31 @@
+#pragma once
+// Hashes with fixed, documented definitions: they appear in data files, manifests and in the
+// evaluation protocol, so they must never change between builds or machines.
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "core/status.h"
+
+namespace recserve {
+
+// FNV-1a 64-bit over the bytes of `data` (offset basis 14695981039346656037, prime 1099511628211).
+// Used by the random_hash split and for stable user bucketing.
+constexpr uint64_t Fnv1a64(std::string_view data) {
+  uint64_t h = 14695981039346656037ULL;
+  for (char c : data) {
+    h ^= static_cast<uint8_t>(c);
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+// Lower-case hex SHA-256 of a byte string (OpenSSL EVP).
+std::string Sha256Hex(std::string_view data);
+
+// Lower-case hex SHA-256 of a file's bytes, streamed. NotFound / DataLoss on I/O errors.
+Result<std::string> Sha256File(const std::filesystem::path& path);
+
+}  // namespace recserve

@@ -1,0 +1,194 @@
+"""Shared helpers for integration tests and drills (Python standard library only).
+
+Tests drive the real `recserve` binary (RECSERVE_BIN) and real servers: each test that needs a
+private redis-server starts one with RedisServer on a free loopback port; REDIS_TEST_URL names
+the shared one started by scripts/run-tests.sh.
+"""
+import contextlib
+import http.client
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+SOURCE_DIR = os.environ.get("RECSERVE_SOURCE_DIR", os.getcwd())
+RECSERVE_BIN = os.environ.get("RECSERVE_BIN", os.path.join(SOURCE_DIR, "build", "recserve"))
+SHARED_DATA = os.environ.get("RECSERVE_SHARED_DATA",
+                             os.path.join(SOURCE_DIR, "..", "shared", "data"))
+ML100K = os.path.join(SHARED_DATA, "ml-100k")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_recserve(*args, env=None, timeout=600, check=True, cwd=None):
+    """Runs `recserve ARGS`; returns CompletedProcess with text stdout/stderr."""
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    proc = subprocess.run([RECSERVE_BIN, *map(str, args)], capture_output=True, text=True,
+                          env=full_env, timeout=timeout, cwd=cwd)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"recserve {' '.join(map(str, args))} exited {proc.returncode}\n"
+                             f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
+    return proc
+
+
+class RedisServer:
+    """A private redis-server on a free loopback port, in a temporary directory."""
+
+    def __init__(self, port=None):
+        self.port = port or free_port()
+        self.dir = tempfile.mkdtemp(prefix="recserve-redis-")
+        self.proc = None
+
+    @property
+    def url(self):
+        return f"redis://127.0.0.1:{self.port}"
+
+    def start(self, timeout=10):
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", self.dir, "--loglevel", "warning"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.ping():
+                return self
+            time.sleep(0.05)
+        raise RuntimeError(f"redis-server did not start on {self.port}")
+
+    def ping(self):
+        return self.cli("PING", check=False).strip() == "PONG"
+
+    def cli(self, *args, check=True):
+        proc = subprocess.run(["redis-cli", "-p", str(self.port), *map(str, args)],
+                              capture_output=True, text=True, timeout=30)
+        if check and proc.returncode != 0:
+            raise AssertionError(proc.stderr)
+        return proc.stdout
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+    def close(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Service:
+    """A running `recserve serve` on a free loopback port; stopped with SIGTERM on exit."""
+
+    def __init__(self, env=None, args=(), port=None):
+        self.port = port or free_port()
+        self.env = dict(os.environ)
+        self.env.update(env or {})
+        self.env["PORT"] = str(self.port)
+        self.args = list(args)
+        self.proc = None
+        self.log_path = tempfile.mktemp(prefix="recserve-serve-", suffix=".log")
+
+    def start(self, wait_ready=True, timeout=60):
+        self._log = open(self.log_path, "w")
+        self.proc = subprocess.Popen([RECSERVE_BIN, "serve", *self.args], env=self.env,
+                                     stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = time.time() + timeout
+        path = "/ready" if wait_ready else "/live"
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"serve exited {self.proc.returncode}:\n{self.log()}")
+            try:
+                status, _, _ = self.request("GET", path, timeout=1)
+                if status == 200:
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"serve not {path} within {timeout}s:\n{self.log()}")
+
+    def log(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def request(self, method, path, body=None, headers=None, timeout=10):
+        """Returns (status, headers dict, body bytes)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            if body is not None and not isinstance(body, (bytes, str)):
+                body = json.dumps(body)
+                headers = {"Content-Type": "application/json", **(headers or {})}
+            conn.request(method, path, body=body, headers=headers or {})
+            resp = conn.getresponse()
+            return resp.status, dict(resp.getheaders()), resp.read()
+        finally:
+            conn.close()
+
+    def get_json(self, path, **kw):
+        status, headers, body = self.request("GET", path, **kw)
+        return status, json.loads(body) if body else None
+
+    def post_json(self, path, payload, **kw):
+        status, headers, body = self.request("POST", path, body=payload, **kw)
+        return status, json.loads(body) if body else None
+
+    def stop(self, timeout=30):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if getattr(self, "_log", None):
+            self._log.close()
+        return self.proc.returncode if self.proc else None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def parse_prometheus_text(text):
+    """{(name, frozenset(labels.items())): value} from Prometheus text exposition."""
+    out = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name_part, _, value = line.rpartition(" ")
+        labels = {}
+        if "{" in name_part:
+            name, _, rest = name_part.partition("{")
+            for item in rest.rstrip("}").split('",'):
+                if not item:
+                    continue
+                k, _, v = item.partition("=")
+                labels[k] = v.strip('"')
+        else:
+            name = name_part
+        out[(name, frozenset(labels.items()))] = float(value)
+    return out
+
+
+@contextlib.contextmanager
+def temp_dir(prefix="recserve-test-"):
+    d = tempfile.mkdtemp(prefix=prefix)
+    try:
+        yield d
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
