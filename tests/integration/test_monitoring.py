@@ -19,7 +19,8 @@ import urllib.request
 
 import yaml
 
-from recserve_testing import (SOURCE_DIR, Service, free_port, temp_dir)
+from recserve_testing import SOURCE_DIR, free_port, temp_dir
+from serve_or_skip import running_service
 
 PROM_DIR = os.path.join(SOURCE_DIR, "monitoring", "prometheus")
 DASHBOARD = os.path.join(SOURCE_DIR, "monitoring", "grafana", "dashboards",
@@ -482,40 +483,28 @@ class LivePrometheusTest(unittest.TestCase):
             self.assertEqual(float(value[0]["value"][1]), 93600)
 
     def test_recording_rules_produce_values_from_a_running_service(self):
-        with temp_dir() as work:
-            service = Service(env={"MODEL_DIR": os.path.join(work, "models")})
-            try:
-                service.start(wait_ready=False, timeout=60)
-            except RuntimeError as err:
-                service.stop()
-                if service.proc is not None and service.proc.returncode == 2 and \
-                        "not available yet" in str(err):
-                    self.skipTest("recserve serve has not landed (issue 5)")
-                raise
-            try:
-                with PrometheusServer(scrape_target=f"127.0.0.1:{service.port}") as prom:
-                    deadline = time.time() + 30
+        with temp_dir() as work, running_service(
+                self, env={"MODEL_DIR": os.path.join(work, "models")}) as service, \
+                PrometheusServer(scrape_target=f"127.0.0.1:{service.port}") as prom:
+            deadline = time.time() + 30
 
-                    def ratios():
-                        # Traffic while Prometheus scrapes; any status counts for the ratio.
-                        for user in range(1, 20):
-                            service.request("GET", f"/recommendations/{user}?k=5")
-                        result = prom.query("recserve:request_success_ratio:rate5m")
-                        return result or time.time() > deadline
+            def ratios():
+                # Traffic while Prometheus scrapes; any status counts for the ratio.
+                for user in range(1, 20):
+                    service.request("GET", f"/recommendations/{user}?k=5")
+                result = prom.query("recserve:request_success_ratio:rate5m")
+                return result or time.time() > deadline
 
-                    result = wait_for(ratios, timeout=40)
-                    self.assertTrue(result and result is not True,
-                                    f"no success ratio recorded\n{prom.log_text()}")
-                    ratio = float(result[0]["value"][1])
-                    self.assertGreaterEqual(ratio, 0.0)
-                    self.assertLessEqual(ratio, 1.0)
-                    up = prom.query('up{job="recommendation-api-static"}')
-                    self.assertEqual(float(up[0]["value"][1]), 1.0)
-                    p95 = prom.query("recserve:latency_seconds:p95_5m")
-                    self.assertTrue(p95, "no P95 recorded")
-            finally:
-                service.stop()
-
+            result = wait_for(ratios, timeout=40)
+            self.assertTrue(result and result is not True,
+                            f"no success ratio recorded\n{prom.log_text()}")
+            ratio = float(result[0]["value"][1])
+            self.assertGreaterEqual(ratio, 0.0)
+            self.assertLessEqual(ratio, 1.0)
+            up = prom.query('up{job="recommendation-api-static"}')
+            self.assertEqual(float(up[0]["value"][1]), 1.0)
+            p95 = prom.query("recserve:latency_seconds:p95_5m")
+            self.assertTrue(p95, "no P95 recorded")
 
 if __name__ == "__main__":
     unittest.main()

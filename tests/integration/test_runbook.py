@@ -12,7 +12,8 @@ import shlex
 import subprocess
 import unittest
 
-from recserve_testing import SOURCE_DIR, RedisServer, Service, temp_dir
+from recserve_testing import SOURCE_DIR, RedisServer, temp_dir
+from serve_or_skip import running_service
 
 SOP = os.path.join(SOURCE_DIR, "docs", "OPERATIONS_SOP.md")
 ENDPOINTS = {"/health", "/live", "/ready", "/metrics", "/models/reload"}
@@ -100,28 +101,16 @@ class RunbookLiveTest(unittest.TestCase):
             calls = curl_commands(f.read())
         runnable = [c for c in calls if curl_path(c) in ("/health", "/live", "/metrics")]
         self.assertTrue(runnable)
-        with temp_dir() as work, RedisServer() as redis:
-            service = Service(env={"MODEL_DIR": os.path.join(work, "models"),
-                                   "REDIS_URL": redis.url, "FEATURE_REDIS_URL": redis.url})
-            try:
-                service.start(wait_ready=False, timeout=60)
-            except RuntimeError as err:
-                service.stop()
-                if service.proc is not None and service.proc.returncode == 2 and \
-                        "not available yet" in str(err):
-                    self.skipTest("recserve serve has not landed (issue 5)")
-                raise
-            try:
-                env = dict(os.environ, RECSERVE_URL=f"http://127.0.0.1:{service.port}")
-                env.pop("ADMIN_TOKEN", None)
-                for call in runnable:
-                    with self.subTest(call=call):
-                        proc = subprocess.run(["bash", "-o", "pipefail", "-c", call], env=env,
-                                              capture_output=True, text=True, timeout=60)
-                        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
-            finally:
-                service.stop()
-
+        with temp_dir() as work, RedisServer() as redis, running_service(
+                self, env={"MODEL_DIR": os.path.join(work, "models"), "REDIS_URL": redis.url,
+                           "FEATURE_REDIS_URL": redis.url}) as service:
+            env = dict(os.environ, RECSERVE_URL=f"http://127.0.0.1:{service.port}")
+            env.pop("ADMIN_TOKEN", None)
+            for call in runnable:
+                with self.subTest(call=call):
+                    proc = subprocess.run(["bash", "-o", "pipefail", "-c", call], env=env,
+                                          capture_output=True, text=True, timeout=60)
+                    self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
 
 if __name__ == "__main__":
     unittest.main()
