@@ -121,7 +121,8 @@ class World {
         uint32_t other = static_cast<uint32_t>(UniformBelow(rng, cluster_count_ - 1));
         p.second_cluster = static_cast<uint16_t>(other >= p.first_cluster ? other + 1 : other);
       }
-      if (options.days > 1 && Bernoulli(rng, kNewUserShare)) {
+      // User 0 is never new, so some user exists on day one however small the world.
+      if (u > 0 && options.days > 1 && Bernoulli(rng, kNewUserShare)) {
         p.join_day = static_cast<uint16_t>(options.days - late_days + UniformBelow(rng, late_days));
       }
     }
@@ -358,6 +359,43 @@ void GenerateSession(const World& world, Rng& rng, InteractionWriter& writer, ui
   }
 }
 
+// Writes both files under the given (temporary) paths; the caller renames or removes them.
+Status WriteDataset(const DatagenOptions& options, const ProgressCallback& progress,
+                    const std::filesystem::path& items_path,
+                    const std::filesystem::path& interactions_path, DatagenReport& report) {
+  Rng rng(options.seed);
+  const World world(options, rng);
+
+  OutputFile items_out;
+  RECSERVE_RETURN_IF_ERROR(items_out.Open(items_path, options.gzip));
+  world.WriteItems(items_out, rng);
+  RECSERVE_RETURN_IF_ERROR(items_out.Close());
+
+  OutputFile interactions_out;
+  RECSERVE_RETURN_IF_ERROR(interactions_out.Open(interactions_path, options.gzip));
+  InteractionWriter writer(options, interactions_out, report, progress);
+  // Traffic grows linearly over the period, to 1.5x the first day's on the last day; each day
+  // gets its share of rows, so the file is in day order (not sorted within a day).
+  const double total_weight = options.days * 1.25;
+  double cumulative_weight = 0.0;
+  for (uint32_t day = 0; day < options.days && !writer.Done(); ++day) {
+    cumulative_weight += 1.0 + 0.5 * day / std::max<uint32_t>(options.days - 1, 1);
+    const uint64_t day_target =
+        day + 1 == options.days
+            ? options.interactions
+            : static_cast<uint64_t>(static_cast<double>(options.interactions) *
+                                    std::min(1.0, cumulative_weight / total_weight));
+    const int64_t day_start = options.start + static_cast<int64_t>(day) * kSecondsPerDay;
+    while (writer.rows_written() < day_target) {
+      const uint32_t user = world.SampleUser(rng, day);
+      const int64_t session_start =
+          day_start + static_cast<int64_t>(UniformBelow(rng, kSecondsPerDay));
+      GenerateSession(world, rng, writer, user, session_start, report.period_end);
+    }
+  }
+  return interactions_out.Close();
+}
+
 }  // namespace
 
 std::string_view BadRowKindName(BadRowKind kind) {
@@ -418,44 +456,16 @@ Result<DatagenReport> GenerateDataset(const DatagenOptions& options,
   const auto temporary = [](const std::filesystem::path& p) {
     return std::filesystem::path(p.string() + ".partial");
   };
-
-  Rng rng(options.seed);
-  const World world(options, rng);
-
-  OutputFile items_out;
-  RECSERVE_RETURN_IF_ERROR(items_out.Open(temporary(report.items_path), options.gzip));
-  world.WriteItems(items_out, rng);
-  RECSERVE_RETURN_IF_ERROR(items_out.Close());
-
-  OutputFile interactions_out;
-  RECSERVE_RETURN_IF_ERROR(
-      interactions_out.Open(temporary(report.interactions_path), options.gzip));
-  InteractionWriter writer(options, interactions_out, report, progress);
-  // Traffic grows linearly over the period, to 1.5x the first day's on the last day; each day
-  // gets its share of rows, so the file is in day order (not sorted within a day).
-  const double total_weight = options.days * 1.25;
-  double cumulative_weight = 0.0;
-  for (uint32_t day = 0; day < options.days && !writer.Done(); ++day) {
-    cumulative_weight += 1.0 + 0.5 * day / std::max<uint32_t>(options.days - 1, 1);
-    const uint64_t day_target =
-        day + 1 == options.days
-            ? options.interactions
-            : static_cast<uint64_t>(static_cast<double>(options.interactions) *
-                                    std::min(1.0, cumulative_weight / total_weight));
-    const int64_t day_start = options.start + static_cast<int64_t>(day) * kSecondsPerDay;
-    while (writer.rows_written() < day_target) {
-      const uint32_t user = world.SampleUser(rng, day);
-      const int64_t session_start =
-          day_start + static_cast<int64_t>(UniformBelow(rng, kSecondsPerDay));
-      GenerateSession(world, rng, writer, user, session_start, report.period_end);
-    }
-  }
-  RECSERVE_RETURN_IF_ERROR(interactions_out.Close());
-
+  Status written = WriteDataset(options, progress, temporary(report.items_path),
+                                temporary(report.interactions_path), report);
   for (const auto& final_path : {report.items_path, report.interactions_path}) {
-    std::filesystem::rename(temporary(final_path), final_path, ec);
-    if (ec) return DataLoss("cannot rename into " + final_path.string() + ": " + ec.message());
+    if (written.ok()) {
+      std::filesystem::rename(temporary(final_path), final_path, ec);
+      if (ec) written = DataLoss("cannot rename into " + final_path.string() + ": " + ec.message());
+    }
+    if (!written.ok()) std::filesystem::remove(temporary(final_path), ec);  // no half files
   }
+  if (!written.ok()) return written;
   return report;
 }
 

@@ -94,6 +94,31 @@ TEST_F(GeneratorTest, TinyWorldsStillFinish) {
   EXPECT_EQ(r->rows_written, 0u);
 }
 
+TEST_F(GeneratorTest, OneUserOneItemLongPeriodFinishesForManySeeds) {
+  for (uint64_t seed = 0; seed < 50; ++seed) {
+    DatagenOptions o = Small("one-" + std::to_string(seed));
+    o.users = 1;
+    o.items = 1;
+    o.days = 30;
+    o.interactions = 200;
+    o.seed = seed;
+    Result<DatagenReport> r = GenerateDataset(o);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->rows_written, 200u);
+  }
+}
+
+TEST_F(GeneratorTest, FailedRunLeavesNoFiles) {
+  DatagenOptions o = Small("blocked");
+  fs::create_directories(o.output_dir / "interactions.csv.partial");  // cannot be opened as a file
+  Result<DatagenReport> r = GenerateDataset(o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("interactions.csv.partial"), std::string::npos);
+  EXPECT_FALSE(fs::exists(o.output_dir / "items.csv"));
+  EXPECT_FALSE(fs::exists(o.output_dir / "items.csv.partial"));
+  EXPECT_FALSE(fs::exists(o.output_dir / "interactions.csv"));
+}
+
 TEST_F(GeneratorTest, RejectsBadOptionsAndUnwritableDirectories) {
   DatagenOptions o = Small("x");
   o.bad_row_fraction = 0.9;
