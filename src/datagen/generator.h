@@ -9,7 +9,7 @@
 //
 // Deterministic: the same options produce byte-identical files (one std::mt19937_64 stream and
 // the portable samplers in samplers.h). Streaming: rows are written as they are generated;
-// memory is O(users + items) small fixed-size state (about 30 bytes per user and 100 per item),
+// memory is O(users + items) small fixed-size state (a few tens of bytes per user and per item),
 // never O(interactions).
 
 #include <array>
