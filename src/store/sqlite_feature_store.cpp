@@ -1,5 +1,8 @@
 #include "store/sqlite_feature_store.h"
 
+#include <algorithm>
+#include <numeric>
+
 namespace recserve::store {
 namespace {
 
@@ -87,7 +90,9 @@ Result<std::unique_ptr<SqliteFeatureStore>> SqliteFeatureStore::Open(
   sqlite3_busy_timeout(db, 30000);
   // WAL: readers keep their snapshot while a publish is written. synchronous=NORMAL is durable
   // across application crashes; a power loss may lose the last publish, never corrupt the file.
-  RECSERVE_RETURN_IF_ERROR(store->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"));
+  // cache_size -65536 = 64 MiB of page cache (default 2 MiB): a publish touches far more.
+  RECSERVE_RETURN_IF_ERROR(
+      store->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536;"));
   RECSERVE_RETURN_IF_ERROR(store->Exec(kSchema));
   return store;
 }
@@ -202,11 +207,24 @@ Status SqliteFeatureStore::Publish(const FeatureSnapshot& snapshot) {
     sqlite3_reset(stmt.get());
     return done;
   };
-  for (const auto& u : snapshot.users) {
-    if (!insert(add_user, u.user_id, EncodeUser(u))) return Error("insert user");
+  // Rows go in primary-key order: appends to the b-tree instead of random inserts, which keeps
+  // the page cache small and the write several times faster for millions of rows.
+  auto key_order = [](const auto& records, auto key) {
+    std::vector<uint32_t> order(records.size());
+    std::iota(order.begin(), order.end(), 0u);
+    std::sort(order.begin(), order.end(),
+              [&](uint32_t a, uint32_t b) { return key(records[a]) < key(records[b]); });
+    return order;
+  };
+  for (uint32_t u : key_order(
+           snapshot.users, [](const UserFeatures& f) -> const std::string& { return f.user_id; })) {
+    const auto& user = snapshot.users[u];
+    if (!insert(add_user, user.user_id, EncodeUser(user))) return Error("insert user");
   }
-  for (const auto& i : snapshot.items) {
-    if (!insert(add_item, i.item_id, EncodeItem(i))) return Error("insert item");
+  for (uint32_t i : key_order(
+           snapshot.items, [](const ItemFeatures& f) -> const std::string& { return f.item_id; })) {
+    const auto& item = snapshot.items[i];
+    if (!insert(add_item, item.item_id, EncodeItem(item))) return Error("insert item");
   }
   if (!insert(add_list, "popular", EncodeRankedList(snapshot.popular)) ||
       !insert(add_list, "trending", EncodeRankedList(snapshot.trending))) {
