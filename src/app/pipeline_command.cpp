@@ -13,7 +13,6 @@
 
 #include <chrono>
 #include <cstdio>
-#include <ctime>
 #include <filesystem>
 #include <regex>
 
@@ -49,15 +48,6 @@ std::optional<fs::path> FindInput(const fs::path& dir, std::initializer_list<con
   return std::nullopt;
 }
 
-std::string DefaultRunId(int64_t now) {
-  std::time_t t = static_cast<std::time_t>(now);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
-  return buf;
-}
-
 int Fail(const std::string& message) {
   spdlog::error("pipeline failed: {}", message);
   return 1;
@@ -67,7 +57,8 @@ int RunPipeline(const PipelineFlags& flags) {
   const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
-  const std::string run_id = flags.run_id.empty() ? DefaultRunId(now) : flags.run_id;
+  const std::string run_id =
+      flags.run_id.empty() ? pipeline::FormatUtc(now, "%Y%m%dT%H%M%SZ") : flags.run_id;
   if (!std::regex_match(run_id, std::regex("[A-Za-z0-9][A-Za-z0-9._-]{0,63}"))) {
     spdlog::error("--run-id '{}' must be 1-64 characters of letters, digits, '.', '_', '-'",
                   run_id);
@@ -133,6 +124,12 @@ int RunPipeline(const PipelineFlags& flags) {
     // The failed run's report stays beside its quarantine file; the published one is untouched.
     const fs::path failed_report = ingest_options.quarantine_dir / "data_quality_report_v2.json";
     (void)pipeline::WriteFileAtomically(failed_report, report.json.dump(2) + "\n");
+    if (in.accepted_rows == 0) {
+      return Fail(
+          fmt::format("no interaction row was accepted ({} read, {} rejected; see {}); "
+                      "the published features, report and models are unchanged",
+                      in.input_rows, in.rejected_rows, ingest->rejected_path.string()));
+    }
     return Fail(fmt::format(
         "{} of {} interaction rows rejected ({:.2f}%, limit {:.2f}%); rejected rows are in {}, "
         "this run's report in {}; the published features, report and models are unchanged",

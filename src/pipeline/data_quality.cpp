@@ -16,14 +16,7 @@ using nlohmann::json;
 
 constexpr size_t kHistogramBins = 24;  // log2 bins of counts: 1, 2-3, 4-7, ... 2^23+
 
-std::string IsoTime(int64_t t) {
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+std::string IsoTime(int64_t t) { return FormatUtc(t, "%Y-%m-%dT%H:%M:%SZ"); }
 
 const char* StatusName(CheckStatus s) {
   switch (s) {
@@ -107,6 +100,14 @@ std::vector<double> HistogramFrom(const json& previous, const char* name) {
 }
 
 }  // namespace
+
+std::string FormatUtc(int64_t unix_seconds, const char* format) {
+  std::time_t tt = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[64];
+  return std::string(buf, std::strftime(buf, sizeof buf, format, &tm));
+}
 
 double PopulationStabilityIndex(const std::vector<double>& expected,
                                 const std::vector<double>& actual) {

@@ -132,6 +132,46 @@ class QuarantineWriter {
   std::ofstream out_;
 };
 
+// The per-row bookkeeping both files share: splitting into fields, counting empty fields, and
+// rejecting a row (counts + quarantine line). One per file being read.
+class RowChecker {
+ public:
+  RowChecker(TableStats& stats, QuarantineWriter& quarantine, const LineReader& reader,
+             std::string file_name)
+      : stats_(stats), quarantine_(quarantine), reader_(reader), file_name_(std::move(file_name)) {}
+
+  // Splits `line` into fields(); false (the row already rejected) when the field count or the
+  // quoting is wrong.
+  bool Split(const std::string& line) {
+    ++stats_.input_rows;
+    line_ = &line;
+    if (!SplitFields(line, fields_, storage_) || fields_.size() != stats_.columns.size()) {
+      Reject(RejectReason::kBadFieldCount);
+      return false;
+    }
+    ++stats_.well_formed_rows;
+    for (size_t c = 0; c < fields_.size(); ++c) stats_.empty_by_column[c] += fields_[c].empty();
+    return true;
+  }
+  const std::vector<std::string_view>& fields() const { return fields_; }
+
+  void Reject(RejectReason reason) {
+    ++stats_.rejected_rows;
+    ++stats_.rejected_by_reason[static_cast<size_t>(reason)];
+    if (reason == RejectReason::kDuplicate) ++stats_.duplicate_rows;
+    quarantine_.Write(file_name_, reader_.line_number(), reason, *line_);
+  }
+
+ private:
+  TableStats& stats_;
+  QuarantineWriter& quarantine_;
+  const LineReader& reader_;
+  std::string file_name_;
+  const std::string* line_ = nullptr;
+  std::vector<std::string_view> fields_;
+  std::vector<std::string> storage_;
+};
+
 // Opens `path`, reads its header and checks it against the accepted shapes: `required` columns
 // first, then optionally the `optional` ones in order.
 Status ReadHeader(LineReader& reader, const std::filesystem::path& path,
@@ -192,25 +232,14 @@ Status IngestItems(const IngestOptions& options, QuarantineWriter& quarantine,
   LineReader reader;
   RECSERVE_RETURN_IF_ERROR(
       ReadHeader(reader, path, {"item_id", "title", "tags"}, {"created_at"}, stats));
-  const std::string file_name = path.filename().string();
   ItemCatalog& catalog = result.catalog;
   IdVocabulary& items = result.table.items;
   std::string line;
-  std::vector<std::string_view> fields;
-  std::vector<std::string> storage;
+  RowChecker row(stats, quarantine, reader, path.filename().string());
+  const auto& fields = row.fields();
+  auto reject = [&](RejectReason reason) { row.Reject(reason); };
   while (reader.Next(line)) {
-    ++stats.input_rows;
-    auto reject = [&](RejectReason reason) {
-      ++stats.rejected_rows;
-      ++stats.rejected_by_reason[static_cast<size_t>(reason)];
-      quarantine.Write(file_name, reader.line_number(), reason, line);
-    };
-    if (!SplitFields(line, fields, storage) || fields.size() != stats.columns.size()) {
-      reject(RejectReason::kBadFieldCount);
-      continue;
-    }
-    ++stats.well_formed_rows;
-    for (size_t c = 0; c < fields.size(); ++c) stats.empty_by_column[c] += fields[c].empty();
+    if (!row.Split(line)) continue;
     if (fields[0].empty()) {
       reject(RejectReason::kEmptyId);
       continue;
@@ -225,7 +254,6 @@ Status IngestItems(const IngestOptions& options, QuarantineWriter& quarantine,
       created_at = *ts;
     }
     if (items.Find(fields[0])) {
-      ++stats.duplicate_rows;
       reject(RejectReason::kDuplicate);
       continue;
     }
@@ -258,31 +286,20 @@ Status IngestInteractions(const IngestOptions& options, QuarantineWriter& quaran
   LineReader reader;
   RECSERVE_RETURN_IF_ERROR(ReadHeader(reader, path, {"user_id", "item_id", "timestamp", "weight"},
                                       {"event_type"}, stats));
-  const std::string file_name = path.filename().string();
   InteractionTable& table = result.table;
   const bool items_known = result.catalog.loaded;
   const int64_t latest_allowed = options.now + kFutureToleranceSeconds;
   const uint32_t no_event_type = table.event_types.Intern("");
   FingerprintSet seen;
   std::string line;
-  std::vector<std::string_view> fields;
-  std::vector<std::string> storage;
+  RowChecker row(stats, quarantine, reader, path.filename().string());
+  const auto& fields = row.fields();
+  auto reject = [&](RejectReason reason) { row.Reject(reason); };
   while (reader.Next(line)) {
-    ++stats.input_rows;
-    if (options.progress && stats.input_rows % kProgressEveryRows == 0) {
-      options.progress(stats.input_rows, reader.bytes_read());
+    if (options.progress && (stats.input_rows + 1) % kProgressEveryRows == 0) {
+      options.progress(stats.input_rows + 1, reader.bytes_read());
     }
-    auto reject = [&](RejectReason reason) {
-      ++stats.rejected_rows;
-      ++stats.rejected_by_reason[static_cast<size_t>(reason)];
-      quarantine.Write(file_name, reader.line_number(), reason, line);
-    };
-    if (!SplitFields(line, fields, storage) || fields.size() != stats.columns.size()) {
-      reject(RejectReason::kBadFieldCount);
-      continue;
-    }
-    ++stats.well_formed_rows;
-    for (size_t c = 0; c < fields.size(); ++c) stats.empty_by_column[c] += fields[c].empty();
+    if (!row.Split(line)) continue;
     if (fields[0].empty() || fields[1].empty()) {
       reject(RejectReason::kEmptyId);
       continue;
@@ -323,7 +340,6 @@ Status IngestInteractions(const IngestOptions& options, QuarantineWriter& quaran
                           std::bit_cast<uint64_t>(weight)),
                       Fnv1a64(event));
     if (!seen.Insert(fp)) {
-      ++stats.duplicate_rows;
       reject(RejectReason::kDuplicate);
       continue;
     }

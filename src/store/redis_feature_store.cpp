@@ -255,23 +255,17 @@ Result<ItemFeatures> RedisFeatureStore::GetItem(std::string_view item_id) {
   return DecodeItem(*data);
 }
 
-Result<std::vector<RankedItem>> RedisFeatureStore::GetPopular() {
+Result<std::vector<RankedItem>> RedisFeatureStore::GetList(const char* name) {
   std::lock_guard lock(mu_);
   auto p = ResolvePointer();
   if (!p.ok()) return p.status();
-  auto data = ReadValue({"GET", VersionPrefix(p->version) + ":popular"}, "popular list");
+  auto data = ReadValue({"GET", VersionPrefix(p->version) + ":" + name}, name);
   if (!data.ok()) return data.status();
   return DecodeRankedList(*data);
 }
 
-Result<std::vector<RankedItem>> RedisFeatureStore::GetTrending() {
-  std::lock_guard lock(mu_);
-  auto p = ResolvePointer();
-  if (!p.ok()) return p.status();
-  auto data = ReadValue({"GET", VersionPrefix(p->version) + ":trending"}, "trending list");
-  if (!data.ok()) return data.status();
-  return DecodeRankedList(*data);
-}
+Result<std::vector<RankedItem>> RedisFeatureStore::GetPopular() { return GetList("popular"); }
+Result<std::vector<RankedItem>> RedisFeatureStore::GetTrending() { return GetList("trending"); }
 
 Result<SnapshotMetadata> RedisFeatureStore::GetMetadata() {
   std::lock_guard lock(mu_);

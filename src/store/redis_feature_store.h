@@ -83,6 +83,7 @@ class RedisFeatureStore final : public FeatureStore {
   };
   // REQUIRES: mu_ held.
   Result<Pointer> ResolvePointer();
+  Result<std::vector<RankedItem>> GetList(const char* name);  // "popular" | "trending"
   Result<std::string> ReadValue(const std::vector<std::string_view>& command,
                                 std::string_view what);
 

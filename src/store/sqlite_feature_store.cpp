@@ -148,25 +148,16 @@ Result<ItemFeatures> SqliteFeatureStore::GetItem(std::string_view item_id) {
   return DecodeItem(*data);
 }
 
-namespace {
-const std::string& ListSql() {
+Result<std::vector<RankedItem>> SqliteFeatureStore::GetList(const char* name) {
   static const std::string sql = std::string("SELECT data FROM item_lists WHERE snapshot_id = ") +
                                  kCurrentId + " AND name = ?1";
-  return sql;
-}
-}  // namespace
-
-Result<std::vector<RankedItem>> SqliteFeatureStore::GetPopular() {
-  auto data = ReadCurrent(ListSql().c_str(), "popular", "list");
+  auto data = ReadCurrent(sql.c_str(), name, "list");
   if (!data.ok()) return data.status();
   return DecodeRankedList(*data);
 }
 
-Result<std::vector<RankedItem>> SqliteFeatureStore::GetTrending() {
-  auto data = ReadCurrent(ListSql().c_str(), "trending", "list");
-  if (!data.ok()) return data.status();
-  return DecodeRankedList(*data);
-}
+Result<std::vector<RankedItem>> SqliteFeatureStore::GetPopular() { return GetList("popular"); }
+Result<std::vector<RankedItem>> SqliteFeatureStore::GetTrending() { return GetList("trending"); }
 
 Result<SnapshotMetadata> SqliteFeatureStore::GetMetadata() {
   static const std::string sql = std::string("SELECT metadata FROM snapshots WHERE id = ") +

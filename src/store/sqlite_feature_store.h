@@ -51,6 +51,7 @@ class SqliteFeatureStore final : public FeatureStore, public FeatureSnapshotWrit
   explicit SqliteFeatureStore(sqlite3* db) : db_(db) {}
   Status Exec(const char* sql);
   Status Error(const char* what) const;
+  Result<std::vector<RankedItem>> GetList(const char* name);
   Result<std::string> ReadCurrent(const char* sql, std::string_view key, const char* what);
 
   std::mutex mu_;

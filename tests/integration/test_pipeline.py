@@ -252,6 +252,16 @@ class CorruptInputTest(unittest.TestCase):
         self.assert_fails_cleanly(lambda d: write(os.path.join(d, "interactions.csv"), ""),
                                   "is empty")
 
+    def test_header_only_file_publishes_nothing(self):
+        with temp_dir() as root:
+            data = os.path.join(root, "in")
+            os.makedirs(data)
+            write(os.path.join(data, "interactions.csv"), "user_id,item_id,timestamp,weight\n")
+            proc = run_recserve("pipeline", "--data", data, "--data-root", root, check=False)
+            self.assertEqual(proc.returncode, 1)
+            self.assertIn("no interaction row was accepted", proc.stderr)
+            self.assertIsNone(published_version(root))
+
     def test_missing_directory_is_a_clear_error(self):
         with temp_dir() as root:
             proc = run_recserve("pipeline", "--data", os.path.join(root, "nope"), "--data-root",
