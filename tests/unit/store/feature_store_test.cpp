@@ -6,37 +6,15 @@
 
 #include "store/redis_client.h"
 #include "store/sqlite_feature_store.h"
+#include "test_snapshot.h"
 
 namespace recserve::store {
 namespace {
 
 namespace fs = std::filesystem;
 
-FeatureSnapshot Snapshot(const std::string& version, int users) {
-  FeatureSnapshot s;
-  s.metadata.version = version;
-  s.metadata.user_count = static_cast<uint64_t>(users);
-  s.metadata.item_count = 1;
-  for (int u = 0; u < users; ++u) {
-    UserFeatures f;
-    f.user_id = "u" + std::to_string(u);
-    f.recent = {{"i", 5}};
-    f.event_counts = {{"view", 1}};
-    f.interaction_count = 1;
-    s.users.push_back(f);
-  }
-  ItemFeatures item;
-  item.item_id = "i";
-  item.title = "Item \"one\"";
-  item.tags = {"a", "b"};
-  item.decayed_popularity = 0.25;
-  s.items.push_back(item);
-  s.popular = {{"i", 1}};
-  return s;
-}
-
 TEST(FeatureTypes, RoundTripAndCorruptBytes) {
-  auto s = Snapshot("v", 1);
+  auto s = TestSnapshot("v", 1);
   auto u = DecodeUser(EncodeUser(s.users[0]));
   ASSERT_TRUE(u.ok());
   EXPECT_EQ(u->user_id, "u0");
@@ -69,7 +47,7 @@ TEST_F(SqliteStoreTest, MissSemanticsAndSwitch) {
   EXPECT_EQ(s.GetUser("u0").status().code(), StatusCode::kFailedPrecondition);
   EXPECT_EQ(s.GetMetadata().status().code(), StatusCode::kFailedPrecondition);
 
-  ASSERT_TRUE(s.Publish(Snapshot("v1", 2)).ok());
+  ASSERT_TRUE(s.Publish(TestSnapshot("v1", 2)).ok());
   EXPECT_EQ(s.GetMetadata()->version, "v1");
   EXPECT_TRUE(s.GetUser("u1").ok());
   EXPECT_EQ(s.GetUser("nobody").status().code(), StatusCode::kNotFound);
@@ -77,10 +55,10 @@ TEST_F(SqliteStoreTest, MissSemanticsAndSwitch) {
   EXPECT_EQ(s.GetPopular()->size(), 1u);
   EXPECT_TRUE(s.GetTrending()->empty());
 
-  ASSERT_TRUE(s.Publish(Snapshot("v2", 1)).ok());
+  ASSERT_TRUE(s.Publish(TestSnapshot("v2", 1)).ok());
   EXPECT_EQ(s.GetMetadata()->version, "v2");
   EXPECT_EQ(s.GetUser("u1").status().code(), StatusCode::kNotFound);  // not in v2
-  EXPECT_EQ(s.Publish(Snapshot("v1", 3)).code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(s.Publish(TestSnapshot("v1", 3)).code(), StatusCode::kAlreadyExists);
   EXPECT_EQ(s.GetMetadata()->version, "v2");  // a failed publish changes nothing
 
   int users = 0;

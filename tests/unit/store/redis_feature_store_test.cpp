@@ -8,31 +8,12 @@
 #include <filesystem>
 
 #include "store/redis_feature_store.h"
+#include "test_snapshot.h"
 
 namespace recserve::store {
 namespace {
 
 namespace fs = std::filesystem;
-
-FeatureSnapshot MakeSnapshot(const std::string& version, int users) {
-  FeatureSnapshot s;
-  s.metadata.version = version;
-  s.metadata.user_count = static_cast<uint64_t>(users);
-  s.metadata.item_count = 1;
-  for (int u = 0; u < users; ++u) {
-    UserFeatures f;
-    f.user_id = "user-" + std::to_string(u);
-    f.interaction_count = static_cast<uint64_t>(u);
-    s.users.push_back(f);
-  }
-  ItemFeatures item;
-  item.item_id = "item-0";
-  item.title = "Zero";
-  s.items.push_back(item);
-  s.popular = {{"item-0", 3}};
-  s.trending = {{"item-0", 1}};
-  return s;
-}
 
 class RedisFeatureStoreTest : public ::testing::Test {
  protected:
@@ -64,29 +45,29 @@ TEST_F(RedisFeatureStoreTest, SyncThenReadEveryRecordAndSwitchVersions) {
   auto reader_client = RedisClient::Connect(endpoint_, {});
   ASSERT_TRUE(reader_client.ok());
   RedisFeatureStore reader(std::move(*reader_client), std::chrono::milliseconds(0));
-  EXPECT_EQ(reader.GetUser("user-1").status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(reader.GetUser("u1").status().code(), StatusCode::kFailedPrecondition);
 
-  ASSERT_TRUE((*sqlite)->Publish(MakeSnapshot("v1", 1000)).ok());
+  ASSERT_TRUE((*sqlite)->Publish(TestSnapshot("v1", 1000)).ok());
   auto report = SyncSnapshotToRedis(**sqlite, **writer, {});
   ASSERT_TRUE(report.ok()) << report.status().ToString();
   EXPECT_EQ(report->records, 1000u + 1 + 2);
   EXPECT_EQ(reader.GetMetadata()->version, "v1");
   for (int u = 0; u < 1000; ++u) {
-    auto user = reader.GetUser("user-" + std::to_string(u));
+    auto user = reader.GetUser(std::string(1, 'u').append(std::to_string(u)));
     ASSERT_TRUE(user.ok()) << u << " " << user.status().ToString();
     EXPECT_EQ(user->interaction_count, static_cast<uint64_t>(u));
   }
   EXPECT_EQ(reader.GetUser("nobody").status().code(), StatusCode::kNotFound);
-  EXPECT_EQ(reader.GetItem("item-0")->title, "Zero");
-  EXPECT_EQ(reader.GetPopular()->at(0).score, 3);
-  EXPECT_EQ(reader.GetTrending()->size(), 1u);
+  EXPECT_EQ(reader.GetItem("i")->title, "Item \"one\"");
+  EXPECT_EQ(reader.GetPopular()->at(0).score, 1);
+  EXPECT_TRUE(reader.GetTrending()->empty());
 
-  ASSERT_TRUE((*sqlite)->Publish(MakeSnapshot("v2", 10)).ok());
+  ASSERT_TRUE((*sqlite)->Publish(TestSnapshot("v2", 10)).ok());
   report = SyncSnapshotToRedis(**sqlite, **writer, {});
   ASSERT_TRUE(report.ok());
   EXPECT_EQ(report->previous_version, "v1");
   EXPECT_EQ(reader.GetMetadata()->version, "v2");
-  EXPECT_EQ(reader.GetUser("user-500").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(reader.GetUser("u500").status().code(), StatusCode::kNotFound);
   auto ttl = (*writer)->Command({"TTL", "recserve:features:v:v1:meta"});
   ASSERT_TRUE(ttl.ok());
   EXPECT_GT(ttl->integer, 0);
