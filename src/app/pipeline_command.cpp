@@ -1,12 +1,210 @@
+// `recserve pipeline`: one run of the offline data pipeline, as a fixed sequence of steps:
+//   1. ingest     stream + validate the input files, quarantine bad rows
+//   2. quality    data-quality report; fail the run when too many rows were rejected
+//   3. features   build the feature snapshot
+//   4. publish    switch the SQLite feature store to the new snapshot, then publish the report
+//                 and its Prometheus textfile
+//   5. (training slots in here: it consumes the same table and catalog)
+//   6. redis_sync push the snapshot to Redis when FEATURE_REDIS_URL is set
+// Nothing visible to serving changes before step 4, so a run that fails earlier leaves the
+// published features, report and models exactly as they were.
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <regex>
+
 #include "app/commands.h"
+#include "app/sync_command.h"
+#include "core/env.h"
+#include "pipeline/data_quality.h"
+#include "pipeline/features.h"
+#include "pipeline/ingest.h"
+#include "pipeline/progress.h"
+#include "store/sqlite_feature_store.h"
 
 namespace recserve::app {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct PipelineFlags {
+  std::string data_dir;
+  std::string data_root = "data";
+  std::string run_id;
+  double max_reject_ratio = 0.05;
+  double half_life_days = 7.0;
+  size_t history_length = 20;
+  size_t list_length = 100;
+};
+
+// The first of `names` that exists in `dir`, or nullopt.
+std::optional<fs::path> FindInput(const fs::path& dir, std::initializer_list<const char*> names) {
+  for (const char* name : names) {
+    if (fs::exists(dir / name)) return dir / name;
+  }
+  return std::nullopt;
+}
+
+int Fail(const std::string& message) {
+  spdlog::error("pipeline failed: {}", message);
+  return 1;
+}
+
+int RunPipeline(const PipelineFlags& flags) {
+  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  const std::string run_id =
+      flags.run_id.empty() ? pipeline::FormatUtc(now, "%Y%m%dT%H%M%SZ") : flags.run_id;
+  if (!std::regex_match(run_id, std::regex("[A-Za-z0-9][A-Za-z0-9._-]{0,63}"))) {
+    spdlog::error("--run-id '{}' must be 1-64 characters of letters, digits, '.', '_', '-'",
+                  run_id);
+    return 2;
+  }
+  if (!(flags.max_reject_ratio >= 0 && flags.max_reject_ratio <= 1) ||
+      !(flags.half_life_days > 0) || flags.history_length == 0 || flags.list_length == 0) {
+    spdlog::error(
+        "--max-reject-ratio must be in [0,1]; --half-life-days, --history-length and "
+        "--list-length must be > 0");
+    return 2;
+  }
+  const fs::path data_dir(flags.data_dir);
+  const fs::path root(flags.data_root);
+  auto interactions = FindInput(data_dir, {"interactions.csv", "interactions.csv.gz"});
+  if (!interactions) {
+    return Fail("no interactions.csv or interactions.csv.gz in " + data_dir.string());
+  }
+  const auto items = FindInput(data_dir, {"items.csv", "items.csv.gz"});
+  pipeline::StepProgress progress(::isatty(STDERR_FILENO) != 0);
+  spdlog::info("pipeline run_id={} data={} data_root={}", run_id, data_dir.string(), root.string());
+
+  // Refuse a run id already published before doing any work.
+  std::error_code ec;
+  fs::create_directories(root, ec);
+  auto store = store::SqliteFeatureStore::Open(root / "feature_store.db");
+  if (!store.ok()) return Fail(store.status().ToString());
+  if (auto current = (*store)->GetMetadata(); current.ok() && current->version == run_id) {
+    return Fail("run id '" + run_id + "' is the published snapshot already; pass a new --run-id");
+  }
+
+  // 1. ingest
+  std::error_code size_ec;
+  const uint64_t input_bytes = fs::file_size(*interactions, size_ec);
+  const bool gzip = interactions->extension() == ".gz";
+  progress.Begin("ingest", gzip || size_ec ? 0 : input_bytes);
+  pipeline::IngestOptions ingest_options;
+  ingest_options.interactions_path = *interactions;
+  ingest_options.items_path = items;
+  ingest_options.quarantine_dir = root / "quarantine" / run_id;
+  ingest_options.now = now;
+  ingest_options.progress = [&](uint64_t rows, uint64_t bytes) { progress.Update(rows, bytes); };
+  auto ingest = pipeline::Ingest(ingest_options);
+  if (!ingest.ok()) {
+    progress.End(0, "failed");
+    return Fail(ingest.status().ToString() + "; nothing was published");
+  }
+  progress.End(ingest->interactions.input_rows);
+
+  // 2. quality
+  progress.Begin("quality");
+  const fs::path report_path = root / "evaluation" / "data_quality_report_v2.json";
+  pipeline::QualityOptions quality_options{run_id, now, flags.max_reject_ratio,
+                                           ingest->rejected_path};
+  auto report = pipeline::BuildQualityReport(*ingest, quality_options,
+                                             pipeline::ReadPreviousReport(report_path));
+  const auto& in = ingest->interactions;
+  const double rejected_share =
+      in.input_rows ? static_cast<double>(in.rejected_rows) / static_cast<double>(in.input_rows)
+                    : 0;
+  if (in.accepted_rows == 0 || rejected_share > flags.max_reject_ratio) {
+    progress.End(in.input_rows, "failed");
+    // The failed run's report stays beside its quarantine file; the published one is untouched.
+    const fs::path failed_report = ingest_options.quarantine_dir / "data_quality_report_v2.json";
+    (void)pipeline::WriteFileAtomically(failed_report, report.json.dump(2) + "\n");
+    if (in.accepted_rows == 0) {
+      return Fail(
+          fmt::format("no interaction row was accepted ({} read, {} rejected; see {}); "
+                      "the published features, report and models are unchanged",
+                      in.input_rows, in.rejected_rows, ingest->rejected_path.string()));
+    }
+    return Fail(fmt::format(
+        "{} of {} interaction rows rejected ({:.2f}%, limit {:.2f}%); rejected rows are in {}, "
+        "this run's report in {}; the published features, report and models are unchanged",
+        in.rejected_rows, in.input_rows, 100 * rejected_share, 100 * flags.max_reject_ratio,
+        ingest->rejected_path.string(), failed_report.string()));
+  }
+  progress.End(in.input_rows, "score " + fmt::format("{:.1f} {}", report.score, report.status));
+
+  // 3. features
+  progress.Begin("features");
+  pipeline::FeatureOptions feature_options{run_id, flags.history_length, flags.half_life_days,
+                                           flags.list_length, now};
+  const auto snapshot = pipeline::BuildFeatures(ingest->table, ingest->catalog, feature_options);
+  progress.End(snapshot.users.size() + snapshot.items.size());
+
+  // 4. publish: features first (atomic switch), then the report that describes them.
+  progress.Begin("publish");
+  if (Status st = (*store)->Publish(snapshot); !st.ok()) {
+    progress.End(0, "failed");
+    return Fail(st.ToString() + "; the previous snapshot is still current");
+  }
+  if (Status st = pipeline::WriteFileAtomically(report_path, report.json.dump(2) + "\n");
+      !st.ok()) {
+    progress.End(0, "failed");
+    return Fail(st.ToString());
+  }
+  if (Status st = pipeline::WriteFileAtomically(root / "evaluation" / "data_quality_metrics.prom",
+                                                pipeline::RenderQualityMetrics(report, now));
+      !st.ok()) {
+    progress.End(0, "failed");
+    return Fail(st.ToString());
+  }
+  progress.End(snapshot.users.size() + snapshot.items.size());
+
+  // 6. redis_sync
+  int exit_code = 0;
+  if (auto redis_url = EnvString("FEATURE_REDIS_URL")) {
+    progress.Begin("redis_sync");
+    exit_code = RunFeatureSync(root.string(), *redis_url);
+    progress.End(snapshot.users.size() + snapshot.items.size(), exit_code == 0 ? "ok" : "failed");
+  }
+
+  std::printf(
+      "pipeline run %s: %llu rows read, %llu accepted, %llu rejected; %zu users, %zu "
+      "items; quality %.1f (%s)\n%s",
+      run_id.c_str(), static_cast<unsigned long long>(in.input_rows),
+      static_cast<unsigned long long>(in.accepted_rows),
+      static_cast<unsigned long long>(in.rejected_rows), snapshot.users.size(),
+      snapshot.items.size(), report.score, report.status.c_str(), progress.Summary().c_str());
+  return exit_code;
+}
+
+}  // namespace
 
 Command AddPipelineCommand(CLI::App& root) {
+  auto flags = std::make_shared<PipelineFlags>();
   Command c;
-  c.cli = root.add_subcommand("pipeline", "(not available yet)");
-  c.cli->allow_extras();
-  c.run = [] { return NotAvailableYet("pipeline", "3"); };
+  c.cli = root.add_subcommand("pipeline",
+                              "Ingest, validate, report data quality, build and publish features");
+  c.cli
+      ->add_option("--data", flags->data_dir,
+                   "Directory with interactions.csv[.gz] and optional items.csv[.gz]")
+      ->required();
+  c.cli->add_option("--data-root", flags->data_root,
+                    "Where outputs go: feature_store.db, evaluation/, quarantine/ (default: data)");
+  c.cli->add_option("--run-id", flags->run_id,
+                    "Run and snapshot version id (default: UTC time, e.g. 20261129T063000Z)");
+  c.cli->add_option("--max-reject-ratio", flags->max_reject_ratio,
+                    "Fail the run when a larger share of interaction rows is rejected (0.05)");
+  c.cli->add_option("--half-life-days", flags->half_life_days,
+                    "Half-life of the time-decayed item popularity, in days (7)");
+  c.cli->add_option("--history-length", flags->history_length, "Recent items kept per user (20)");
+  c.cli->add_option("--list-length", flags->list_length,
+                    "Length of the popular and trending lists (100)");
+  c.run = [flags] { return RunPipeline(*flags); };
   return c;
 }
 

@@ -1,0 +1,119 @@
+#include "pipeline/ingest.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace recserve::pipeline {
+namespace {
+
+namespace fs = std::filesystem;
+
+TEST(ParseTimestamp, UnixSecondsAndIso8601) {
+  EXPECT_EQ(ParseTimestamp("881250949"), 881250949);
+  EXPECT_EQ(ParseTimestamp("1970-01-01"), 0);
+  EXPECT_EQ(ParseTimestamp("2023-11-14T22:13:20Z"), 1700000000);
+  EXPECT_EQ(ParseTimestamp("2023-11-14 22:13:20"), 1700000000);
+  EXPECT_EQ(ParseTimestamp("2023-11-14T22:13:20.123Z"), 1700000000);
+  EXPECT_EQ(ParseTimestamp("2023-11-15T00:13:20+02:00"), 1700000000);
+  EXPECT_EQ(ParseTimestamp("2023-11-14T20:13:20-02:00"), 1700000000);
+  EXPECT_EQ(ParseTimestamp("2024-02-29T00:00:00Z"), 1709164800);
+}
+
+TEST(ParseTimestamp, RejectsGarbage) {
+  for (const char* bad :
+       {"", "yesterday", "2023-13-01", "2023-02-30", "2023-11-14T25:00:00Z", "2023-11-14T22:13",
+        "2023-11-14T22:13:20Q", "-5", "1.5", "9999999999999999999999", "2023-11-14T22:13:20+2"}) {
+    EXPECT_FALSE(ParseTimestamp(bad).has_value()) << bad;
+  }
+}
+
+class IngestTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("recserve-ingest-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  void Write(const char* name, const std::string& text) { std::ofstream(dir_ / name) << text; }
+  IngestOptions Options(bool with_items) {
+    IngestOptions o;
+    o.interactions_path = dir_ / "interactions.csv";
+    if (with_items) o.items_path = dir_ / "items.csv";
+    o.quarantine_dir = dir_ / "q";
+    o.now = 1800000000;
+    return o;
+  }
+  fs::path dir_;
+};
+
+TEST_F(IngestTest, AcceptsGoodRowsAndCountsEachRejectReason) {
+  Write("items.csv", "item_id,title,tags\na,Alpha,x|y\nb,\"Beta, the\",\na,dup,\n");
+  Write("interactions.csv",
+        "user_id,item_id,timestamp,weight,event_type\n"
+        "u1,a,1700000000,2,click\n"
+        "u1,b,1700000100,,\n"
+        "u1,a,1700000000,2,click\n"  // duplicate
+        "u2,c,1700000000,1,view\n"   // unknown item
+        "u2,a,1900000000,1,view\n"   // future
+        "u2,a,1700000000,-1,view\n"  // negative weight
+        "u2,a,1700000000,x,view\n"   // bad number
+        "u2,a,soon,1,view\n"         // bad time
+        "u2,a,1700000000\n");        // field count
+  auto r = Ingest(Options(true));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->table.size(), 2u);
+  EXPECT_EQ(r->table.users.size(), 1u);  // u2 only had rejected rows
+  EXPECT_EQ(r->table.weight[1], 1.0f);
+  EXPECT_EQ(r->interactions.input_rows, 9u);
+  EXPECT_EQ(r->interactions.rejected_rows, 7u);
+  using R = RejectReason;
+  for (R reason : {R::kDuplicate, R::kUnknownItem, R::kFutureTimestamp, R::kNegativeWeight,
+                   R::kBadNumber, R::kBadTimestamp, R::kBadFieldCount}) {
+    EXPECT_EQ(r->interactions.rejected_by_reason[static_cast<size_t>(reason)], 1u)
+        << RejectReasonName(reason);
+  }
+  ASSERT_TRUE(r->items.has_value());
+  EXPECT_EQ(r->items->accepted_rows, 2u);
+  EXPECT_EQ(r->items->duplicate_rows, 1u);
+  EXPECT_EQ(r->catalog.title[1], "Beta, the");
+  EXPECT_EQ(r->catalog.tags[0], (std::vector<std::string>{"x", "y"}));
+  ASSERT_EQ(r->files.size(), 2u);
+  EXPECT_EQ(r->files[0].rows, 9u);
+  EXPECT_EQ(r->files[0].sha256.size(), 64u);
+
+  std::ifstream q(r->rejected_path);
+  std::string header, first;
+  std::getline(q, header);
+  std::getline(q, first);
+  EXPECT_EQ(header, "file,line_number,reason,line");
+  EXPECT_EQ(first, "items.csv,4,duplicate,\"a,dup,\"");
+}
+
+TEST_F(IngestTest, WithoutItemsEveryItemIsKnown) {
+  Write("interactions.csv", "user_id,item_id,timestamp,weight\nu,new,1,1\n");
+  auto r = Ingest(Options(false));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->table.size(), 1u);
+  EXPECT_FALSE(r->catalog.loaded);
+  EXPECT_EQ(r->catalog.title.size(), 1u);  // aligned with items
+}
+
+TEST_F(IngestTest, WholeFileProblemsAreErrors) {
+  Write("interactions.csv", "");
+  EXPECT_EQ(Ingest(Options(false)).status().code(), StatusCode::kInvalidArgument);
+  Write("interactions.csv", "user_id,item,timestamp,weight\n");
+  auto r = Ingest(Options(false));
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("wrong header"), std::string::npos);
+  fs::remove(dir_ / "interactions.csv");
+  EXPECT_EQ(Ingest(Options(false)).status().code(), StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace recserve::pipeline
