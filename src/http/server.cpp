@@ -1,0 +1,246 @@
+#include "http/server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <optional>
+#include <thread>
+#include <vector>
+
+namespace recserve::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+struct HttpServer::Impl {
+  Impl(ServerOptions o, RequestHandler& h)
+      : options(std::move(o)),
+        handler(h),
+        ioc(options.threads),
+        acceptor(asio::make_strand(ioc)),
+        signals(ioc, SIGTERM, SIGINT),
+        drain_timer(ioc) {}
+
+  void Accept();
+  void StartDrain();
+  void PollDrain();
+
+  ServerOptions options;
+  RequestHandler& handler;
+  asio::io_context ioc;
+  tcp::acceptor acceptor;
+  asio::signal_set signals;
+  asio::steady_timer drain_timer;
+  std::chrono::steady_clock::time_point drain_deadline;
+  std::atomic<bool> draining{false};
+  std::atomic<int> in_flight{0};
+};
+
+namespace {
+
+// One connection: read a request, answer it, repeat while keep-alive. Owned by the pending
+// asynchronous operation (shared_from_this); freed when the connection closes.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket&& socket, HttpServer::Impl& server)
+      : stream_(std::move(socket)), server_(server) {}
+
+  void Start() {
+    asio::dispatch(stream_.get_executor(),
+                   beast::bind_front_handler(&Session::Read, shared_from_this()));
+  }
+
+ private:
+  void Read() {
+    if (server_.draining.load()) return Close();
+    parser_.emplace();
+    parser_->header_limit(static_cast<uint32_t>(server_.options.max_header_bytes));
+    parser_->body_limit(server_.options.max_body_bytes);
+    stream_.expires_after(server_.options.read_timeout);
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      beast::bind_front_handler(&Session::OnRead, shared_from_this()));
+  }
+
+  void OnRead(beast::error_code ec, size_t) {
+    if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout ||
+        ec == asio::error::operation_aborted) {
+      return Close();  // client done, or too slow: drop it
+    }
+    if (ec) {
+      if (ec.category() != bhttp::make_error_code(bhttp::error::end_of_stream).category()) {
+        return Close();  // socket error (reset, ...): nobody to answer
+      }
+      Status status =
+          ec == bhttp::error::body_limit
+              ? ResourceExhausted("request body larger than " +
+                                  std::to_string(server_.options.max_body_bytes) + " bytes")
+          : ec == bhttp::error::header_limit
+              ? ResourceExhausted("request header larger than " +
+                                  std::to_string(server_.options.max_header_bytes) + " bytes")
+              : InvalidArgument("malformed HTTP request: " + ec.message());
+      Begin();
+      reply_ = server_.handler.Reject(parser_->get().base(), status);
+      reply_.response.keep_alive(false);
+      return Write();
+    }
+    Begin();
+    Request request = parser_->release();
+    reply_ = server_.handler.Handle(request);
+    reply_.response.keep_alive(request.keep_alive() && !server_.draining.load());
+    Write();
+  }
+
+  void Begin() {
+    started_ = std::chrono::steady_clock::now();
+    server_.in_flight.fetch_add(1);
+    server_.handler.InFlight(+1);
+  }
+
+  void Write() {
+    reply_.response.prepare_payload();
+    stream_.expires_after(server_.options.read_timeout);
+    bhttp::async_write(stream_, reply_.response,
+                       beast::bind_front_handler(&Session::OnWrite, shared_from_this()));
+  }
+
+  void OnWrite(beast::error_code ec, size_t) {
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+    server_.handler.Completed(reply_, seconds);
+    server_.handler.InFlight(-1);
+    server_.in_flight.fetch_sub(1);
+    bool keep_alive = reply_.response.keep_alive();
+    reply_ = Reply{};
+    if (ec) return Close();
+    if (!keep_alive) return LingeringClose();
+    Read();
+  }
+
+  // Half-closes, then discards what the client still sends (e.g. the rest of a rejected body)
+  // for a short while, so it reads our response instead of a connection reset.
+  void LingeringClose() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.expires_after(std::chrono::seconds(2));
+    Discard();
+  }
+
+  void Discard() {
+    stream_.async_read_some(asio::buffer(discard_buffer_),
+                            [self = shared_from_this()](beast::error_code ec, size_t) {
+                              if (ec) return self->Close();
+                              self->Discard();
+                            });
+  }
+
+  void Close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.close();
+  }
+
+  beast::tcp_stream stream_;
+  HttpServer::Impl& server_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  Reply reply_;
+  std::chrono::steady_clock::time_point started_;
+  std::array<char, 16 * 1024> discard_buffer_;
+};
+
+}  // namespace
+
+void HttpServer::Impl::Accept() {
+  acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+    if (!ec) {
+      beast::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      std::make_shared<Session>(std::move(socket), *this)->Start();
+    } else {
+      // EMFILE and friends: keep accepting; the next attempt may succeed once fds are freed.
+      spdlog::warn("accept failed: {}", ec.message());
+    }
+    Accept();
+  });
+}
+
+void HttpServer::Impl::StartDrain() {
+  if (draining.exchange(true)) return;
+  spdlog::info("draining: no new connections; waiting for {} in-flight request(s)",
+               in_flight.load());
+  beast::error_code ignored;
+  acceptor.close(ignored);
+  signals.cancel(ignored);
+  drain_deadline = std::chrono::steady_clock::now() + options.drain_timeout;
+  PollDrain();
+}
+
+void HttpServer::Impl::PollDrain() {
+  if (in_flight.load() == 0 || std::chrono::steady_clock::now() >= drain_deadline) {
+    if (in_flight.load() != 0) {
+      spdlog::warn("drain timeout: {} request(s) still in flight", in_flight.load());
+    }
+    ioc.stop();
+    return;
+  }
+  drain_timer.expires_after(std::chrono::milliseconds(10));
+  drain_timer.async_wait([this](beast::error_code) { PollDrain(); });
+}
+
+HttpServer::HttpServer(ServerOptions options, RequestHandler& handler)
+    : impl_(std::make_unique<Impl>(std::move(options), handler)) {}
+
+HttpServer::~HttpServer() = default;
+
+Status HttpServer::Listen() {
+  beast::error_code ec;
+  auto address = asio::ip::make_address(impl_->options.address, ec);
+  if (ec) return InvalidArgument("bad listen address '" + impl_->options.address + "'");
+  tcp::endpoint endpoint(address, impl_->options.port);
+  auto& acceptor = impl_->acceptor;
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Unavailable("cannot listen on " + impl_->options.address + ":" +
+                       std::to_string(impl_->options.port) + ": " + ec.message());
+  }
+  return Status::Ok();
+}
+
+uint16_t HttpServer::port() const {
+  beast::error_code ec;
+  auto endpoint = impl_->acceptor.local_endpoint(ec);
+  return ec ? 0 : endpoint.port();
+}
+
+void HttpServer::Shutdown() {
+  // On the acceptor's strand: the drain closes the acceptor, which only that strand touches.
+  asio::post(impl_->acceptor.get_executor(), [impl = impl_.get()] { impl->StartDrain(); });
+}
+
+void HttpServer::Run() {
+  Impl& impl = *impl_;
+  impl.signals.async_wait([&impl](beast::error_code ec, int signal) {
+    if (ec) return;
+    spdlog::info("signal {} received", signal);
+    asio::post(impl.acceptor.get_executor(), [&impl] { impl.StartDrain(); });
+  });
+  impl.Accept();
+  std::vector<std::thread> threads;
+  for (int i = 1; i < impl.options.threads; ++i) threads.emplace_back([&impl] { impl.ioc.run(); });
+  impl.ioc.run();
+  for (auto& t : threads) t.join();
+  spdlog::info("drained; server stopped");
+}
+
+}  // namespace recserve::http
