@@ -63,20 +63,31 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(server_.options.max_header_bytes));
     parser_->body_limit(server_.options.max_body_bytes);
+    // One deadline covers header and body: a client trickling bytes is dropped when it passes.
     stream_.expires_after(server_.options.read_timeout);
+    bhttp::async_read_header(stream_, buffer_, *parser_,
+                             beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
+  }
+
+  // A request counts as in flight from its complete header on, so a drain waits for a request
+  // whose body is still arriving.
+  void OnHeader(beast::error_code ec, size_t bytes) {
+    if (ec) return OnRead(ec, bytes);
+    Begin();
+    if (parser_->is_done()) return OnRead(ec, bytes);
     bhttp::async_read(stream_, buffer_, *parser_,
                       beast::bind_front_handler(&Session::OnRead, shared_from_this()));
   }
 
   void OnRead(beast::error_code ec, size_t) {
     if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout ||
-        ec == asio::error::operation_aborted) {
-      return Close();  // client done, or too slow: drop it
+        ec == asio::error::operation_aborted ||
+        (ec && ec.category() != bhttp::make_error_code(bhttp::error::end_of_stream).category())) {
+      // Client done, too slow, or a socket error: nobody to answer.
+      End();
+      return Close();
     }
     if (ec) {
-      if (ec.category() != bhttp::make_error_code(bhttp::error::end_of_stream).category()) {
-        return Close();  // socket error (reset, ...): nobody to answer
-      }
       Status status =
           ec == bhttp::error::body_limit
               ? ResourceExhausted("request body larger than " +
@@ -86,11 +97,12 @@ class Session : public std::enable_shared_from_this<Session> {
                                   std::to_string(server_.options.max_header_bytes) + " bytes")
               : InvalidArgument("malformed HTTP request: " + ec.message());
       Begin();
+      started_ = std::chrono::steady_clock::now();
       reply_ = server_.handler.Reject(parser_->get().base(), status);
       reply_.response.keep_alive(false);
       return Write();
     }
-    Begin();
+    started_ = std::chrono::steady_clock::now();
     Request request = parser_->release();
     reply_ = server_.handler.Handle(request);
     reply_.response.keep_alive(request.keep_alive() && !server_.draining.load());
@@ -98,9 +110,17 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Begin() {
-    started_ = std::chrono::steady_clock::now();
+    if (counted_) return;
+    counted_ = true;
     server_.in_flight.fetch_add(1);
     server_.handler.InFlight(+1);
+  }
+
+  void End() {
+    if (!counted_) return;
+    counted_ = false;
+    server_.handler.InFlight(-1);
+    server_.in_flight.fetch_sub(1);
   }
 
   void Write() {
@@ -114,8 +134,7 @@ class Session : public std::enable_shared_from_this<Session> {
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
     server_.handler.Completed(reply_, seconds);
-    server_.handler.InFlight(-1);
-    server_.in_flight.fetch_sub(1);
+    End();
     bool keep_alive = reply_.response.keep_alive();
     reply_ = Reply{};
     if (ec) return Close();
@@ -152,6 +171,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   Reply reply_;
   std::chrono::steady_clock::time_point started_;
+  bool counted_ = false;  // this connection's current request is counted in flight
   std::array<char, 16 * 1024> discard_buffer_;
 };
 
