@@ -3,10 +3,12 @@
 #include <spdlog/spdlog.h>
 
 #include <array>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <optional>
 #include <thread>
@@ -23,10 +25,19 @@ struct HttpServer::Impl {
   Impl(ServerOptions o, RequestHandler& h)
       : options(std::move(o)),
         handler(h),
-        ioc(options.threads),
-        acceptor(asio::make_strand(ioc)),
-        signals(ioc, SIGTERM, SIGINT),
-        drain_timer(ioc) {}
+        iocs(MakeContexts(std::max(1, options.threads))),
+        acceptor(*iocs[0]),
+        signals(*iocs[0], SIGTERM, SIGINT),
+        drain_timer(*iocs[0]) {
+    for (auto& ioc : iocs) work.push_back(asio::make_work_guard(*ioc));
+  }
+
+  static std::vector<std::unique_ptr<asio::io_context>> MakeContexts(int n) {
+    std::vector<std::unique_ptr<asio::io_context>> out;
+    // Concurrency hint 1: each context is run by exactly one thread, so Asio can skip locking.
+    for (int i = 0; i < n; ++i) out.push_back(std::make_unique<asio::io_context>(1));
+    return out;
+  }
 
   void Accept();
   void StartDrain();
@@ -34,7 +45,12 @@ struct HttpServer::Impl {
 
   ServerOptions options;
   RequestHandler& handler;
-  asio::io_context ioc;
+  // One io_context per thread; a connection lives on one of them (round robin), so its
+  // handlers never run concurrently and need no strand, and threads do not hand work to each
+  // other. The acceptor, signals and drain timer live on context 0.
+  std::vector<std::unique_ptr<asio::io_context>> iocs;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  size_t next_context = 0;  // touched only on context 0 (accept handler)
   tcp::acceptor acceptor;
   asio::signal_set signals;
   asio::steady_timer drain_timer;
@@ -178,7 +194,8 @@ class Session : public std::enable_shared_from_this<Session> {
 }  // namespace
 
 void HttpServer::Impl::Accept() {
-  acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+  asio::io_context& target = *iocs[next_context++ % iocs.size()];
+  acceptor.async_accept(target, [this](beast::error_code ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
     if (!ec) {
       beast::error_code ignored;
@@ -208,7 +225,8 @@ void HttpServer::Impl::PollDrain() {
     if (in_flight.load() != 0) {
       spdlog::warn("drain timeout: {} request(s) still in flight", in_flight.load());
     }
-    ioc.stop();
+    for (auto& guard : work) guard.reset();
+    for (auto& ioc : iocs) ioc->stop();
     return;
   }
   drain_timer.expires_after(std::chrono::milliseconds(10));
@@ -244,7 +262,7 @@ uint16_t HttpServer::port() const {
 }
 
 void HttpServer::Shutdown() {
-  // On the acceptor's strand: the drain closes the acceptor, which only that strand touches.
+  // On context 0: the drain closes the acceptor, which only that context's thread touches.
   asio::post(impl_->acceptor.get_executor(), [impl = impl_.get()] { impl->StartDrain(); });
 }
 
@@ -257,8 +275,10 @@ void HttpServer::Run() {
   });
   impl.Accept();
   std::vector<std::thread> threads;
-  for (int i = 1; i < impl.options.threads; ++i) threads.emplace_back([&impl] { impl.ioc.run(); });
-  impl.ioc.run();
+  for (size_t i = 1; i < impl.iocs.size(); ++i) {
+    threads.emplace_back([&impl, i] { impl.iocs[i]->run(); });
+  }
+  impl.iocs[0]->run();
   for (auto& t : threads) t.join();
   spdlog::info("drained; server stopped");
 }

@@ -114,6 +114,10 @@ JsonWriter& JsonWriter::Number(double value) {
   Separate();
   if (!std::isfinite(value)) {
     out_ += "null";
+  } else if (value == std::trunc(value) && std::fabs(value) < 1e15) {
+    // Counts (popularity, trending) are whole numbers: integer formatting is much cheaper than
+    // the shortest-round-trip float algorithm and prints the same digits.
+    fmt::format_to(std::back_inserter(out_), "{}", static_cast<int64_t>(value));
   } else {
     fmt::format_to(std::back_inserter(out_), "{}", value);
   }
