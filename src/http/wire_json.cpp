@@ -20,6 +20,7 @@ void JsonWriter::Separate() {
 }
 
 JsonWriter& JsonWriter::BeginObject() {
+  if (out_.empty()) out_.reserve(512);  // one allocation for a typical response
   Separate();
   out_.push_back('{');
   first_.push_back(true);
@@ -67,7 +68,18 @@ JsonWriter& JsonWriter::String(std::string_view value) {
   if (!after_key_) Separate();
   after_key_ = false;
   out_.push_back('"');
-  for (size_t i = 0; i < value.size();) {
+  size_t i = 0;
+  while (i < value.size()) {
+    // Copy the longest run that needs no escaping in one append (ids are almost always one run).
+    size_t run = i;
+    while (run < value.size()) {
+      unsigned char u = static_cast<unsigned char>(value[run]);
+      if (u < 0x20 || u >= 0x80 || u == '"' || u == '\\') break;
+      ++run;
+    }
+    out_.append(value.data() + i, run - i);
+    i = run;
+    if (i == value.size()) break;
     char c = value[i];
     unsigned char u = static_cast<unsigned char>(c);
     if (u >= 0x80) {
@@ -98,11 +110,7 @@ JsonWriter& JsonWriter::String(std::string_view value) {
         out_ += "\\t";
         break;
       default:
-        if (u < 0x20) {
-          out_ += fmt::format("\\u{:04x}", u);
-        } else {
-          out_.push_back(c);
-        }
+        out_ += fmt::format("\\u{:04x}", u);
     }
     ++i;
   }
