@@ -100,48 +100,41 @@ template class Family<Counter>;
 template class Family<Gauge>;
 template class Family<Histogram>;
 
-Family<Counter>& Registry::AddCounter(const std::string& name, const std::string& help,
-                                      std::vector<std::string> label_names) {
+template <typename Child>
+Family<Child>& Registry::AddFamily(MetricType type, std::unique_ptr<Family<Child>> Slot::*member,
+                                   const std::string& name, const std::string& help,
+                                   std::vector<std::string> label_names,
+                                   typename Family<Child>::Factory factory) {
   std::lock_guard lock(mu_);
   for (auto& slot : slots_) {
-    if (slot->counter && slot->counter->name() == name) return *slot->counter;
+    if ((*slot).*member && ((*slot).*member)->name() == name) return *((*slot).*member);
   }
   auto slot = std::make_unique<Slot>();
-  slot->type = MetricType::kCounter;
-  slot->counter = std::make_unique<Family<Counter>>(name, help, std::move(label_names),
-                                                    [] { return std::make_unique<Counter>(); });
+  slot->type = type;
+  (*slot).*member =
+      std::make_unique<Family<Child>>(name, help, std::move(label_names), std::move(factory));
   slots_.push_back(std::move(slot));
-  return *slots_.back()->counter;
+  return *((*slots_.back()).*member);
+}
+
+Family<Counter>& Registry::AddCounter(const std::string& name, const std::string& help,
+                                      std::vector<std::string> label_names) {
+  return AddFamily<Counter>(MetricType::kCounter, &Slot::counter, name, help,
+                            std::move(label_names), [] { return std::make_unique<Counter>(); });
 }
 
 Family<Gauge>& Registry::AddGauge(const std::string& name, const std::string& help,
                                   std::vector<std::string> label_names) {
-  std::lock_guard lock(mu_);
-  for (auto& slot : slots_) {
-    if (slot->gauge && slot->gauge->name() == name) return *slot->gauge;
-  }
-  auto slot = std::make_unique<Slot>();
-  slot->type = MetricType::kGauge;
-  slot->gauge = std::make_unique<Family<Gauge>>(name, help, std::move(label_names),
-                                                [] { return std::make_unique<Gauge>(); });
-  slots_.push_back(std::move(slot));
-  return *slots_.back()->gauge;
+  return AddFamily<Gauge>(MetricType::kGauge, &Slot::gauge, name, help, std::move(label_names),
+                          [] { return std::make_unique<Gauge>(); });
 }
 
 Family<Histogram>& Registry::AddHistogram(const std::string& name, const std::string& help,
                                           std::vector<std::string> label_names,
                                           std::vector<double> upper_bounds) {
-  std::lock_guard lock(mu_);
-  for (auto& slot : slots_) {
-    if (slot->histogram && slot->histogram->name() == name) return *slot->histogram;
-  }
-  auto slot = std::make_unique<Slot>();
-  slot->type = MetricType::kHistogram;
-  slot->histogram = std::make_unique<Family<Histogram>>(
-      name, help, std::move(label_names),
+  return AddFamily<Histogram>(
+      MetricType::kHistogram, &Slot::histogram, name, help, std::move(label_names),
       [bounds = std::move(upper_bounds)] { return std::make_unique<Histogram>(bounds); });
-  slots_.push_back(std::move(slot));
-  return *slots_.back()->histogram;
 }
 
 void Registry::AddCollector(std::function<void()> collector) {

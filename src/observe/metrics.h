@@ -147,6 +147,12 @@ class Registry {
     std::unique_ptr<Family<Gauge>> gauge;
     std::unique_ptr<Family<Histogram>> histogram;
   };
+  // Returns the family named `name` held in `member` of some slot, or adds a new slot for it.
+  template <typename Child>
+  Family<Child>& AddFamily(MetricType type, std::unique_ptr<Family<Child>> Slot::*member,
+                           const std::string& name, const std::string& help,
+                           std::vector<std::string> label_names,
+                           typename Family<Child>::Factory factory);
   mutable std::mutex mu_;
   std::vector<std::unique_ptr<Slot>> slots_;
   std::vector<std::function<void()>> collectors_;
