@@ -191,6 +191,7 @@ Result<RecommendationAnswer> Recommender::Detail(const RequestContext& ctx,
   auto similar = Similar(item_id, k);
   if (!similar.ok() || !user_id) return similar;
   std::shared_ptr<const ServingModel> model = models_.Get();
+  if (!model) return similar;  // unloaded since Similar(): the similar items still stand
   RecommendationAnswer personal = Personalized(*model, *user_id, static_cast<uint32_t>(k));
   // Blend: alternate similar and personal items, skipping duplicates and the page item itself.
   RecommendationAnswer answer = std::move(similar).value();

@@ -19,7 +19,8 @@ Histogram::Histogram(std::vector<double> upper_bounds)
 }
 
 void Histogram::Observe(double value) {
-  // First bucket whose upper bound is >= value ("le" semantics); NaN lands in +Inf.
+  if (std::isnan(value)) return;  // not a measurement; would poison _sum
+  // First bucket whose upper bound is >= value ("le" semantics).
   size_t i =
       std::lower_bound(upper_bounds_.begin(), upper_bounds_.end(), value) - upper_bounds_.begin();
   buckets_[i].fetch_add(1, std::memory_order_relaxed);

@@ -52,6 +52,7 @@ class Histogram {
  public:
   // REQUIRES: `upper_bounds` strictly increasing, finite.
   explicit Histogram(std::vector<double> upper_bounds);
+  // A NaN value is ignored.
   void Observe(double value);
 
   const std::vector<double>& upper_bounds() const { return upper_bounds_; }
