@@ -165,7 +165,7 @@ Reply ApiService::Handle(Request& request) {
       reply.response.set(bhttp::field::allow, allow);
       return reply;
     }
-    return ErrorReply(404, "not_found", "no route for " + std::string(path), request_id, endpoint);
+    return StatusReply(NotFound("no route for " + std::string(path)), request_id, endpoint);
   }
   Call call{request, match.params, query, request_id, endpoint};
   return (this->*(*match.handler))(call);
