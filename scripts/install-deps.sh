@@ -21,7 +21,7 @@ PACKAGES=(
   clang clang-format libclang-rt-14-dev
   redis-server redis-tools
   prometheus
-  wrk
+  wrk nginx-light
   python3 python3-yaml
   libssl-dev
   curl procps time

@@ -1,12 +1,151 @@
+// `recserve serve`: the recommendation API (docs/API.md). Configuration comes from env vars,
+// overridden by flags; every name is in docs/CONFIGURATION.md.
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <memory>
+#include <thread>
+
 #include "app/commands.h"
+#include "core/env.h"
+#include "engine/live_state.h"
+#include "engine/recommendation_cache.h"
+#include "engine/recommender.h"
+#include "http/api_service.h"
+#include "http/server.h"
+#include "observe/data_quality_summary.h"
+#include "observe/exposure_log.h"
+#include "observe/metrics.h"
+#include "observe/process_metrics.h"
 
 namespace recserve::app {
 
+namespace {
+
+struct ServeFlags {
+  int port = -1;     // -1: from PORT
+  int threads = -1;  // -1: from HTTP_THREADS
+  std::string bind;  // empty: from BIND_ADDRESS
+};
+
+// Reads an integer env var and checks its range; the error names the variable.
+Result<long long> EnvIntInRange(const char* name, long long fallback, long long min,
+                                long long max) {
+  auto v = EnvIntOr(name, fallback);
+  if (!v.ok()) return v.status();
+  if (*v < min || *v > max) {
+    return InvalidArgument(std::string(name) + "=" + std::to_string(*v) + " is outside " +
+                           std::to_string(min) + ".." + std::to_string(max));
+  }
+  return *v;
+}
+
+Result<double> EnvSecondsPositive(const char* name, double fallback) {
+  auto v = EnvDoubleOr(name, fallback);
+  if (!v.ok()) return v.status();
+  if (!(*v > 0) || *v > 86400) {
+    return InvalidArgument(std::string(name) + " must be a number of seconds in (0, 86400]");
+  }
+  return *v;
+}
+
+int RunServe(const ServeFlags& flags) {
+  using std::chrono::milliseconds;
+  http::ServerOptions options;
+  long long default_threads = std::max(1u, std::thread::hardware_concurrency());
+  auto port = EnvIntInRange("PORT", 8080, 0, 65535);
+  auto threads = EnvIntInRange("HTTP_THREADS", default_threads, 1, 256);
+  auto max_body = EnvIntInRange("MAX_BODY_BYTES", 1 << 20, 1, 1LL << 30);
+  auto max_header = EnvIntInRange("MAX_HEADER_BYTES", 16 * 1024, 1024, 1 << 20);
+  auto read_timeout = EnvSecondsPositive("HTTP_READ_TIMEOUT", 30);
+  auto drain_timeout = EnvSecondsPositive("DRAIN_TIMEOUT", 30);
+  auto cache_size = EnvIntInRange("RECOMMENDATION_CACHE_SIZE", 100000, 0, 100000000);
+  auto cache_ttl = EnvSecondsPositive("RECOMMENDATION_CACHE_TTL", 300);
+  for (const Status& s :
+       {port.status(), threads.status(), max_body.status(), max_header.status(),
+        read_timeout.status(), drain_timeout.status(), cache_size.status(), cache_ttl.status()}) {
+    if (!s.ok()) {
+      spdlog::error("serve: {}", s.message());
+      return 2;
+    }
+  }
+  options.port = static_cast<uint16_t>(flags.port >= 0 ? flags.port : *port);
+  options.threads = static_cast<int>(flags.threads > 0 ? flags.threads : *threads);
+  options.address = flags.bind.empty() ? EnvStringOr("BIND_ADDRESS", "0.0.0.0") : flags.bind;
+  options.max_body_bytes = static_cast<size_t>(*max_body);
+  options.max_header_bytes = static_cast<size_t>(*max_header);
+  options.read_timeout = milliseconds(static_cast<long long>(*read_timeout * 1000));
+  options.drain_timeout = milliseconds(static_cast<long long>(*drain_timeout * 1000));
+
+  observe::Registry& registry = observe::Registry::Default();
+  observe::RegisterProcessMetrics(registry);
+
+  std::unique_ptr<observe::ExposureLog> exposure_log;
+  observe::Counter& exposure_dropped =
+      registry
+          .AddCounter("recommendation_exposure_log_dropped_total",
+                      "Exposure-log records dropped because the bounded queue was full.")
+          .Get();
+  if (auto path = EnvString("EXPOSURE_LOG_PATH")) {
+    exposure_log = std::make_unique<observe::ExposureLog>(exposure_dropped);
+    Status s = exposure_log->Open(*path);
+    if (!s.ok()) {
+      spdlog::error("serve: EXPOSURE_LOG_PATH: {}", s.message());
+      return 2;
+    }
+    spdlog::info("exposure log: {}", *path);
+  }
+
+  http::HealthInfo health;
+  std::string report_path =
+      EnvStringOr("DATA_QUALITY_REPORT", "data/evaluation/data_quality_report_v2.json");
+  auto summary = observe::ReadDataQualitySummary(report_path);
+  if (summary.ok()) {
+    health.data_quality_score = summary->score;
+    health.pipeline_last_run = summary->last_success;
+    observe::ExportDataQualitySummary(registry, *summary);
+  } else {
+    spdlog::warn("data-quality report not read: {}", summary.status().message());
+    observe::ExportDataQualitySummary(registry, {});
+  }
+
+  std::unique_ptr<engine::RecommendationCache> cache;
+  if (*cache_size > 0) {
+    cache = std::make_unique<engine::LruRecommendationCache>(
+        static_cast<size_t>(*cache_size), milliseconds(static_cast<long long>(*cache_ttl * 1000)));
+  }
+  engine::LiveState live;
+  engine::ModelSlot models;
+  engine::EngineMetrics engine_metrics(registry);
+  engine::Recommender recommender(live, models, cache.get(), exposure_log.get(), engine_metrics);
+  spdlog::warn("no model bundle loaded: /ready answers 503 and recommendations are popular items");
+
+  http::ApiService api(recommender, registry, health);
+  http::HttpServer server(options, api);
+  Status listening = server.Listen();
+  if (!listening.ok()) {
+    spdlog::error("serve: {}", listening.message());
+    return 1;
+  }
+  spdlog::info("serving on {}:{} with {} thread(s), cache {}", options.address, server.port(),
+               options.threads, cache ? "lru" : "disabled");
+  server.Run();
+  if (exposure_log) exposure_log->Close();
+  return 0;
+}
+
+}  // namespace
+
 Command AddServeCommand(CLI::App& root) {
   Command c;
-  c.cli = root.add_subcommand("serve", "(not available yet)");
-  c.cli->allow_extras();
-  c.run = [] { return NotAvailableYet("serve", "5"); };
+  auto flags = std::make_shared<ServeFlags>();
+  c.cli = root.add_subcommand("serve", "Serve the recommendation HTTP API");
+  c.cli->add_option("--port", flags->port, "Listen port (overrides PORT; 0 picks a free one)")
+      ->check(CLI::Range(0, 65535));
+  c.cli->add_option("--threads", flags->threads, "I/O threads (overrides HTTP_THREADS)")
+      ->check(CLI::Range(1, 256));
+  c.cli->add_option("--bind", flags->bind, "Listen address (overrides BIND_ADDRESS)");
+  c.run = [flags] { return RunServe(*flags); };
   return c;
 }
 

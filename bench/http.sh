@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Serving throughput: wrk against `recserve serve` GET /popular?k=10 and, in the same run, against
+# nginx serving a static file with the same bytes on another free loopback port. Prints requests/s
+# and latency percentiles of both and the ratio (target in docs/PERFORMANCE.md: >= 60% of nginx).
+# Usage: bench/http.sh [BUILD_DIR] [DURATION_SECONDS<=20]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build_dir=${1:-build}
+duration=${2:-10}
+if [ "$duration" -gt 20 ]; then duration=20; fi
+bin="$build_dir/recserve"
+nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+for tool in wrk curl "$nginx_bin" "$bin"; do
+  command -v "$tool" >/dev/null || [ -x "$tool" ] || { echo "http.sh: $tool missing"; exit 2; }
+done
+
+work=$(mktemp -d /tmp/recserve-bench-http.XXXXXX)
+serve_pid=""
+nginx_pid=""
+cleanup() {
+  [ -n "$serve_pid" ] && kill "$serve_pid" 2>/dev/null && wait "$serve_pid" 2>/dev/null || true
+  [ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null && wait "$nginx_pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+wait_http() {
+  for _ in $(seq 1 100); do curl -fs "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  echo "http.sh: $1 did not answer"; return 1
+}
+
+serve_port=$(free_port)
+PORT=$serve_port "$bin" serve --bind 127.0.0.1 >"$work/serve.log" 2>&1 &
+serve_pid=$!
+wait_http "http://127.0.0.1:$serve_port/live"
+
+# 100 items with distinct counts so /popular?k=10 returns a full, stable list.
+python3 - "$serve_port" <<'PY'
+import json, sys, urllib.request
+events = [{"user_id": f"bench-u{j}", "item_id": f"item-{i}", "event_type": "view"}
+          for i in range(100) for j in range(i % 17 + 1)]
+req = urllib.request.Request(f"http://127.0.0.1:{sys.argv[1]}/events",
+                             data=json.dumps(events[:1000]).encode(),
+                             headers={"Content-Type": "application/json"})
+urllib.request.urlopen(req).read()
+PY
+
+url_serve="http://127.0.0.1:$serve_port/popular?k=10"
+curl -fs -H 'X-Request-ID: bench-fixed-id-0000000000000000' "$url_serve" >"$work/popular.json"
+size=$(stat -c %s "$work/popular.json")
+
+nginx_port=$(free_port)
+mkdir -p "$work/www" "$work/nginx"
+cp "$work/popular.json" "$work/www/popular.json"
+# nginx workers run as an unprivileged user when started by root: the files must be readable.
+chmod -R a+rX "$work"
+cat >"$work/nginx.conf" <<CONF
+worker_processes auto;
+daemon off;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $work/nginx/body;
+  proxy_temp_path $work/nginx/proxy;
+  fastcgi_temp_path $work/nginx/fastcgi;
+  uwsgi_temp_path $work/nginx/uwsgi;
+  scgi_temp_path $work/nginx/scgi;
+  keepalive_requests 1000000;
+  sendfile on;
+  tcp_nopush on;
+  open_file_cache max=16 inactive=60s;
+  server {
+    listen 127.0.0.1:$nginx_port;
+    root $work/www;
+    default_type application/json;
+  }
+}
+CONF
+"$nginx_bin" -c "$work/nginx.conf" -p "$work/nginx" &
+nginx_pid=$!
+url_nginx="http://127.0.0.1:$nginx_port/popular.json"
+wait_http "$url_nginx"
+
+run_wrk() {  # name url
+  wrk -t2 -c32 -d"${duration}s" --latency "$2" >"$work/$1.wrk"
+  local rps p50 p90 p99
+  rps=$(awk '/Requests\/sec/ {print $2}' "$work/$1.wrk")
+  p50=$(awk '$1=="50%" {print $2}' "$work/$1.wrk")
+  p90=$(awk '$1=="90%" {print $2}' "$work/$1.wrk")
+  p99=$(awk '$1=="99%" {print $2}' "$work/$1.wrk")
+  local errors
+  errors=$(grep -E "Non-2xx|Socket errors" "$work/$1.wrk" | tr '\n' ' ' || true)
+  printf '%-8s %10s req/s  p50 %-9s p90 %-9s p99 %-9s %s\n' "$1" "$rps" "$p50" "$p90" "$p99" \
+    "$errors"
+  echo "$rps" >"$work/$1.rps"
+}
+
+echo "http.sh: wrk -t2 -c32 -d${duration}s, response body $size bytes, $(nproc) cores"
+run_wrk recserve "$url_serve"
+run_wrk nginx "$url_nginx"
+python3 - "$(cat "$work/recserve.rps")" "$(cat "$work/nginx.rps")" <<'PY'
+import sys
+r, n = float(sys.argv[1]), float(sys.argv[2])
+print(f"recserve / nginx = {r / n:.1%} (target >= 60%)")
+PY

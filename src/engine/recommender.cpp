@@ -1,0 +1,243 @@
+#include "engine/recommender.h"
+
+#include <algorithm>
+#include <chrono>
+#include <unordered_set>
+
+namespace recserve::engine {
+
+Status ValidateK(int64_t k) {
+  if (k < kMinK || k > kMaxK) return InvalidArgument("k must be within 1..200");
+  return Status::Ok();
+}
+
+EngineMetrics::EngineMetrics(observe::Registry& registry)
+    : degraded(registry.AddCounter("recommendation_degraded_total",
+                                   "Responses served by a fallback, by reason.", {"reason"})),
+      cache_requests(registry.AddCounter("recommendation_cache_requests_total",
+                                         "Recommendation-cache look-ups by result.", {"result"})),
+      events(registry.AddCounter("recommendation_events_total",
+                                 "Events received by POST /events, by result.", {"result"})),
+      model_info(registry.AddGauge("recommendation_model_info", "1 for each loaded model bundle.",
+                                   {"variant", "version"})) {}
+
+Recommender::Recommender(LiveState& live, ModelSlot& models, RecommendationCache* cache,
+                         observe::ExposureLog* exposure_log, EngineMetrics& metrics)
+    : live_(live), models_(models), cache_(cache), exposure_log_(exposure_log), metrics_(metrics) {}
+
+void Recommender::RecordDegraded(std::string_view reason) {
+  metrics_.degraded.WithLabels({reason}).Inc();
+}
+
+namespace {
+
+double NowSeconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// Appends items of `more` not yet in `out` until `out` has k items.
+void FillUnique(std::vector<ScoredItem>& out, const std::vector<ScoredItem>& more, size_t k,
+                std::unordered_set<std::string>& seen) {
+  for (const auto& item : more) {
+    if (out.size() >= k) return;
+    if (seen.insert(item.item_id).second) out.push_back(item);
+  }
+}
+
+}  // namespace
+
+Result<std::vector<ScoredItem>> Recommender::Popular(int64_t k) {
+  RECSERVE_RETURN_IF_ERROR(ValidateK(k));
+  auto live = live_.Popular();
+  std::vector<ScoredItem> out;
+  size_t n = std::min<size_t>(static_cast<size_t>(k), live->size());
+  out.reserve(static_cast<size_t>(k));
+  for (size_t i = 0; i < n; ++i) {
+    out.push_back({(*live)[i].first, static_cast<double>((*live)[i].second)});
+  }
+  if (out.size() < static_cast<size_t>(k)) {
+    if (auto model = models_.Get()) {
+      std::unordered_set<std::string> seen;
+      for (const auto& item : out) seen.insert(item.item_id);
+      FillUnique(out, model->Popular(static_cast<uint32_t>(k)), static_cast<size_t>(k), seen);
+    }
+  }
+  return out;
+}
+
+Result<std::vector<ScoredItem>> Recommender::Trending(std::string_view timeframe, int64_t k,
+                                                      int64_t now) {
+  auto window = ParseTrendingWindow(timeframe);
+  if (!window.ok()) return window.status();
+  RECSERVE_RETURN_IF_ERROR(ValidateK(k));
+  auto live = live_.Trending(*window, now);
+  std::vector<ScoredItem> out;
+  size_t n = std::min<size_t>(static_cast<size_t>(k), live->size());
+  out.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    out.push_back({(*live)[i].first, static_cast<double>((*live)[i].second)});
+  }
+  return out;
+}
+
+RecommendationAnswer Recommender::PopularAnswer(const ServingModel* model, uint32_t k,
+                                                std::string_view degraded_reason) {
+  RecommendationAnswer answer;
+  auto popular = Popular(k);
+  if (popular.ok()) answer.items = std::move(popular).value();
+  answer.model_version = model ? model->version() : "";
+  answer.source = "popular";
+  answer.degraded_reason = std::string(degraded_reason);
+  if (!degraded_reason.empty()) RecordDegraded(degraded_reason);
+  return answer;
+}
+
+RecommendationAnswer Recommender::Personalized(const ServingModel& model, std::string_view user_id,
+                                               uint32_t k) {
+  RecommendationQuery query;
+  query.user_id = std::string(user_id);
+  query.k = k;
+  query.recent_items = live_.RecentItems(user_id);
+  if (!model.KnowsUser(user_id) && query.recent_items.empty()) {
+    return PopularAnswer(&model, k, "");  // cold start: popular items, not a degradation
+  }
+  auto candidates = model.Recall(query);
+  if (!candidates.ok() || candidates->empty()) {
+    return PopularAnswer(&model, k, kReasonRecallFailed);
+  }
+  std::string degraded_reason;
+  std::vector<ScoredItem> ordered;
+  auto ranked = model.Rank(query, *candidates);
+  if (ranked.ok()) {
+    ordered = std::move(ranked).value();
+  } else {
+    degraded_reason = std::string(kReasonModelError);
+    ordered = std::move(candidates).value();
+    std::stable_sort(ordered.begin(), ordered.end(),
+                     [](const ScoredItem& a, const ScoredItem& b) { return a.score > b.score; });
+  }
+  std::unordered_set<std::string> seen(query.recent_items.begin(), query.recent_items.end());
+  RecommendationAnswer answer;
+  FillUnique(answer.items, ordered, k, seen);
+  answer.model_version = model.version();
+  answer.source = "personalized";
+  answer.degraded_reason = degraded_reason;
+  if (!degraded_reason.empty()) RecordDegraded(degraded_reason);
+  return answer;
+}
+
+Result<RecommendationAnswer> Recommender::Recommend(const RequestContext& ctx,
+                                                    std::string_view user_id, int64_t k) {
+  RECSERVE_RETURN_IF_ERROR(ValidateK(k));
+  uint32_t kk = static_cast<uint32_t>(k);
+  std::shared_ptr<const ServingModel> model = models_.Get();
+  if (!model) {
+    // Nothing worth caching: the popular list is a snapshot lookup, and caching it would hide
+    // new events for the cache TTL.
+    metrics_.cache_requests.WithLabels({"bypass"}).Inc();
+    RecommendationAnswer answer = PopularAnswer(nullptr, kk, kReasonNoModel);
+    LogExposure(ctx, user_id, answer);
+    return answer;
+  }
+  std::string key;
+  if (cache_ != nullptr) {
+    key = RecommendationCacheKey(model->version(), user_id, kk, live_.UserGeneration(user_id));
+    auto cached = cache_->Lookup(key);
+    if (!cached.ok()) {
+      metrics_.cache_requests.WithLabels({"error"}).Inc();
+    } else if (*cached) {
+      metrics_.cache_requests.WithLabels({"hit"}).Inc();
+      const CachedRecommendation& c = **cached;
+      RecommendationAnswer answer{c.items,  c.model_version,   ctx.variant,
+                                  c.source, c.degraded_reason, true};
+      LogExposure(ctx, user_id, answer);
+      return answer;
+    } else {
+      metrics_.cache_requests.WithLabels({"miss"}).Inc();
+    }
+  } else {
+    metrics_.cache_requests.WithLabels({"bypass"}).Inc();
+  }
+  RecommendationAnswer answer = Personalized(*model, user_id, kk);
+  answer.variant = ctx.variant;
+  // Degraded answers are not cached: the next request should try the full path again.
+  if (cache_ != nullptr && answer.degraded_reason.empty()) {
+    (void)cache_->Store(key, std::make_shared<const CachedRecommendation>(CachedRecommendation{
+                                 answer.items, answer.model_version, answer.source, ""}));
+  }
+  LogExposure(ctx, user_id, answer);
+  return answer;
+}
+
+Result<RecommendationAnswer> Recommender::Similar(std::string_view item_id, int64_t k) {
+  RECSERVE_RETURN_IF_ERROR(ValidateK(k));
+  std::shared_ptr<const ServingModel> model = models_.Get();
+  if (!model || !model->KnowsItem(item_id)) {
+    return NotFound("unknown item '" + std::string(item_id) + "'");
+  }
+  auto similar = model->Similar(item_id, static_cast<uint32_t>(k));
+  if (!similar.ok()) return similar.status();
+  RecommendationAnswer answer;
+  answer.items = std::move(similar).value();
+  answer.model_version = model->version();
+  answer.source = "similar";
+  return answer;
+}
+
+Result<RecommendationAnswer> Recommender::Detail(const RequestContext& ctx,
+                                                 std::string_view item_id,
+                                                 std::optional<std::string_view> user_id,
+                                                 int64_t k) {
+  auto similar = Similar(item_id, k);
+  if (!similar.ok() || !user_id) return similar;
+  std::shared_ptr<const ServingModel> model = models_.Get();
+  if (!model) return similar;  // unloaded since Similar(): the similar items still stand
+  RecommendationAnswer personal = Personalized(*model, *user_id, static_cast<uint32_t>(k));
+  // Blend: alternate similar and personal items, skipping duplicates and the page item itself.
+  RecommendationAnswer answer = std::move(similar).value();
+  std::vector<ScoredItem> blended;
+  std::unordered_set<std::string> seen{std::string(item_id)};
+  size_t i = 0, j = 0;
+  size_t kk = static_cast<size_t>(k);
+  while (blended.size() < kk && (i < answer.items.size() || j < personal.items.size())) {
+    if (i < answer.items.size()) FillUnique(blended, {answer.items[i++]}, kk, seen);
+    if (j < personal.items.size()) FillUnique(blended, {personal.items[j++]}, kk, seen);
+  }
+  answer.items = std::move(blended);
+  answer.source = "personalized";
+  answer.degraded_reason = personal.degraded_reason;
+  LogExposure(ctx, *user_id, answer);
+  return answer;
+}
+
+Status Recommender::IngestEvents(const std::vector<Event>& events, int64_t now) {
+  Status status = live_.Apply(events, now);
+  metrics_.events.WithLabels({status.ok() ? "accepted" : "rejected"})
+      .Inc(static_cast<double>(events.size()));
+  return status;
+}
+
+void Recommender::SetPrimaryModel(std::shared_ptr<const ServingModel> model) {
+  std::string version = model ? model->version() : "";
+  auto old = models_.Set(std::move(model));
+  if (old) metrics_.model_info.WithLabels({"primary", old->version()}).Set(0);
+  if (!version.empty()) metrics_.model_info.WithLabels({"primary", version}).Set(1);
+}
+
+void Recommender::LogExposure(const RequestContext& ctx, std::string_view user_id,
+                              const RecommendationAnswer& answer) {
+  if (exposure_log_ == nullptr) return;
+  observe::ExposureRecord record;
+  record.request_id = ctx.request_id;
+  record.user_id = std::string(user_id);
+  record.endpoint = ctx.endpoint;
+  record.items.reserve(answer.items.size());
+  for (const auto& item : answer.items) record.items.emplace_back(item.item_id, item.score);
+  record.model_version = answer.model_version;
+  record.variant = answer.variant;
+  record.degraded_reason = answer.degraded_reason;
+  record.timestamp = NowSeconds();
+  exposure_log_->Append(std::move(record));
+}
+
+}  // namespace recserve::engine

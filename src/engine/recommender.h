@@ -1,0 +1,110 @@
+#pragma once
+// One request's logic, independent of the transport: recommendations for a user (cache → recall
+// → rank → filter seen → top k, with the popular fallback), item pages, similar items, popular
+// and trending lists, and event ingestion. Every fallback is visible: a degraded_reason in the
+// answer and recommendation_degraded_total{reason}.
+//
+// Thread-safe: all methods may be called concurrently from request threads.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "engine/live_state.h"
+#include "engine/recommendation_cache.h"
+#include "engine/serving_model.h"
+#include "observe/exposure_log.h"
+#include "observe/metrics.h"
+
+namespace recserve::engine {
+
+inline constexpr uint32_t kMinK = 1;
+inline constexpr uint32_t kMaxK = 200;
+
+// InvalidArgument unless 1 <= k <= 200.
+Status ValidateK(int64_t k);
+
+// Degradation reasons (docs/METRICS.md); the same strings go into responses and metric labels.
+inline constexpr std::string_view kReasonNoModel = "no_model";
+inline constexpr std::string_view kReasonRecallFailed = "recall_failed";
+inline constexpr std::string_view kReasonModelError = "error:model_inference";
+
+struct RequestContext {
+  std::string request_id;
+  std::string endpoint;  // route template, for the exposure log
+  std::string variant = "primary";
+};
+
+struct RecommendationAnswer {
+  std::vector<ScoredItem> items;
+  std::string model_version;  // empty when no model is loaded
+  std::string variant = "primary";
+  std::string source;           // "personalized" | "popular"
+  std::string degraded_reason;  // empty when not degraded
+  bool from_cache = false;
+};
+
+// Metrics the engine updates; registered in the registry given to the constructor.
+struct EngineMetrics {
+  explicit EngineMetrics(observe::Registry& registry);
+  observe::Family<observe::Counter>& degraded;        // recommendation_degraded_total{reason}
+  observe::Family<observe::Counter>& cache_requests;  // recommendation_cache_requests_total{result}
+  observe::Family<observe::Counter>& events;          // recommendation_events_total{result}
+  observe::Family<observe::Gauge>& model_info;        // recommendation_model_info{variant,version}
+};
+
+class Recommender {
+ public:
+  // `cache` and `exposure_log` may be null (disabled). Everything passed must outlive this.
+  Recommender(LiveState& live, ModelSlot& models, RecommendationCache* cache,
+              observe::ExposureLog* exposure_log, EngineMetrics& metrics);
+  Recommender(const Recommender&) = delete;
+  Recommender& operator=(const Recommender&) = delete;
+
+  // GET /recommendations/{user_id}. An unknown user is not an error: popular items.
+  // InvalidArgument for a bad k.
+  Result<RecommendationAnswer> Recommend(const RequestContext& ctx, std::string_view user_id,
+                                         int64_t k);
+  // GET /recommend/detail/{item_id}: items similar to the page item, blended with the user's
+  // personal list when a user is given. NotFound for an item the model does not know (or when no
+  // model is loaded).
+  Result<RecommendationAnswer> Detail(const RequestContext& ctx, std::string_view item_id,
+                                      std::optional<std::string_view> user_id, int64_t k);
+  // GET /similar/{item_id}. NotFound as for Detail.
+  Result<RecommendationAnswer> Similar(std::string_view item_id, int64_t k);
+  // GET /popular: items by live event count; when a model is loaded and live counts give fewer
+  // than k items, the model's popular list fills the rest.
+  Result<std::vector<ScoredItem>> Popular(int64_t k);
+  // GET /hot/trending: items by event count in the live 1h or 24h window.
+  Result<std::vector<ScoredItem>> Trending(std::string_view timeframe, int64_t k, int64_t now);
+  // POST /events: validates the whole batch, then applies it; counts accepted/rejected events.
+  Status IngestEvents(const std::vector<Event>& events, int64_t now);
+  // Counts one rejected event for a body that could not even be decoded into events.
+  void CountRejectedBody() { metrics_.events.WithLabels({"rejected"}).Inc(); }
+
+  // Installs `model` as the primary (null unloads) and updates recommendation_model_info.
+  void SetPrimaryModel(std::shared_ptr<const ServingModel> model);
+  std::shared_ptr<const ServingModel> PrimaryModel() const { return models_.Get(); }
+  bool cache_enabled() const { return cache_ != nullptr; }
+
+ private:
+  RecommendationAnswer PopularAnswer(const ServingModel* model, uint32_t k,
+                                     std::string_view degraded_reason);
+  RecommendationAnswer Personalized(const ServingModel& model, std::string_view user_id,
+                                    uint32_t k);
+  void RecordDegraded(std::string_view reason);
+  void LogExposure(const RequestContext& ctx, std::string_view user_id,
+                   const RecommendationAnswer& answer);
+
+  LiveState& live_;
+  ModelSlot& models_;
+  RecommendationCache* cache_;
+  observe::ExposureLog* exposure_log_;
+  EngineMetrics& metrics_;
+};
+
+}  // namespace recserve::engine

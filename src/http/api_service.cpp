@@ -1,0 +1,357 @@
+#include "http/api_service.h"
+
+#include <charconv>
+#include <chrono>
+#include <random>
+
+#include "http/wire_json.h"
+
+namespace recserve::http {
+
+namespace bhttp = boost::beast::http;
+
+unsigned HttpStatusFor(StatusCode code) {
+  switch (code) {
+    case StatusCode::kOk:
+      return 200;
+    case StatusCode::kInvalidArgument:
+      return 400;
+    case StatusCode::kPermissionDenied:
+      return 403;
+    case StatusCode::kNotFound:
+      return 404;
+    case StatusCode::kAlreadyExists:
+      return 409;
+    case StatusCode::kResourceExhausted:
+      return 413;
+    case StatusCode::kFailedPrecondition:
+    case StatusCode::kUnavailable:
+      return 503;
+    case StatusCode::kDeadlineExceeded:
+      return 504;
+    case StatusCode::kDataLoss:
+    case StatusCode::kInternal:
+      return 500;
+  }
+  return 500;
+}
+
+std::string SanitizeOrGenerateRequestId(std::string_view incoming) {
+  constexpr size_t kMaxRequestIdLength = 64;
+  std::string id;
+  for (char c : incoming) {
+    if (id.size() == kMaxRequestIdLength) break;
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.' || c == ':';
+    if (ok) id.push_back(c);
+  }
+  if (!id.empty()) return id;
+  thread_local std::mt19937_64 rng{
+      std::random_device{}() ^
+      static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count())};
+  static constexpr char kHex[] = "0123456789abcdef";
+  id.resize(32);
+  uint64_t a = rng(), b = rng();
+  for (int i = 0; i < 16; ++i) {
+    id[i] = kHex[(a >> (4 * i)) & 0xF];
+    id[16 + i] = kHex[(b >> (4 * i)) & 0xF];
+  }
+  return id;
+}
+
+namespace {
+
+std::string_view Sv(boost::beast::string_view s) { return {s.data(), s.size()}; }
+boost::beast::string_view Bsv(std::string_view s) { return {s.data(), s.size()}; }
+
+constexpr std::string_view kUnmatchedEndpoint = "unmatched";
+
+Reply MakeReply(unsigned status, std::string body, const std::string& request_id,
+                std::string_view endpoint, std::string_view content_type = "application/json") {
+  Reply reply;
+  reply.response.result(status);
+  reply.response.version(11);
+  reply.response.set(bhttp::field::content_type, Bsv(content_type));
+  reply.response.set("X-Request-ID", request_id);
+  reply.response.body() = std::move(body);
+  reply.endpoint = endpoint;
+  return reply;
+}
+
+Reply ErrorReply(unsigned http_status, std::string_view code, std::string_view message,
+                 const std::string& request_id, std::string_view endpoint) {
+  JsonWriter w;
+  w.BeginObject()
+      .Key("error")
+      .String(code)
+      .Key("message")
+      .String(message)
+      .Key("request_id")
+      .String(request_id)
+      .EndObject();
+  return MakeReply(http_status, w.Take(), request_id, endpoint);
+}
+
+Reply StatusReply(const Status& status, const std::string& request_id, std::string_view endpoint) {
+  return ErrorReply(HttpStatusFor(status.code()), StatusCodeName(status.code()), status.message(),
+                    request_id, endpoint);
+}
+
+// k from the query string: absent → default; otherwise an integer (range checked by the engine).
+Result<int64_t> QueryK(std::string_view query, int64_t default_k = 10) {
+  std::string text;
+  if (!QueryParam(query, "k", text)) return default_k;
+  int64_t k = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), k);
+  if (ec != std::errc() || end != text.data() + text.size()) {
+    return InvalidArgument("k must be an integer within 1..200");
+  }
+  return k;
+}
+
+int64_t NowUnixSeconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+ApiService::ApiService(engine::Recommender& recommender, observe::Registry& registry,
+                       HealthInfo health)
+    : recommender_(recommender),
+      registry_(registry),
+      health_(std::move(health)),
+      requests_(
+          registry.AddCounter("recommendation_requests_total",
+                              "Requests answered, by route template, HTTP status and variant.",
+                              {"endpoint", "status", "variant"})),
+      latency_(registry.AddHistogram(
+          "recommendation_latency_seconds",
+          "Time from request read to response written, by route template and variant.",
+          {"endpoint", "variant"}, observe::LatencyBuckets())),
+      in_flight_(
+          registry.AddGauge("recommendation_in_flight_requests", "Requests being handled now.")
+              .Get()) {
+  router_.Add("GET", "/recommendations/{user_id}", &ApiService::Recommendations);
+  router_.Add("GET", "/recommend/detail/{item_id}", &ApiService::Detail);
+  router_.Add("GET", "/similar/{item_id}", &ApiService::SimilarItems);
+  router_.Add("GET", "/popular", &ApiService::PopularItems);
+  router_.Add("GET", "/hot/trending", &ApiService::Trending);
+  router_.Add("POST", "/events", &ApiService::Events);
+  router_.Add("GET", "/health", &ApiService::Health);
+  router_.Add("GET", "/live", &ApiService::Live);
+  router_.Add("GET", "/ready", &ApiService::Ready);
+  router_.Add("GET", "/metrics", &ApiService::Metrics);
+}
+
+Reply ApiService::Handle(Request& request) {
+  std::string request_id = SanitizeOrGenerateRequestId(Sv(request["X-Request-ID"]));
+  std::string_view target = Sv(request.target());
+  size_t question = target.find('?');
+  std::string_view path = target.substr(0, question);
+  std::string_view query = question == std::string_view::npos ? "" : target.substr(question + 1);
+  auto match = router_.Find(Sv(request.method_string()), path);
+  std::string_view endpoint =
+      match.endpoint ? std::string_view(*match.endpoint) : kUnmatchedEndpoint;
+  if (match.handler == nullptr) {
+    if (!match.allowed_methods.empty()) {
+      std::string allow;
+      for (const auto& m : match.allowed_methods) allow += (allow.empty() ? "" : ", ") + m;
+      Reply reply = ErrorReply(405, "method_not_allowed",
+                               std::string(Sv(request.method_string())) + " is not allowed on " +
+                                   std::string(endpoint) + " (allowed: " + allow + ")",
+                               request_id, endpoint);
+      reply.response.set(bhttp::field::allow, allow);
+      return reply;
+    }
+    return StatusReply(NotFound("no route for " + std::string(path)), request_id, endpoint);
+  }
+  Call call{request, match.params, query, request_id, endpoint};
+  return (this->*(*match.handler))(call);
+}
+
+Reply ApiService::Reject(const RequestHeader& header, const Status& status) {
+  return StatusReply(status, SanitizeOrGenerateRequestId(Sv(header["X-Request-ID"])),
+                     kUnmatchedEndpoint);
+}
+
+void ApiService::Completed(const Reply& reply, double seconds) {
+  std::string status = std::to_string(reply.response.result_int());
+  requests_.WithLabels({reply.endpoint, status, reply.variant}).Inc();
+  latency_.WithLabels({reply.endpoint, reply.variant}).Observe(seconds);
+}
+
+void ApiService::InFlight(int delta) { in_flight_.Add(delta); }
+
+namespace {
+
+void WriteAnswer(JsonWriter& w, const engine::RecommendationAnswer& answer) {
+  w.Key("items")
+      .Items(answer.items)
+      .Key("model_version")
+      .StringOrNull(answer.model_version)
+      .Key("variant")
+      .String(answer.variant)
+      .Key("source")
+      .String(answer.source)
+      .Key("degraded")
+      .Bool(!answer.degraded_reason.empty())
+      .Key("degraded_reason")
+      .StringOrNull(answer.degraded_reason);
+}
+
+}  // namespace
+
+Reply ApiService::Recommendations(const Call& call) {
+  const std::string& user_id = call.params.at("user_id");
+  auto k = QueryK(call.query);
+  if (!k.ok()) return StatusReply(k.status(), call.request_id, call.endpoint);
+  engine::RequestContext ctx{call.request_id, std::string(call.endpoint)};
+  auto answer = recommender_.Recommend(ctx, user_id, *k);
+  if (!answer.ok()) return StatusReply(answer.status(), call.request_id, call.endpoint);
+  JsonWriter w;
+  w.BeginObject().Key("request_id").String(call.request_id).Key("user_id").String(user_id);
+  WriteAnswer(w, *answer);
+  w.EndObject();
+  return MakeReply(200, w.Take(), call.request_id, call.endpoint);
+}
+
+Reply ApiService::Detail(const Call& call) {
+  const std::string& item_id = call.params.at("item_id");
+  auto k = QueryK(call.query);
+  if (!k.ok()) return StatusReply(k.status(), call.request_id, call.endpoint);
+  std::string user_id;
+  bool has_user = QueryParam(call.query, "user_id", user_id) && !user_id.empty();
+  engine::RequestContext ctx{call.request_id, std::string(call.endpoint)};
+  auto answer = recommender_.Detail(
+      ctx, item_id, has_user ? std::optional<std::string_view>(user_id) : std::nullopt, *k);
+  if (!answer.ok()) return StatusReply(answer.status(), call.request_id, call.endpoint);
+  JsonWriter w;
+  w.BeginObject().Key("request_id").String(call.request_id).Key("item_id").String(item_id);
+  w.Key("user_id").StringOrNull(user_id);
+  WriteAnswer(w, *answer);
+  w.EndObject();
+  return MakeReply(200, w.Take(), call.request_id, call.endpoint);
+}
+
+Reply ApiService::SimilarItems(const Call& call) {
+  const std::string& item_id = call.params.at("item_id");
+  auto k = QueryK(call.query);
+  if (!k.ok()) return StatusReply(k.status(), call.request_id, call.endpoint);
+  auto answer = recommender_.Similar(item_id, *k);
+  if (!answer.ok()) return StatusReply(answer.status(), call.request_id, call.endpoint);
+  JsonWriter w;
+  w.BeginObject()
+      .Key("request_id")
+      .String(call.request_id)
+      .Key("item_id")
+      .String(item_id)
+      .Key("items")
+      .Items(answer->items)
+      .Key("model_version")
+      .StringOrNull(answer->model_version)
+      .EndObject();
+  return MakeReply(200, w.Take(), call.request_id, call.endpoint);
+}
+
+Reply ApiService::PopularItems(const Call& call) {
+  auto k = QueryK(call.query);
+  if (!k.ok()) return StatusReply(k.status(), call.request_id, call.endpoint);
+  auto items = recommender_.Popular(*k);
+  if (!items.ok()) return StatusReply(items.status(), call.request_id, call.endpoint);
+  JsonWriter w;
+  w.BeginObject().Key("request_id").String(call.request_id).Key("items").Items(*items).EndObject();
+  return MakeReply(200, w.Take(), call.request_id, call.endpoint);
+}
+
+Reply ApiService::Trending(const Call& call) {
+  auto k = QueryK(call.query);
+  if (!k.ok()) return StatusReply(k.status(), call.request_id, call.endpoint);
+  std::string timeframe = "1h";
+  QueryParam(call.query, "timeframe", timeframe);
+  auto items = recommender_.Trending(timeframe, *k, NowUnixSeconds());
+  if (!items.ok()) return StatusReply(items.status(), call.request_id, call.endpoint);
+  JsonWriter w;
+  w.BeginObject()
+      .Key("request_id")
+      .String(call.request_id)
+      .Key("timeframe")
+      .String(timeframe)
+      .Key("items")
+      .Items(*items)
+      .EndObject();
+  return MakeReply(200, w.Take(), call.request_id, call.endpoint);
+}
+
+Reply ApiService::Events(const Call& call) {
+  auto events = DecodeEvents(call.request.body());
+  Status status =
+      events.ok() ? recommender_.IngestEvents(*events, NowUnixSeconds()) : events.status();
+  if (!status.ok()) {
+    if (!events.ok()) recommender_.CountRejectedBody();
+    return StatusReply(status, call.request_id, call.endpoint);
+  }
+  JsonWriter w;
+  w.BeginObject()
+      .Key("request_id")
+      .String(call.request_id)
+      .Key("accepted")
+      .Int(static_cast<int64_t>(events->size()))
+      .EndObject();
+  return MakeReply(200, w.Take(), call.request_id, call.endpoint);
+}
+
+Reply ApiService::Health(const Call& call) {
+  auto model = recommender_.PrimaryModel();
+  JsonWriter w;
+  w.BeginObject()
+      .Key("status")
+      .String(model ? "ok" : "degraded")
+      .Key("models_loaded")
+      .Bool(model != nullptr)
+      .Key("cache")
+      .String(recommender_.cache_enabled() ? "enabled" : "disabled")
+      .Key("feature_store")
+      .String(health_.feature_store)
+      .Key("primary")
+      .StringOrNull(model ? model->version() : "")
+      .Key("shadow")
+      .Null()
+      .Key("data_quality_score");
+  if (health_.data_quality_score) {
+    w.Number(*health_.data_quality_score);
+  } else {
+    w.Null();
+  }
+  w.Key("pipeline_last_run");
+  if (health_.pipeline_last_run) {
+    w.String(FormatIso8601(*health_.pipeline_last_run));
+  } else {
+    w.Null();
+  }
+  w.Key("request_id").String(call.request_id).EndObject();
+  return MakeReply(200, w.Take(), call.request_id, call.endpoint);
+}
+
+Reply ApiService::Live(const Call& call) {
+  JsonWriter w;
+  w.BeginObject().Key("status").String("live").EndObject();
+  return MakeReply(200, w.Take(), call.request_id, call.endpoint);
+}
+
+Reply ApiService::Ready(const Call& call) {
+  if (recommender_.PrimaryModel() == nullptr) {
+    return StatusReply(FailedPrecondition("no model loaded"), call.request_id, call.endpoint);
+  }
+  JsonWriter w;
+  w.BeginObject().Key("status").String("ready").EndObject();
+  return MakeReply(200, w.Take(), call.request_id, call.endpoint);
+}
+
+Reply ApiService::Metrics(const Call& call) {
+  return MakeReply(200, registry_.Expose(), call.request_id, call.endpoint,
+                   "text/plain; version=0.0.4; charset=utf-8");
+}
+
+}  // namespace recserve::http

@@ -1,0 +1,299 @@
+#include "http/wire_json.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+namespace recserve::http {
+
+void JsonWriter::Separate() {
+  if (after_key_) {
+    after_key_ = false;
+    return;
+  }
+  if (!first_.empty()) {
+    if (!first_.back()) out_.push_back(',');
+    first_.back() = false;
+  }
+}
+
+JsonWriter& JsonWriter::BeginObject() {
+  if (out_.empty()) out_.reserve(512);  // one allocation for a typical response
+  Separate();
+  out_.push_back('{');
+  first_.push_back(true);
+  return *this;
+}
+JsonWriter& JsonWriter::EndObject() {
+  out_.push_back('}');
+  first_.pop_back();
+  return *this;
+}
+JsonWriter& JsonWriter::BeginArray() {
+  Separate();
+  out_.push_back('[');
+  first_.push_back(true);
+  return *this;
+}
+JsonWriter& JsonWriter::EndArray() {
+  out_.push_back(']');
+  first_.pop_back();
+  return *this;
+}
+JsonWriter& JsonWriter::Key(std::string_view key) {
+  String(key);
+  out_.push_back(':');
+  after_key_ = true;
+  return *this;
+}
+
+namespace {
+
+// Length of the valid UTF-8 sequence starting at s[i], or 0 when invalid.
+size_t Utf8SequenceLength(std::string_view s, size_t i) {
+  unsigned char c = static_cast<unsigned char>(s[i]);
+  size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+  if (n == 0 || i + n > s.size()) return 0;
+  for (size_t j = 1; j < n; ++j) {
+    if ((static_cast<unsigned char>(s[i + j]) & 0xC0) != 0x80) return 0;
+  }
+  return n;
+}
+
+}  // namespace
+
+JsonWriter& JsonWriter::String(std::string_view value) {
+  if (!after_key_) Separate();
+  after_key_ = false;
+  out_.push_back('"');
+  size_t i = 0;
+  while (i < value.size()) {
+    // Copy the longest run that needs no escaping in one append (ids are almost always one run).
+    size_t run = i;
+    while (run < value.size()) {
+      unsigned char u = static_cast<unsigned char>(value[run]);
+      if (u < 0x20 || u >= 0x80 || u == '"' || u == '\\') break;
+      ++run;
+    }
+    out_.append(value.data() + i, run - i);
+    i = run;
+    if (i == value.size()) break;
+    char c = value[i];
+    unsigned char u = static_cast<unsigned char>(c);
+    if (u >= 0x80) {
+      size_t n = Utf8SequenceLength(value, i);
+      if (n == 0) {
+        out_ += "\xEF\xBF\xBD";
+        ++i;
+      } else {
+        out_.append(value.substr(i, n));
+        i += n;
+      }
+      continue;
+    }
+    switch (c) {
+      case '"':
+        out_ += "\\\"";
+        break;
+      case '\\':
+        out_ += "\\\\";
+        break;
+      case '\n':
+        out_ += "\\n";
+        break;
+      case '\r':
+        out_ += "\\r";
+        break;
+      case '\t':
+        out_ += "\\t";
+        break;
+      default:
+        out_ += fmt::format("\\u{:04x}", u);
+    }
+    ++i;
+  }
+  out_.push_back('"');
+  return *this;
+}
+
+JsonWriter& JsonWriter::Number(double value) {
+  Separate();
+  if (!std::isfinite(value)) {
+    out_ += "null";
+  } else if (value == std::trunc(value) && std::fabs(value) < 1e15) {
+    // Counts (popularity, trending) are whole numbers: integer formatting is much cheaper than
+    // the shortest-round-trip float algorithm and prints the same digits.
+    fmt::format_to(std::back_inserter(out_), "{}", static_cast<int64_t>(value));
+  } else {
+    fmt::format_to(std::back_inserter(out_), "{}", value);
+  }
+  return *this;
+}
+JsonWriter& JsonWriter::Int(int64_t value) {
+  Separate();
+  fmt::format_to(std::back_inserter(out_), "{}", value);
+  return *this;
+}
+JsonWriter& JsonWriter::Bool(bool value) {
+  Separate();
+  out_ += value ? "true" : "false";
+  return *this;
+}
+JsonWriter& JsonWriter::Null() {
+  Separate();
+  out_ += "null";
+  return *this;
+}
+JsonWriter& JsonWriter::StringOrNull(std::string_view value) {
+  return value.empty() ? Null() : String(value);
+}
+JsonWriter& JsonWriter::Items(const std::vector<engine::ScoredItem>& items) {
+  BeginArray();
+  for (const auto& item : items) {
+    BeginObject().Key("item_id").String(item.item_id).Key("score").Number(item.score).EndObject();
+  }
+  return EndArray();
+}
+
+std::optional<int64_t> ParseIso8601(std::string_view t) {
+  // YYYY-MM-DD[T| ]HH:MM:SS[.fraction][Z|+HH:MM|-HH:MM|+HHMM]
+  auto digits = [&](size_t pos, size_t n, int& out) {
+    if (pos + n > t.size()) return false;
+    out = 0;
+    for (size_t i = pos; i < pos + n; ++i) {
+      if (t[i] < '0' || t[i] > '9') return false;
+      out = out * 10 + (t[i] - '0');
+    }
+    return true;
+  };
+  int year, month, day, hour, minute, second;
+  if (!digits(0, 4, year) || t.size() < 19 || t[4] != '-' || !digits(5, 2, month) || t[7] != '-' ||
+      !digits(8, 2, day) || (t[10] != 'T' && t[10] != ' ') || !digits(11, 2, hour) ||
+      t[13] != ':' || !digits(14, 2, minute) || t[16] != ':' || !digits(17, 2, second)) {
+    return std::nullopt;
+  }
+  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) {
+    return std::nullopt;
+  }
+  size_t pos = 19;
+  if (pos < t.size() && t[pos] == '.') {
+    ++pos;
+    size_t start = pos;
+    while (pos < t.size() && t[pos] >= '0' && t[pos] <= '9') ++pos;
+    if (pos == start) return std::nullopt;
+  }
+  int offset_seconds = 0;
+  if (pos < t.size()) {
+    if (t[pos] == 'Z' && pos + 1 == t.size()) {
+      pos = t.size();
+    } else if (t[pos] == '+' || t[pos] == '-') {
+      int oh, om;
+      int sign = t[pos] == '+' ? 1 : -1;
+      if (!digits(pos + 1, 2, oh)) return std::nullopt;
+      size_t m = pos + 3;
+      if (m < t.size() && t[m] == ':') ++m;
+      if (!digits(m, 2, om) || m + 2 != t.size() || oh > 23 || om > 59) return std::nullopt;
+      offset_seconds = sign * (oh * 3600 + om * 60);
+      pos = t.size();
+    } else {
+      return std::nullopt;
+    }
+  }
+  std::tm tm{};
+  tm.tm_year = year - 1900;
+  tm.tm_mon = month - 1;
+  tm.tm_mday = day;
+  tm.tm_hour = hour;
+  tm.tm_min = minute;
+  tm.tm_sec = second;
+  int64_t unix_seconds = static_cast<int64_t>(timegm(&tm));
+  // timegm normalises Feb 31 into March; a date that does not round-trip is not a date.
+  if (tm.tm_mday != day || tm.tm_mon != month - 1) return std::nullopt;
+  return unix_seconds - offset_seconds;
+}
+
+std::string FormatIso8601(int64_t unix_seconds) {
+  std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+namespace {
+
+Status DecodeId(const nlohmann::json& object, const char* field, const std::string& where,
+                std::string& out) {
+  auto it = object.find(field);
+  if (it == object.end() || it->is_null()) {
+    return InvalidArgument(where + field + ": missing");
+  }
+  if (it->is_string()) {
+    out = it->get<std::string>();
+  } else if (it->is_number_integer()) {
+    out = it->dump();
+  } else {
+    return InvalidArgument(where + field + ": must be a string or an integer");
+  }
+  return Status::Ok();
+}
+
+Status DecodeEvent(const nlohmann::json& j, size_t index, engine::Event& event) {
+  std::string where = "events[" + std::to_string(index) + "].";
+  if (!j.is_object())
+    return InvalidArgument(where.substr(0, where.size() - 1) + ": must be an object");
+  RECSERVE_RETURN_IF_ERROR(DecodeId(j, "user_id", where, event.user_id));
+  RECSERVE_RETURN_IF_ERROR(DecodeId(j, "item_id", where, event.item_id));
+  auto type = j.find("event_type");
+  if (type == j.end() || !type->is_string()) {
+    return InvalidArgument(where + "event_type: must be a string");
+  }
+  event.event_type = type->get<std::string>();
+  auto ts = j.find("timestamp");
+  if (ts == j.end() || ts->is_null()) {
+    event.timestamp.reset();
+  } else if (ts->is_number()) {
+    double v = ts->get<double>();
+    if (!std::isfinite(v) || v < 0 || v > 253402300799.0) {  // up to 9999-12-31
+      return InvalidArgument(where + "timestamp: out of range");
+    }
+    event.timestamp = static_cast<int64_t>(v);
+  } else if (ts->is_string()) {
+    auto parsed = ParseIso8601(ts->get<std::string>());
+    if (!parsed) {
+      return InvalidArgument(where + "timestamp: not unix seconds or an ISO-8601 date-time");
+    }
+    event.timestamp = *parsed;
+  } else {
+    return InvalidArgument(where + "timestamp: must be unix seconds or an ISO-8601 string");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::vector<engine::Event>> DecodeEvents(std::string_view body) {
+  nlohmann::json doc = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) return InvalidArgument("body is not valid JSON");
+  std::vector<engine::Event> events;
+  if (doc.is_object()) {
+    events.resize(1);
+    RECSERVE_RETURN_IF_ERROR(DecodeEvent(doc, 0, events[0]));
+    return events;
+  }
+  if (!doc.is_array()) return InvalidArgument("body must be an event object or an array of them");
+  if (doc.empty()) return InvalidArgument("the event array is empty");
+  if (doc.size() > kMaxEventsPerBatch) {
+    return InvalidArgument("at most 1000 events per request, got " + std::to_string(doc.size()));
+  }
+  events.resize(doc.size());
+  for (size_t i = 0; i < doc.size(); ++i) {
+    RECSERVE_RETURN_IF_ERROR(DecodeEvent(doc[i], i, events[i]));
+  }
+  return events;
+}
+
+}  // namespace recserve::http

@@ -1,0 +1,60 @@
+#pragma once
+// JSON on the wire: a small append-only writer for responses (hot path, no DOM allocations) and
+// the decoder of POST /events bodies. Parsing uses nlohmann::json with exceptions caught here;
+// nothing throws out of this file.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "engine/live_state.h"
+#include "engine/serving_model.h"
+
+namespace recserve::http {
+
+// Appends JSON text to a string. The caller is responsible for structure (commas are handled by
+// Key()/Value() through a one-level "first element" flag per open container).
+class JsonWriter {
+ public:
+  JsonWriter& BeginObject();
+  JsonWriter& EndObject();
+  JsonWriter& BeginArray();
+  JsonWriter& EndArray();
+  JsonWriter& Key(std::string_view key);
+  JsonWriter& String(std::string_view value);  // escaped; invalid UTF-8 bytes become U+FFFD
+  JsonWriter& Number(double value);            // non-finite numbers are written as null
+  JsonWriter& Int(int64_t value);
+  JsonWriter& Bool(bool value);
+  JsonWriter& Null();
+  // String, or null when empty.
+  JsonWriter& StringOrNull(std::string_view value);
+  JsonWriter& Items(const std::vector<engine::ScoredItem>& items);  // [{item_id, score}, ...]
+
+  std::string& str() { return out_; }
+  std::string Take() { return std::move(out_); }
+
+ private:
+  void Separate();
+  std::string out_;
+  std::vector<bool> first_;  // one flag per open container
+  bool after_key_ = false;
+};
+
+inline constexpr size_t kMaxEventsPerBatch = 1000;
+
+// Decodes a POST /events body: one event object or an array of 1..1000 of them. Ids may be JSON
+// strings or integers; `timestamp` is unix seconds (number), an ISO-8601 string, or absent/null
+// (now). InvalidArgument naming the event index and field for anything else.
+Result<std::vector<engine::Event>> DecodeEvents(std::string_view body);
+
+// "2026-11-29T06:30:00Z", "2026-11-29T06:30:00.123+01:00", "2026-11-29 06:30:00" (UTC when no
+// offset is given) → unix seconds (fraction truncated). nullopt when malformed.
+std::optional<int64_t> ParseIso8601(std::string_view text);
+
+// Unix seconds → "2026-11-29T06:30:00Z".
+std::string FormatIso8601(int64_t unix_seconds);
+
+}  // namespace recserve::http

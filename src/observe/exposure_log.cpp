@@ -1,0 +1,97 @@
+#include "observe/exposure_log.h"
+
+#include <nlohmann/json.hpp>
+
+namespace recserve::observe {
+
+std::string ExposureRecordToJson(const ExposureRecord& record) {
+  nlohmann::json items = nlohmann::json::array();
+  for (const auto& [item, score] : record.items) {
+    items.push_back({{"item_id", item}, {"score", score}});
+  }
+  nlohmann::json j = {
+      {"request_id", record.request_id},
+      {"user_id", record.user_id},
+      {"endpoint", record.endpoint},
+      {"items", std::move(items)},
+      {"model_version", record.model_version.empty() ? nlohmann::json(nullptr)
+                                                     : nlohmann::json(record.model_version)},
+      {"variant", record.variant},
+      {"degraded_reason", record.degraded_reason.empty() ? nlohmann::json(nullptr)
+                                                         : nlohmann::json(record.degraded_reason)},
+      {"timestamp", record.timestamp},
+  };
+  // Invalid UTF-8 in ids is replaced rather than thrown: the log must never fail a request.
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+ExposureLog::ExposureLog(Counter& dropped, size_t queue_capacity)
+    : dropped_(dropped), capacity_(queue_capacity) {}
+
+ExposureLog::~ExposureLog() { Close(); }
+
+Status ExposureLog::Open(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
+  out_.open(path, std::ios::app);
+  if (!out_) return NotFound("cannot open exposure log '" + path.string() + "' for appending");
+  writer_ = std::thread([this] { Run(); });
+  return Status::Ok();
+}
+
+bool ExposureLog::Append(ExposureRecord record) {
+  {
+    std::lock_guard lock(mu_);
+    if (writer_.joinable() && !stopping_ && queue_.size() < capacity_) {
+      queue_.push_back(std::move(record));
+      wake_.notify_one();
+      return true;
+    }
+  }
+  dropped_.Inc();
+  return false;
+}
+
+void ExposureLog::Flush() {
+  std::unique_lock lock(mu_);
+  drained_.wait(lock, [&] { return (queue_.empty() && !writing_) || !writer_.joinable(); });
+}
+
+void ExposureLog::Close() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+    wake_.notify_all();
+  }
+  if (writer_.joinable()) writer_.join();
+}
+
+void ExposureLog::Run() {
+  std::deque<ExposureRecord> batch;
+  std::unique_lock lock(mu_);
+  while (true) {
+    wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+    if (queue_.empty() && stopping_) break;
+    batch.swap(queue_);
+    writing_ = true;
+    lock.unlock();
+    std::string text;
+    for (const auto& record : batch) {
+      text += ExposureRecordToJson(record);
+      text.push_back('\n');
+    }
+    out_.write(text.data(), static_cast<std::streamsize>(text.size()));
+    out_.flush();
+    if (!out_) {
+      dropped_.Inc(static_cast<double>(batch.size()));
+      out_.clear();
+    }
+    batch.clear();
+    lock.lock();
+    writing_ = false;
+    drained_.notify_all();
+  }
+  drained_.notify_all();
+}
+
+}  // namespace recserve::observe

@@ -1,0 +1,225 @@
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/live_state.h"
+#include "engine/recommendation_cache.h"
+#include "engine/recommender.h"
+#include "engine/sliding_window.h"
+
+namespace recserve::engine {
+namespace {
+
+constexpr int64_t kNow = 1'800'000'000;
+
+TEST(SlidingWindow, CountsExpireAsTheWindowSlides) {
+  SlidingWindowCounter hour(3600, 60);
+  hour.Add("a", kNow - 10, kNow, 5);
+  hour.Add("b", kNow - 1800, kNow, 3);
+  hour.Add("old", kNow - 7200, kNow, 100);  // outside the window: ignored
+  EXPECT_EQ(hour.CountOf("a", kNow), 5u);
+  EXPECT_EQ(hour.CountOf("old", kNow), 0u);
+  auto top = hour.Top(kNow, 10);
+  ASSERT_EQ(top.size(), 2u);
+  EXPECT_EQ(top[0].first, "a");
+  // 40 minutes later b (30 min old then) has left the window, a is still in it.
+  EXPECT_EQ(hour.CountOf("b", kNow + 2400), 0u);
+  EXPECT_EQ(hour.CountOf("a", kNow + 2400), 5u);
+  // Two hours later nothing is left; new events count again from zero.
+  EXPECT_TRUE(hour.Top(kNow + 7200, 10).empty());
+  hour.Add("a", kNow + 7200, kNow + 7200);
+  EXPECT_EQ(hour.CountOf("a", kNow + 7200), 1u);
+}
+
+TEST(SlidingWindow, FutureEventsCountNowAndTiesBreakById) {
+  SlidingWindowCounter w(3600, 60);
+  w.Add("z", kNow + 100, kNow);
+  w.Add("y", kNow, kNow);
+  auto top = w.Top(kNow, 1);
+  ASSERT_EQ(top.size(), 1u);
+  EXPECT_EQ(top[0].first, "y");
+}
+
+Event MakeEvent(std::string user, std::string item, std::optional<int64_t> ts = std::nullopt) {
+  return Event{std::move(user), std::move(item), "view", ts};
+}
+
+TEST(LiveState, AppliesHistoryPopularityAndTrending) {
+  LiveState live;
+  ASSERT_TRUE(live.Apply({MakeEvent("u1", "a"), MakeEvent("u1", "b"), MakeEvent("u2", "b"),
+                          MakeEvent("u3", "c", kNow - 5 * 3600)},
+                         kNow)
+                  .ok());
+  EXPECT_EQ(live.RecentItems("u1"), (std::vector<std::string>{"b", "a"}));
+  EXPECT_EQ(live.UserGeneration("u1"), 2u);
+  EXPECT_EQ(live.UserGeneration("nobody"), 0u);
+  auto popular = live.Popular();
+  ASSERT_EQ(popular->size(), 3u);
+  EXPECT_EQ((*popular)[0], (std::pair<std::string, uint64_t>{"b", 2}));
+  auto hour = live.Trending(TrendingWindow::kOneHour, kNow);
+  ASSERT_EQ(hour->size(), 2u);  // c is 5 hours old: only in the 24h window
+  auto day = live.Trending(TrendingWindow::kOneDay, kNow);
+  EXPECT_EQ(day->size(), 3u);
+  // An hour and a bit later the 1h window is empty, the 24h one is not.
+  EXPECT_TRUE(live.Trending(TrendingWindow::kOneHour, kNow + 3700)->empty());
+  EXPECT_EQ(live.Trending(TrendingWindow::kOneDay, kNow + 3700)->size(), 3u);
+}
+
+TEST(LiveState, HistoryIsBounded) {
+  LiveState live;
+  std::vector<Event> events;
+  for (size_t i = 0; i < LiveState::kHistoryLength + 10; ++i) {
+    events.push_back(MakeEvent("u", "item" + std::to_string(i)));
+  }
+  ASSERT_TRUE(live.Apply(events, kNow).ok());
+  auto recent = live.RecentItems("u");
+  ASSERT_EQ(recent.size(), LiveState::kHistoryLength);
+  EXPECT_EQ(recent.front(), "item" + std::to_string(LiveState::kHistoryLength + 9));
+}
+
+TEST(LiveState, RejectedBatchAppliesNothing) {
+  LiveState live;
+  Status s = live.Apply({MakeEvent("u1", "a"), MakeEvent("u1", "")}, kNow);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("events[1].item_id"), std::string::npos);
+  EXPECT_TRUE(live.RecentItems("u1").empty());
+  EXPECT_TRUE(live.Popular()->empty());
+  EXPECT_EQ(live.Apply({MakeEvent("u1", "a", kNow + 3600)}, kNow).code(),
+            StatusCode::kInvalidArgument);  // far future
+  EXPECT_EQ(live.Apply({MakeEvent(std::string(300, 'u'), "a")}, kNow).code(),
+            StatusCode::kInvalidArgument);
+}
+
+TEST(LruCache, EvictsLeastRecentlyUsedAndExpires) {
+  auto now = std::chrono::steady_clock::time_point{};
+  // 16 shards with capacity 1 each: inserting many keys keeps at most 16.
+  LruRecommendationCache cache(16, std::chrono::milliseconds(1000), [&] { return now; });
+  auto value = std::make_shared<const CachedRecommendation>(
+      CachedRecommendation{{{"i", 1.0}}, "v1", "personalized", ""});
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(cache.Store("key" + std::to_string(i), value).ok());
+  EXPECT_LE(cache.size(), 16u);
+  ASSERT_TRUE(cache.Store("fresh", value).ok());
+  auto hit = cache.Lookup("fresh");
+  ASSERT_TRUE(hit.ok());
+  ASSERT_NE(*hit, nullptr);
+  EXPECT_EQ((*hit)->model_version, "v1");
+  EXPECT_EQ(*cache.Lookup("never-stored"), nullptr);
+  now += std::chrono::milliseconds(1001);
+  EXPECT_EQ(*cache.Lookup("fresh"), nullptr);  // expired
+}
+
+TEST(LruCache, KeyIncludesVersionUserKAndGeneration) {
+  EXPECT_NE(RecommendationCacheKey("v1", "u", 10, 0), RecommendationCacheKey("v2", "u", 10, 0));
+  EXPECT_NE(RecommendationCacheKey("v1", "u", 10, 0), RecommendationCacheKey("v1", "u", 11, 0));
+  EXPECT_NE(RecommendationCacheKey("v1", "u", 10, 0), RecommendationCacheKey("v1", "u", 10, 1));
+  EXPECT_NE(RecommendationCacheKey("v1", "u1", 0, 0), RecommendationCacheKey("v1", "u", 10, 0));
+}
+
+// A tiny model: users u1/u2 known; recall returns items a..e; rank reverses alphabetical order.
+class FakeModel final : public ServingModel {
+ public:
+  explicit FakeModel(std::string version, bool rank_fails = false)
+      : version_(std::move(version)), rank_fails_(rank_fails) {}
+  const std::string& version() const override { return version_; }
+  bool KnowsUser(std::string_view u) const override { return u == "u1" || u == "u2"; }
+  bool KnowsItem(std::string_view i) const override { return i.size() == 1; }
+  Result<std::vector<ScoredItem>> Recall(const RecommendationQuery&) const override {
+    return std::vector<ScoredItem>{{"a", 5}, {"b", 4}, {"c", 3}, {"d", 2}, {"e", 1}};
+  }
+  Result<std::vector<ScoredItem>> Rank(const RecommendationQuery&,
+                                       std::vector<ScoredItem> c) const override {
+    if (rank_fails_) return Internal("ranker broke");
+    std::sort(c.begin(), c.end(),
+              [](const ScoredItem& x, const ScoredItem& y) { return x.item_id > y.item_id; });
+    for (size_t i = 0; i < c.size(); ++i) c[i].score = 1.0 - 0.1 * static_cast<double>(i);
+    return c;
+  }
+  Result<std::vector<ScoredItem>> Similar(std::string_view, uint32_t k) const override {
+    std::vector<ScoredItem> out{{"x", 0.9}, {"y", 0.8}};
+    if (out.size() > k) out.resize(k);
+    return out;
+  }
+  std::vector<ScoredItem> Popular(uint32_t k) const override {
+    std::vector<ScoredItem> out{{"p1", 10}, {"p2", 9}, {"p3", 8}};
+    if (out.size() > k) out.resize(k);
+    return out;
+  }
+
+ private:
+  std::string version_;
+  bool rank_fails_;
+};
+
+struct EngineFixture : ::testing::Test {
+  observe::Registry registry;
+  EngineMetrics metrics{registry};
+  LiveState live;
+  ModelSlot slot;
+  LruRecommendationCache cache{1000, std::chrono::milliseconds(60000)};
+  Recommender recommender{live, slot, &cache, nullptr, metrics};
+  RequestContext ctx{"req", "/recommendations/{user_id}"};
+};
+
+TEST_F(EngineFixture, WithoutModelServesLivePopularDegraded) {
+  ASSERT_TRUE(recommender.IngestEvents({MakeEvent("x", "hot"), MakeEvent("y", "hot")}, kNow).ok());
+  auto answer = recommender.Recommend(ctx, "anyone", 5);
+  ASSERT_TRUE(answer.ok());
+  EXPECT_EQ(answer->source, "popular");
+  EXPECT_EQ(answer->degraded_reason, "no_model");
+  ASSERT_EQ(answer->items.size(), 1u);
+  EXPECT_EQ(answer->items[0].item_id, "hot");
+  EXPECT_EQ(metrics.degraded.WithLabels({"no_model"}).Value(), 1);
+  EXPECT_EQ(metrics.cache_requests.WithLabels({"bypass"}).Value(), 1);
+  EXPECT_EQ(recommender.Similar("a", 5).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(recommender.Recommend(ctx, "u", 0).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(recommender.Recommend(ctx, "u", 201).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(EngineFixture, KnownUserGetsRankedUnseenItemsAndCacheHitsUntilAnEvent) {
+  recommender.SetPrimaryModel(std::make_shared<FakeModel>("v1"));
+  auto first = recommender.Recommend(ctx, "u1", 3);
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->source, "personalized");
+  EXPECT_EQ(first->model_version, "v1");
+  ASSERT_EQ(first->items.size(), 3u);
+  EXPECT_EQ(first->items[0].item_id, "e");
+  EXPECT_FALSE(first->from_cache);
+  auto second = recommender.Recommend(ctx, "u1", 3);
+  EXPECT_TRUE(second->from_cache);
+  EXPECT_EQ(metrics.cache_requests.WithLabels({"hit"}).Value(), 1);
+  // The user sees "e": the next answer is recomputed and no longer contains it.
+  ASSERT_TRUE(recommender.IngestEvents({MakeEvent("u1", "e")}, kNow).ok());
+  auto third = recommender.Recommend(ctx, "u1", 3);
+  EXPECT_FALSE(third->from_cache);
+  EXPECT_EQ(third->items[0].item_id, "d");
+  EXPECT_EQ(metrics.model_info.WithLabels({"primary", "v1"}).Value(), 1);
+}
+
+TEST_F(EngineFixture, ColdStartAndRankerFailureFallBack) {
+  recommender.SetPrimaryModel(std::make_shared<FakeModel>("v1"));
+  auto cold = recommender.Recommend(ctx, "stranger", 2);
+  EXPECT_EQ(cold->source, "popular");
+  EXPECT_EQ(cold->degraded_reason, "");
+  EXPECT_EQ(cold->items[0].item_id, "p1");
+  recommender.SetPrimaryModel(std::make_shared<FakeModel>("v2", /*rank_fails=*/true));
+  EXPECT_EQ(metrics.model_info.WithLabels({"primary", "v1"}).Value(), 0);
+  auto fallback = recommender.Recommend(ctx, "u2", 2);
+  EXPECT_EQ(fallback->degraded_reason, "error:model_inference");
+  EXPECT_EQ(fallback->items[0].item_id, "a");  // recall order
+}
+
+TEST_F(EngineFixture, TrendingValidatesTimeframeAndK) {
+  ASSERT_TRUE(recommender.IngestEvents({MakeEvent("x", "t")}, kNow).ok());
+  auto t = recommender.Trending("1h", 10, kNow);
+  ASSERT_TRUE(t.ok());
+  ASSERT_EQ(t->size(), 1u);
+  EXPECT_EQ(recommender.Trending("7d", 10, kNow).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(recommender.Trending("1h", 0, kNow).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(metrics.events.WithLabels({"accepted"}).Value(), 1);
+}
+
+}  // namespace
+}  // namespace recserve::engine

@@ -1,0 +1,154 @@
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "http/api_service.h"
+#include "http/router.h"
+#include "http/wire_json.h"
+
+namespace recserve::http {
+namespace {
+
+TEST(Router, MatchesTemplatesAndExtractsDecodedParams) {
+  Router<int> router;
+  router.Add("GET", "/recommendations/{user_id}", 1);
+  router.Add("GET", "/popular", 2);
+  router.Add("POST", "/events", 3);
+  auto m = router.Find("GET", "/recommendations/user%2042");
+  ASSERT_NE(m.handler, nullptr);
+  EXPECT_EQ(*m.handler, 1);
+  EXPECT_EQ(*m.endpoint, "/recommendations/{user_id}");
+  EXPECT_EQ(m.params.at("user_id"), "user 42");
+  EXPECT_EQ(*router.Find("GET", "/popular").handler, 2);
+  EXPECT_EQ(*router.Find("GET", "/popular/").handler, 2);  // trailing slash tolerated
+}
+
+TEST(Router, UnknownPathIsNotFoundAndWrongMethodListsAllowed) {
+  Router<int> router;
+  router.Add("GET", "/popular", 2);
+  router.Add("POST", "/events", 3);
+  auto missing = router.Find("GET", "/nope");
+  EXPECT_EQ(missing.handler, nullptr);
+  EXPECT_EQ(missing.endpoint, nullptr);
+  EXPECT_TRUE(missing.allowed_methods.empty());
+  auto wrong = router.Find("GET", "/events");
+  EXPECT_EQ(wrong.handler, nullptr);
+  ASSERT_NE(wrong.endpoint, nullptr);
+  EXPECT_EQ(*wrong.endpoint, "/events");
+  EXPECT_EQ(wrong.allowed_methods, std::vector<std::string>{"POST"});
+  // A placeholder needs a non-empty segment and the segment count must match.
+  Router<int> r2;
+  r2.Add("GET", "/similar/{item_id}", 1);
+  EXPECT_EQ(r2.Find("GET", "/similar").handler, nullptr);
+  EXPECT_EQ(r2.Find("GET", "/similar/a/b").handler, nullptr);
+  EXPECT_EQ(r2.Find("GET", "/similar/%zz").handler, nullptr);  // malformed escape
+}
+
+TEST(Query, ParamsArePercentDecoded) {
+  std::string v;
+  EXPECT_TRUE(QueryParam("k=5&timeframe=24h", "timeframe", v));
+  EXPECT_EQ(v, "24h");
+  EXPECT_TRUE(QueryParam("user_id=a%20b+c&k=1", "user_id", v));
+  EXPECT_EQ(v, "a b c");
+  EXPECT_FALSE(QueryParam("kk=5", "k", v));
+  EXPECT_TRUE(QueryParam("k", "k", v));
+  EXPECT_EQ(v, "");
+}
+
+TEST(JsonWriter, EscapesAndStructures) {
+  JsonWriter w;
+  w.BeginObject()
+      .Key("a")
+      .String("q\"\\\n\x01")
+      .Key("b")
+      .BeginArray()
+      .Int(1)
+      .Number(0.5)
+      .Null()
+      .EndArray()
+      .Key("c")
+      .Bool(true)
+      .Key("d")
+      .StringOrNull("")
+      .Key("bad_utf8")
+      .String("\xff")
+      .Key("inf")
+      .Number(1.0 / 0.0)
+      .EndObject();
+  EXPECT_EQ(w.str(),
+            "{\"a\":\"q\\\"\\\\\\n\\u0001\",\"b\":[1,0.5,null],\"c\":true,\"d\":null,"
+            "\"bad_utf8\":\"\xEF\xBF\xBD\",\"inf\":null}");
+}
+
+TEST(DecodeEvents, AcceptsOneObjectOrAnArray) {
+  auto one = DecodeEvents(R"({"user_id":"u1","item_id":42,"event_type":"view"})");
+  ASSERT_TRUE(one.ok()) << one.status().ToString();
+  ASSERT_EQ(one->size(), 1u);
+  EXPECT_EQ((*one)[0].item_id, "42");
+  EXPECT_FALSE((*one)[0].timestamp.has_value());
+  auto many = DecodeEvents(
+      R"([{"user_id":"u1","item_id":"a","event_type":"click","timestamp":1700000000},
+          {"user_id":"u2","item_id":"b","event_type":"view","timestamp":"2023-11-14T22:13:20Z"}])");
+  ASSERT_TRUE(many.ok()) << many.status().ToString();
+  EXPECT_EQ((*many)[0].timestamp, 1700000000);
+  EXPECT_EQ((*many)[1].timestamp, 1700000000);
+}
+
+TEST(DecodeEvents, RejectsBadBodiesWithAReason) {
+  auto expect_bad = [](const std::string& body, const std::string& fragment) {
+    auto r = DecodeEvents(body);
+    ASSERT_FALSE(r.ok()) << body;
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(r.status().message().find(fragment), std::string::npos) << r.status().message();
+  };
+  expect_bad("{not json", "not valid JSON");
+  expect_bad("[]", "empty");
+  expect_bad("42", "event object");
+  expect_bad(R"([{"user_id":"u","item_id":"i","event_type":"v"}, 7])", "events[1]");
+  expect_bad(R"({"item_id":"i","event_type":"v"})", "user_id: missing");
+  expect_bad(R"({"user_id":"u","item_id":1.5,"event_type":"v"})", "item_id");
+  expect_bad(R"({"user_id":"u","item_id":"i"})", "event_type");
+  expect_bad(R"({"user_id":"u","item_id":"i","event_type":"v","timestamp":"yesterday"})",
+             "timestamp");
+  expect_bad(R"({"user_id":"u","item_id":"i","event_type":"v","timestamp":-5})", "timestamp");
+  std::string big = "[";
+  for (int i = 0; i < 1001; ++i) {
+    big += std::string(i ? "," : "") + R"({"user_id":"u","item_id":"i","event_type":"v"})";
+  }
+  expect_bad(big + "]", "at most 1000");
+}
+
+TEST(Iso8601, ParsesZonesAndRejectsNonsense) {
+  EXPECT_EQ(ParseIso8601("2023-11-14T22:13:20Z"), 1700000000);
+  EXPECT_EQ(ParseIso8601("2023-11-14T22:13:20"), 1700000000);
+  EXPECT_EQ(ParseIso8601("2023-11-14 22:13:20.999Z"), 1700000000);
+  EXPECT_EQ(ParseIso8601("2023-11-14T23:13:20+01:00"), 1700000000);
+  EXPECT_EQ(ParseIso8601("2023-11-14T21:13:20-0100"), 1700000000);
+  EXPECT_FALSE(ParseIso8601("2023-02-31T00:00:00Z"));
+  EXPECT_FALSE(ParseIso8601("2023-11-14T22:13"));
+  EXPECT_FALSE(ParseIso8601("2023-11-14T22:13:20Zjunk"));
+  EXPECT_FALSE(ParseIso8601(""));
+  EXPECT_EQ(FormatIso8601(1700000000), "2023-11-14T22:13:20Z");
+}
+
+TEST(RequestId, SanitisedBoundedOrGenerated) {
+  EXPECT_EQ(SanitizeOrGenerateRequestId("abc-123_x.y:z"), "abc-123_x.y:z");
+  EXPECT_EQ(SanitizeOrGenerateRequestId("a<script>b\r\nc"), "ascriptbc");
+  EXPECT_EQ(SanitizeOrGenerateRequestId(std::string(500, 'a')).size(), 64u);
+  std::string generated = SanitizeOrGenerateRequestId("<>");
+  EXPECT_EQ(generated.size(), 32u);
+  EXPECT_NE(generated, SanitizeOrGenerateRequestId(""));
+}
+
+TEST(StatusMapping, OneHttpStatusPerCode) {
+  EXPECT_EQ(HttpStatusFor(StatusCode::kInvalidArgument), 400u);
+  EXPECT_EQ(HttpStatusFor(StatusCode::kNotFound), 404u);
+  EXPECT_EQ(HttpStatusFor(StatusCode::kResourceExhausted), 413u);
+  EXPECT_EQ(HttpStatusFor(StatusCode::kFailedPrecondition), 503u);
+  EXPECT_EQ(HttpStatusFor(StatusCode::kUnavailable), 503u);
+  EXPECT_EQ(HttpStatusFor(StatusCode::kDeadlineExceeded), 504u);
+  EXPECT_EQ(HttpStatusFor(StatusCode::kInternal), 500u);
+}
+
+}  // namespace
+}  // namespace recserve::http
