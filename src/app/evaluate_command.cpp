@@ -188,7 +188,7 @@ Command AddEvaluateCommand(CLI::App& root) {
       ->capture_default_str();
   c.cli->add_option("--seed", flags->seed, "random seed (iALS start, ANN, ranker sampling)")
       ->capture_default_str();
-  c.cli->add_flag("--fast", flags->fast, "smaller tuning grid (tests, quick checks)");
+  c.cli->add_flag("--fast", flags->fast, "smaller iALS tuning grid (tests, quick checks)");
   c.run = [flags] { return RunEvaluate(*flags); };
   return c;
 }

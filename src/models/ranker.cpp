@@ -2,7 +2,9 @@
 
 #include <xgboost/c_api.h>
 
+#include <strings.h>
 #include <cmath>
+#include <cstdlib>
 
 namespace recserve::models {
 namespace {
@@ -19,6 +21,16 @@ struct DMatrix {
     if (handle) XGDMatrixFree(handle);
   }
 };
+
+// OpenMP threads spin while idle unless OMP_WAIT_POLICY=passive; on a 2-core machine shared
+// with other work that made XGBoost training about 7x slower (docs/DEBIAN-NOTES in ../shared).
+// The policy is read when the OpenMP runtime loads, so it cannot be set from here: without it,
+// train with one thread.
+int TrainingThreads(int requested) {
+  const char* policy = std::getenv("OMP_WAIT_POLICY");
+  if (policy == nullptr || strcasecmp(policy, "passive") != 0) return 1;
+  return std::max(1, requested);
+}
 
 }  // namespace
 
@@ -58,7 +70,7 @@ Result<std::unique_ptr<Ranker>> Ranker::Train(const RankingExamples& ex, const R
       {"subsample", std::to_string(p.subsample)},
       {"colsample_bytree", std::to_string(p.colsample)},
       {"seed", std::to_string(p.seed)},
-      {"nthread", std::to_string(std::max(1, p.threads))},
+      {"nthread", std::to_string(TrainingThreads(p.threads))},
       {"verbosity", "0"},
   };
   for (const auto& [key, value] : params) {

@@ -172,7 +172,24 @@ ItemNeighbours ItemNeighbours::Build(const InteractionMatrix& m, uint32_t neighb
     }
     n.offsets.push_back(n.neighbour.size());
   }
+  n.BuildReverse();
   return n;
+}
+
+void ItemNeighbours::BuildReverse() {
+  reverse_offsets.assign(num_items + 1, 0);
+  for (uint32_t j : neighbour) ++reverse_offsets[j + 1];
+  for (uint32_t j = 0; j < num_items; ++j) reverse_offsets[j + 1] += reverse_offsets[j];
+  std::vector<uint64_t> cursor(reverse_offsets.begin(), reverse_offsets.end() - 1);
+  reverse_item.resize(neighbour.size());
+  reverse_similarity.resize(neighbour.size());
+  for (uint32_t i = 0; i < num_items; ++i) {
+    for (uint64_t k = offsets[i]; k < offsets[i + 1]; ++k) {
+      uint64_t at = cursor[neighbour[k]]++;
+      reverse_item[at] = i;
+      reverse_similarity[at] = similarity[k];
+    }
+  }
 }
 
 ItemKnnChannel::ItemKnnChannel(std::string name, std::shared_ptr<const ItemNeighbours> neighbours,
@@ -186,8 +203,9 @@ void ItemKnnChannel::Score(const UserQuery& query, std::span<float> out) const {
   for (size_t h = first; h < n; ++h) {
     uint32_t j = query.items[h];
     if (j >= neighbours_->num_items) continue;
-    for (uint64_t k = neighbours_->offsets[j]; k < neighbours_->offsets[j + 1]; ++k) {
-      out[neighbours_->neighbour[k]] += neighbours_->similarity[k];
+    for (uint64_t k = neighbours_->reverse_offsets[j]; k < neighbours_->reverse_offsets[j + 1];
+         ++k) {
+      out[neighbours_->reverse_item[k]] += neighbours_->reverse_similarity[k];
     }
   }
 }
@@ -221,6 +239,7 @@ Result<ItemKnnChannel> ItemKnnChannel::Load(const std::filesystem::path& dir,
                   [&](uint32_t j) { return j >= n->num_items; })) {
     return DataLoss(name + ".bin: inconsistent neighbour lists");
   }
+  n->BuildReverse();
   return ItemKnnChannel(name, std::move(n), recent);
 }
 

@@ -70,14 +70,22 @@ struct ItemNeighbours {
   std::vector<uint64_t> offsets = {0};
   std::vector<uint32_t> neighbour;  // sorted by similarity descending within a row
   std::vector<float> similarity;
+  // The transpose, for scoring: row j lists the items i that have j among their neighbours.
+  // Derived from the rows above (never stored in files).
+  std::vector<uint64_t> reverse_offsets = {0};
+  std::vector<uint32_t> reverse_item;
+  std::vector<float> reverse_similarity;
 
   // `threads` >= 1 workers; the result does not depend on it.
   static ItemNeighbours Build(const InteractionMatrix& m, uint32_t neighbours, float shrink,
                               int threads);
+  // Fills the reverse_* members from offsets/neighbour/similarity.
+  void BuildReverse();
 };
 
 // Item-kNN: score(i) = Σ over the user's last `recent_items` history items j (all history when
-// 0) of sim(j, i). "item_knn" uses the whole history, "recent_knn" the most recent items.
+// 0) that are among i's top-N neighbours, of sim(j, i). "item_knn" uses the whole history,
+// "recent_knn" the most recent items.
 class ItemKnnChannel final : public RecallChannel {
  public:
   ItemKnnChannel(std::string name, std::shared_ptr<const ItemNeighbours> neighbours,

@@ -1,6 +1,7 @@
 #include "pipeline/training.h"
 
 #include <algorithm>
+#include <cmath>
 #include <unordered_set>
 
 namespace recserve::pipeline {
@@ -43,10 +44,8 @@ models::ModelConfig TuneChannels(const Fold& validation, const models::ItemSide&
   }
   // Item-kNN neighbours × shrink, then recent_knn's history length over the chosen neighbours.
   {
-    std::vector<uint32_t> ks = options.fast ? std::vector<uint32_t>{50, 200}
-                                            : std::vector<uint32_t>{25, 50, 100, 200, 400};
-    std::vector<float> shrinks =
-        options.fast ? std::vector<float>{0, 20} : std::vector<float>{0, 10, 50, 200};
+    const std::vector<uint32_t> ks = {25, 50, 100, 200, 400};
+    const std::vector<float> shrinks = {0, 10, 50, 200};
     double best = -1;
     for (uint32_t k : ks) {
       for (float shrink : shrinks) {
@@ -90,8 +89,7 @@ models::ModelConfig TuneChannels(const Fold& validation, const models::ItemSide&
   }
   // EASE λ, only where the dense inverse fits.
   if (config.ease && fit.num_items <= config.ease_max_items) {
-    std::vector<float> lambdas = options.fast ? std::vector<float>{50, 500}
-                                              : std::vector<float>{10, 50, 100, 200, 500, 1000};
+    const std::vector<float> lambdas = {10, 50, 100, 200, 500, 1000};
     double best = -1;
     for (float lambda : lambdas) {
       auto channel = models::EaseChannel::Train(fit, lambda, config.ease_max_items);
@@ -104,43 +102,113 @@ models::ModelConfig TuneChannels(const Fold& validation, const models::ItemSide&
   return config;
 }
 
+namespace {
+
+// One validation user's ranking examples.
+struct RankingGroup {
+  std::vector<float> features;
+  std::vector<float> labels;
+  size_t targets = 0;  // all validation positives of the user, found by recall or not
+};
+
+models::RankingExamples Concatenate(const std::vector<RankingGroup>& groups, size_t num_features,
+                                    int parity) {
+  models::RankingExamples ex;
+  ex.num_features = num_features;
+  for (size_t g = 0; g < groups.size(); ++g) {
+    if (parity >= 0 && static_cast<int>(g % 2) != parity) continue;
+    ex.features.insert(ex.features.end(), groups[g].features.begin(), groups[g].features.end());
+    ex.labels.insert(ex.labels.end(), groups[g].labels.begin(), groups[g].labels.end());
+    ex.group_sizes.push_back(static_cast<unsigned>(groups[g].labels.size()));
+  }
+  return ex;
+}
+
+// Mean NDCG@20 of the ranker's order over the groups of one parity (IDCG over all targets).
+Result<double> HeldOutNdcg20(const models::Ranker& ranker, const std::vector<RankingGroup>& groups,
+                             int parity) {
+  double total = 0;
+  size_t users = 0;
+  for (size_t g = 0; g < groups.size(); ++g) {
+    if (static_cast<int>(g % 2) != parity) continue;
+    auto scores = ranker.Predict(groups[g].features, groups[g].labels.size());
+    if (!scores.ok()) return scores.status();
+    std::vector<size_t> order(groups[g].labels.size());
+    for (size_t k = 0; k < order.size(); ++k) order[k] = k;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return (*scores)[a] > (*scores)[b]; });
+    double dcg = 0, idcg = 0;
+    for (size_t r = 0; r < std::min<size_t>(20, order.size()); ++r) {
+      if (groups[g].labels[order[r]] > 0) dcg += 1.0 / std::log2(r + 2.0);
+    }
+    for (size_t r = 0; r < std::min<size_t>(20, groups[g].targets); ++r) {
+      idcg += 1.0 / std::log2(r + 2.0);
+    }
+    total += idcg > 0 ? dcg / idcg : 0.0;
+    ++users;
+  }
+  return users == 0 ? 0.0 : total / users;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<models::Ranker>> TrainRankerOnFold(
     const Fold& validation, const IdVocabulary& users, const IdVocabulary& items,
-    const models::ItemSide& side, const models::ModelConfig& config, TuningReport& report) {
+    const models::ItemSide& side, models::ModelConfig& config, TuningReport& report) {
   auto model =
       models::RecommenderModel::TrainChannels(validation.train, users, items, side, config);
   if (!model.ok()) return model.status();
-  models::RankingExamples examples;
-  examples.num_features = model->FeatureNames().size();
+  const size_t num_features = model->FeatureNames().size();
   models::RecallParams params;
   params.candidates = config.candidates;
+  std::vector<RankingGroup> groups;
   for (size_t k = 0; k < validation.users.size(); ++k) {
     models::UserQuery query =
         models::UserQuery::ForTrainingUser(validation.train, validation.users[k]);
     models::CandidateSet candidates = model->Recall(query, params);
     const auto& target = validation.targets[k];
-    std::vector<float> labels;
+    RankingGroup group;
+    group.targets = target.size();
     size_t positives = 0;
     for (uint32_t item : candidates.items) {
       bool hit = std::binary_search(target.begin(), target.end(), item);
-      labels.push_back(hit ? 1.0f : 0.0f);
+      group.labels.push_back(hit ? 1.0f : 0.0f);
       positives += hit;
     }
     // A group without a positive carries no ranking signal.
     if (positives == 0) continue;
-    std::vector<float> features = model->Features(query, candidates);
-    examples.features.insert(examples.features.end(), features.begin(), features.end());
-    examples.labels.insert(examples.labels.end(), labels.begin(), labels.end());
-    examples.group_sizes.push_back(static_cast<unsigned>(labels.size()));
+    group.features = model->Features(query, candidates);
+    groups.push_back(std::move(group));
   }
-  report.ranker_groups = examples.group_sizes.size();
-  report.ranker_rows = examples.rows();
-  if (examples.rows() == 0) {
+  models::RankingExamples all = Concatenate(groups, num_features, -1);
+  report.ranker_groups = all.group_sizes.size();
+  report.ranker_rows = all.rows();
+  if (all.rows() == 0) {
     return FailedPrecondition(
         "no validation user has a positive among the candidates; "
         "too little data to train the ranker");
   }
-  return models::Ranker::Train(examples, config.ranker);
+  // Ranker settings chosen on validation too: train on even groups, score odd ones (rule 6).
+  if (groups.size() >= 20) {
+    const std::vector<std::pair<std::string, uint32_t>> grid = {
+        {"rank:ndcg", 4}, {"rank:ndcg", 6}, {"rank:pairwise", 4}, {"rank:pairwise", 6}};
+    models::RankingExamples even = Concatenate(groups, num_features, 0);
+    double best = -1;
+    models::RankerParams chosen = config.ranker;
+    for (const auto& [objective, depth] : grid) {
+      models::RankerParams p = config.ranker;
+      p.objective = objective;
+      p.depth = depth;
+      auto ranker = models::Ranker::Train(even, p);
+      if (!ranker.ok()) return ranker.status();
+      auto v = HeldOutNdcg20(**ranker, groups, 1);
+      if (!v.ok()) return v.status();
+      if (*v > best) best = *v, chosen = p;
+    }
+    config.ranker = chosen;
+    report.validation_ndcg20.emplace_back("ranker_held_out", best);
+  }
+  return models::Ranker::Train(all, config.ranker);
 }
 
 Result<models::RecommenderModel> TrainTwoStage(const models::InteractionMatrix& full,
@@ -157,6 +225,12 @@ Result<models::RecommenderModel> TrainTwoStage(const models::InteractionMatrix& 
   if (options.tune && !validation.users.empty()) {
     config = TuneChannels(validation, side, options, report);
     config.ranker.threads = options.threads;
+  }
+  std::unique_ptr<models::Ranker> ranker;
+  if (!validation.users.empty()) {
+    auto trained = TrainRankerOnFold(validation, space.users, space.items, side, config, report);
+    if (!trained.ok()) return trained.status();
+    ranker = std::move(trained).value();
   }
   report.params = {
       {"trending_window_days", Num(config.trending_window_seconds / 86400.0)},
@@ -178,12 +252,6 @@ Result<models::RecommenderModel> TrainTwoStage(const models::InteractionMatrix& 
       {"seed", std::to_string(options.seed)},
       {"threads", std::to_string(options.threads)},
   };
-  std::unique_ptr<models::Ranker> ranker;
-  if (!validation.users.empty()) {
-    auto trained = TrainRankerOnFold(validation, space.users, space.items, side, config, report);
-    if (!trained.ok()) return trained.status();
-    ranker = std::move(trained).value();
-  }
   auto model =
       models::RecommenderModel::TrainChannels(full, space.users, space.items, side, config);
   if (!model.ok()) return model.status();
