@@ -32,6 +32,25 @@ void ParallelRanges(uint32_t n, int threads, Fn fn) {
   for (auto& t : workers) t.join();
 }
 
+// The matrix item-major: offsets per item and the users of each item, in user order.
+struct ItemMajor {
+  std::vector<uint64_t> offsets;
+  std::vector<uint32_t> users;
+};
+
+ItemMajor TransposeToItems(const InteractionMatrix& m) {
+  ItemMajor t;
+  t.offsets.assign(m.num_items + 1, 0);
+  for (uint32_t i : m.items) ++t.offsets[i + 1];
+  for (uint32_t i = 0; i < m.num_items; ++i) t.offsets[i + 1] += t.offsets[i];
+  t.users.resize(m.items.size());
+  std::vector<uint64_t> cursor(t.offsets.begin(), t.offsets.end() - 1);
+  for (uint32_t u = 0; u < m.num_users; ++u) {
+    for (uint32_t i : m.RowItems(u)) t.users[cursor[i]++] = u;
+  }
+  return t;
+}
+
 const std::string kPopularityName = "popularity";
 const std::string kTrendingName = "trending";
 const std::string kIalsName = "ials";
@@ -119,17 +138,9 @@ Result<TrendingChannel> TrendingChannel::Load(const std::filesystem::path& dir) 
 
 ItemNeighbours ItemNeighbours::Build(const InteractionMatrix& m, uint32_t neighbours, float shrink,
                                      int threads) {
-  // Item → users lists.
-  std::vector<uint64_t> item_offsets(m.num_items + 1, 0);
-  for (uint32_t i : m.items) ++item_offsets[i + 1];
-  for (uint32_t i = 0; i < m.num_items; ++i) item_offsets[i + 1] += item_offsets[i];
-  std::vector<uint32_t> item_users(m.items.size());
-  {
-    std::vector<uint64_t> cursor(item_offsets.begin(), item_offsets.end() - 1);
-    for (uint32_t u = 0; u < m.num_users; ++u) {
-      for (uint32_t i : m.RowItems(u)) item_users[cursor[i]++] = u;
-    }
-  }
+  const ItemMajor by_item = TransposeToItems(m);
+  const auto& item_offsets = by_item.offsets;
+  const auto& item_users = by_item.users;
   auto count = [&](uint32_t i) {
     return static_cast<float>(item_offsets[i + 1] - item_offsets[i]);
   };
@@ -286,20 +297,11 @@ IalsChannel IalsChannel::Train(const InteractionMatrix& m, const IalsParams& p) 
   for (Eigen::Index i = 0; i < items.size(); ++i) items.data()[i] = normal(rng);
   users.setZero();
 
-  // Item-major copy for the item half-sweep.
-  std::vector<uint64_t> item_offsets(m.num_items + 1, 0);
-  for (uint32_t i : m.items) ++item_offsets[i + 1];
-  for (uint32_t i = 0; i < m.num_items; ++i) item_offsets[i + 1] += item_offsets[i];
-  std::vector<uint32_t> item_users(m.items.size());
-  {
-    std::vector<uint64_t> cursor(item_offsets.begin(), item_offsets.end() - 1);
-    for (uint32_t u = 0; u < m.num_users; ++u) {
-      for (uint32_t i : m.RowItems(u)) item_users[cursor[i]++] = u;
-    }
-  }
+  const ItemMajor by_item = TransposeToItems(m);
   for (uint32_t it = 0; it < p.iterations; ++it) {
     IalsHalfSweep(m.row_offsets, m.items, items, p.regularization, p.alpha, p.threads, users);
-    IalsHalfSweep(item_offsets, item_users, users, p.regularization, p.alpha, p.threads, items);
+    IalsHalfSweep(by_item.offsets, by_item.users, users, p.regularization, p.alpha, p.threads,
+                  items);
   }
   IalsChannel c;
   c.factors_ = p.factors;

@@ -59,6 +59,16 @@ std::string_view SplitKindName(SplitKind kind) {
   return "unknown";
 }
 
+void AddPositive(PositiveSet& set, std::unordered_map<uint64_t, size_t>& pair_row,
+                 const Positive& p) {
+  auto [it, inserted] = pair_row.emplace((uint64_t{p.user} << 32) | p.item, set.rows.size());
+  if (inserted) {
+    set.rows.push_back(p);
+  } else if (p.timestamp < set.rows[it->second].timestamp) {
+    set.rows[it->second].timestamp = p.timestamp;  // the earliest row wins
+  }
+}
+
 Result<PositiveSet> LoadPositives(const std::filesystem::path& path,
                                   std::optional<double> min_weight) {
   LineReader reader;
@@ -105,14 +115,7 @@ Result<PositiveSet> LoadPositives(const std::filesystem::path& path,
                              "' is not an integer (unix seconds)");
     }
     if (min_weight && weight < *min_weight) continue;
-    Positive p{set.users.Intern(user), set.items.Intern(item), timestamp};
-    uint64_t key = (uint64_t{p.user} << 32) | p.item;
-    auto [it, inserted] = pair_row.emplace(key, set.rows.size());
-    if (inserted) {
-      set.rows.push_back(p);
-    } else if (timestamp < set.rows[it->second].timestamp) {
-      set.rows[it->second].timestamp = timestamp;  // the earliest row wins
-    }
+    AddPositive(set, pair_row, {set.users.Intern(user), set.items.Intern(item), timestamp});
   }
   if (!reader.status().ok()) return reader.status();
   set.numeric_users = AllDigitIds(set.users.names());

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "core/id_vocabulary.h"
@@ -41,6 +42,11 @@ struct PositiveSet {
   bool all_timestamps = true;  // false when some row had an empty timestamp
   std::vector<Positive> rows;
 };
+
+// Adds `p` to set.rows unless its (user, item) pair is there already, in which case the earlier
+// timestamp is kept (rule 1). `pair_row` maps user<<32|item to the row; the caller keeps it.
+void AddPositive(PositiveSet& set, std::unordered_map<uint64_t, size_t>& pair_row,
+                 const Positive& p);
 
 // Reads DIR/interactions.csv (header naming user_id,item_id,timestamp,weight in any order;
 // extra columns ignored). InvalidArgument naming the line for a malformed row; nothing is

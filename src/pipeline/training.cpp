@@ -272,13 +272,7 @@ Result<models::RecommenderModel> TrainForServing(const InteractionTable& table,
   set.numeric_items = AllDigitIds(set.items.names());
   std::unordered_map<uint64_t, size_t> pair_row;
   for (size_t r = 0; r < table.size(); ++r) {
-    Positive p{table.user[r], table.item[r], table.timestamp[r]};
-    auto [it, inserted] = pair_row.emplace((uint64_t{p.user} << 32) | p.item, set.rows.size());
-    if (inserted) {
-      set.rows.push_back(p);
-    } else if (p.timestamp < set.rows[it->second].timestamp) {
-      set.rows[it->second].timestamp = p.timestamp;
-    }
+    AddPositive(set, pair_row, {table.user[r], table.item[r], table.timestamp[r]});
   }
   auto inner = SplitPositives(set, set.rows, SplitKind::kUserTemporal, 0.1);
   if (!inner.ok()) return inner.status();
