@@ -1,0 +1,89 @@
+#include "models/interaction_matrix.h"
+
+#include <algorithm>
+#include <numeric>
+
+namespace recserve::models {
+
+InteractionMatrix InteractionMatrix::Build(uint32_t num_users, uint32_t num_items,
+                                           const std::vector<uint32_t>& users,
+                                           const std::vector<uint32_t>& items,
+                                           const std::vector<int64_t>& timestamps) {
+  InteractionMatrix m;
+  m.num_users = num_users;
+  m.num_items = num_items;
+  m.row_offsets.assign(num_users + 1, 0);
+  for (uint32_t u : users) ++m.row_offsets[u + 1];
+  std::partial_sum(m.row_offsets.begin(), m.row_offsets.end(), m.row_offsets.begin());
+  std::vector<uint64_t> cursor(m.row_offsets.begin(), m.row_offsets.end() - 1);
+  m.items.resize(users.size());
+  m.timestamps.resize(users.size());
+  for (size_t i = 0; i < users.size(); ++i) {
+    uint64_t at = cursor[users[i]]++;
+    m.items[at] = items[i];
+    m.timestamps[at] = timestamps[i];
+  }
+  std::vector<std::pair<int64_t, uint32_t>> row;
+  for (uint32_t u = 0; u < num_users; ++u) {
+    row.clear();
+    for (uint64_t k = m.row_offsets[u]; k < m.row_offsets[u + 1]; ++k) {
+      row.emplace_back(m.timestamps[k], m.items[k]);
+    }
+    std::sort(row.begin(), row.end());
+    for (size_t k = 0; k < row.size(); ++k) {
+      m.timestamps[m.row_offsets[u] + k] = row[k].first;
+      m.items[m.row_offsets[u] + k] = row[k].second;
+    }
+  }
+  return m;
+}
+
+ItemTimeline ItemTimeline::Build(const InteractionMatrix& m) {
+  ItemTimeline t;
+  t.offsets.assign(m.num_items + 1, 0);
+  for (uint32_t i : m.items) ++t.offsets[i + 1];
+  std::partial_sum(t.offsets.begin(), t.offsets.end(), t.offsets.begin());
+  std::vector<uint64_t> cursor(t.offsets.begin(), t.offsets.end() - 1);
+  t.times.resize(m.items.size());
+  for (size_t k = 0; k < m.items.size(); ++k) t.times[cursor[m.items[k]]++] = m.timestamps[k];
+  for (uint32_t i = 0; i < m.num_items; ++i) {
+    std::sort(t.times.begin() + t.offsets[i], t.times.begin() + t.offsets[i + 1]);
+  }
+  return t;
+}
+
+uint64_t ItemTimeline::CountIn(uint32_t item, int64_t from, int64_t to) const {
+  auto begin = times.begin() + offsets[item];
+  auto end = times.begin() + offsets[item + 1];
+  return std::upper_bound(begin, end, to) - std::upper_bound(begin, end, from);
+}
+
+std::optional<int64_t> ItemTimeline::First(uint32_t item) const {
+  if (Count(item) == 0) return std::nullopt;
+  return times[offsets[item]];
+}
+
+std::optional<int64_t> ItemTimeline::LastAtOrBefore(uint32_t item, int64_t at) const {
+  auto begin = times.begin() + offsets[item];
+  auto end = times.begin() + offsets[item + 1];
+  auto it = std::upper_bound(begin, end, at);
+  if (it == begin) return std::nullopt;
+  return *(it - 1);
+}
+
+int64_t UserQuery::ReferenceTime() const {
+  if (now != 0) return now;
+  return timestamps.empty() ? 0 : *std::max_element(timestamps.begin(), timestamps.end());
+}
+
+UserQuery UserQuery::ForTrainingUser(const InteractionMatrix& m, uint32_t user) {
+  UserQuery q;
+  q.user = user;
+  auto items = m.RowItems(user);
+  auto times = m.RowTimes(user);
+  q.items.assign(items.begin(), items.end());
+  q.timestamps.assign(times.begin(), times.end());
+  return q;
+}
+
+}  // namespace recserve::models

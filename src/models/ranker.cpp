@@ -1,0 +1,133 @@
+#include "models/ranker.h"
+
+#include <xgboost/c_api.h>
+
+#include <strings.h>
+#include <cmath>
+#include <cstdlib>
+
+namespace recserve::models {
+namespace {
+
+Status XgbStatus(int rc, const char* what) {
+  if (rc == 0) return Status::Ok();
+  return Internal(std::string(what) + ": " + XGBGetLastError());
+}
+
+// Owns a DMatrixHandle.
+struct DMatrix {
+  DMatrixHandle handle = nullptr;
+  ~DMatrix() {
+    if (handle) XGDMatrixFree(handle);
+  }
+};
+
+// OpenMP threads spin while idle unless OMP_WAIT_POLICY=passive; on a 2-core machine shared
+// with other work that made XGBoost training about 7x slower (docs/DEBIAN-NOTES in ../shared).
+// The policy is read when the OpenMP runtime loads, so it cannot be set from here: without it,
+// train with one thread.
+int TrainingThreads(int requested) {
+  const char* policy = std::getenv("OMP_WAIT_POLICY");
+  if (policy == nullptr || strcasecmp(policy, "passive") != 0) return 1;
+  return std::max(1, requested);
+}
+
+}  // namespace
+
+Ranker::~Ranker() {
+  if (booster_) XGBoosterFree(booster_);
+}
+
+Result<std::unique_ptr<Ranker>> Ranker::Train(const RankingExamples& ex, const RankerParams& p) {
+  if (ex.rows() == 0 || ex.num_features == 0 || ex.features.size() != ex.rows() * ex.num_features) {
+    return InvalidArgument("ranker training needs a non-empty, rectangular feature matrix");
+  }
+  uint64_t grouped = 0;
+  for (unsigned g : ex.group_sizes) grouped += g;
+  if (grouped != ex.rows()) return InvalidArgument("ranker group sizes do not cover every row");
+
+  DMatrix train;
+  RECSERVE_RETURN_IF_ERROR(XgbStatus(
+      XGDMatrixCreateFromMat(ex.features.data(), ex.rows(), ex.num_features, NAN, &train.handle),
+      "XGDMatrixCreateFromMat"));
+  RECSERVE_RETURN_IF_ERROR(XgbStatus(
+      XGDMatrixSetFloatInfo(train.handle, "label", ex.labels.data(), ex.rows()), "set label"));
+  RECSERVE_RETURN_IF_ERROR(XgbStatus(
+      XGDMatrixSetUIntInfo(train.handle, "group", ex.group_sizes.data(), ex.group_sizes.size()),
+      "set group"));
+
+  std::unique_ptr<Ranker> r(new Ranker());
+  r->num_features_ = ex.num_features;
+  RECSERVE_RETURN_IF_ERROR(
+      XgbStatus(XGBoosterCreate(&train.handle, 1, &r->booster_), "XGBoosterCreate"));
+  const std::pair<const char*, std::string> params[] = {
+      {"objective", p.objective},
+      {"eval_metric", "ndcg@10"},
+      {"tree_method", "hist"},
+      {"max_depth", std::to_string(p.depth)},
+      {"eta", std::to_string(p.learning_rate)},
+      {"min_child_weight", std::to_string(p.min_child_weight)},
+      {"subsample", std::to_string(p.subsample)},
+      {"colsample_bytree", std::to_string(p.colsample)},
+      {"seed", std::to_string(p.seed)},
+      {"nthread", std::to_string(TrainingThreads(p.threads))},
+      {"verbosity", "0"},
+  };
+  for (const auto& [key, value] : params) {
+    RECSERVE_RETURN_IF_ERROR(
+        XgbStatus(XGBoosterSetParam(r->booster_, key, value.c_str()), "XGBoosterSetParam"));
+  }
+  for (uint32_t it = 0; it < p.trees; ++it) {
+    RECSERVE_RETURN_IF_ERROR(
+        XgbStatus(XGBoosterUpdateOneIter(r->booster_, static_cast<int>(it), train.handle),
+                  "XGBoosterUpdateOneIter"));
+  }
+  RECSERVE_RETURN_IF_ERROR(
+      XgbStatus(XGBoosterSetParam(r->booster_, "nthread", "1"), "XGBoosterSetParam"));
+  return r;
+}
+
+Status Ranker::Save(const std::filesystem::path& dir, std::vector<std::string>& files) const {
+  std::string path = (dir / "ranker.json").string();
+  RECSERVE_RETURN_IF_ERROR(XgbStatus(XGBoosterSaveModel(booster_, path.c_str()), "save ranker"));
+  files.push_back("ranker.json");
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<Ranker>> Ranker::Load(const std::filesystem::path& dir,
+                                             size_t num_features) {
+  std::filesystem::path path = dir / "ranker.json";
+  if (!std::filesystem::exists(path)) return NotFound("missing " + path.string());
+  std::unique_ptr<Ranker> r(new Ranker());
+  r->num_features_ = num_features;
+  RECSERVE_RETURN_IF_ERROR(XgbStatus(XGBoosterCreate(nullptr, 0, &r->booster_), "create"));
+  if (XGBoosterLoadModel(r->booster_, path.string().c_str()) != 0) {
+    return DataLoss("cannot load " + path.string() + ": " + XGBGetLastError());
+  }
+  bst_ulong features = 0;
+  if (XGBoosterGetNumFeature(r->booster_, &features) != 0 || features != num_features) {
+    return DataLoss(path.string() + ": ranker expects " + std::to_string(features) +
+                    " features, the model set has " + std::to_string(num_features));
+  }
+  RECSERVE_RETURN_IF_ERROR(XgbStatus(XGBoosterSetParam(r->booster_, "nthread", "1"), "nthread"));
+  return r;
+}
+
+Result<std::vector<float>> Ranker::Predict(const std::vector<float>& features, size_t rows) const {
+  if (features.size() != rows * num_features_) {
+    return InvalidArgument("ranker input has the wrong number of features");
+  }
+  if (rows == 0) return std::vector<float>();
+  DMatrix m;
+  RECSERVE_RETURN_IF_ERROR(XgbStatus(
+      XGDMatrixCreateFromMat(features.data(), rows, num_features_, NAN, &m.handle), "DMatrix"));
+  std::lock_guard<std::mutex> lock(predict_mutex_);
+  bst_ulong len = 0;
+  const float* out = nullptr;
+  RECSERVE_RETURN_IF_ERROR(
+      XgbStatus(XGBoosterPredict(booster_, m.handle, 0, 0, 0, &len, &out), "XGBoosterPredict"));
+  if (len != rows) return Internal("XGBoost returned a prediction of the wrong length");
+  return std::vector<float>(out, out + len);
+}
+
+}  // namespace recserve::models

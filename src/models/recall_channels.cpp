@@ -1,0 +1,453 @@
+#include "models/recall_channels.h"
+
+#include <Eigen/Dense>
+#include <Eigen/Sparse>
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <thread>
+
+#include "models/binary_io.h"
+
+namespace recserve::models {
+namespace {
+
+constexpr uint32_t kFormatVersion = 1;
+
+// Runs fn(worker, begin, end) over [0, n) split into `threads` contiguous ranges.
+template <typename Fn>
+void ParallelRanges(uint32_t n, int threads, Fn fn) {
+  threads = std::max(1, threads);
+  if (threads == 1 || n < 2) {
+    fn(0, 0u, n);
+    return;
+  }
+  std::vector<std::thread> workers;
+  uint32_t chunk = (n + threads - 1) / threads;
+  for (int w = 0; w < threads; ++w) {
+    uint32_t begin = std::min(n, w * chunk);
+    uint32_t end = std::min(n, begin + chunk);
+    workers.emplace_back([=] { fn(w, begin, end); });
+  }
+  for (auto& t : workers) t.join();
+}
+
+// The matrix item-major: offsets per item and the users of each item, in user order.
+struct ItemMajor {
+  std::vector<uint64_t> offsets;
+  std::vector<uint32_t> users;
+};
+
+ItemMajor TransposeToItems(const InteractionMatrix& m) {
+  ItemMajor t;
+  t.offsets.assign(m.num_items + 1, 0);
+  for (uint32_t i : m.items) ++t.offsets[i + 1];
+  for (uint32_t i = 0; i < m.num_items; ++i) t.offsets[i + 1] += t.offsets[i];
+  t.users.resize(m.items.size());
+  std::vector<uint64_t> cursor(t.offsets.begin(), t.offsets.end() - 1);
+  for (uint32_t u = 0; u < m.num_users; ++u) {
+    for (uint32_t i : m.RowItems(u)) t.users[cursor[i]++] = u;
+  }
+  return t;
+}
+
+const std::string kPopularityName = "popularity";
+const std::string kTrendingName = "trending";
+const std::string kIalsName = "ials";
+const std::string kEaseName = "ease";
+
+}  // namespace
+
+// ---- popularity ----
+
+PopularityChannel PopularityChannel::Train(const InteractionMatrix& m) {
+  PopularityChannel c;
+  c.counts_.assign(m.num_items, 0.0f);
+  for (uint32_t i : m.items) c.counts_[i] += 1.0f;
+  return c;
+}
+
+const std::string& PopularityChannel::name() const { return kPopularityName; }
+
+void PopularityChannel::Score(const UserQuery&, std::span<float> out) const {
+  std::copy(counts_.begin(), counts_.end(), out.begin());
+}
+
+Status PopularityChannel::Save(const std::filesystem::path& dir,
+                               std::vector<std::string>& files) const {
+  BinaryWriter w("RSPOPUL", kFormatVersion);
+  w.F32Array(counts_);
+  files.push_back("popularity.bin");
+  return w.WriteTo(dir / files.back());
+}
+
+Result<PopularityChannel> PopularityChannel::Load(const std::filesystem::path& dir) {
+  BinaryReader r;
+  RECSERVE_RETURN_IF_ERROR(r.Open(dir / "popularity.bin", "RSPOPUL", kFormatVersion));
+  PopularityChannel c;
+  c.counts_ = r.F32Array();
+  RECSERVE_RETURN_IF_ERROR(r.Finish());
+  return c;
+}
+
+// ---- trending ----
+
+TrendingChannel TrendingChannel::Train(const InteractionMatrix& m, int64_t window_seconds) {
+  TrendingChannel c;
+  c.window_seconds_ = window_seconds;
+  c.timeline_ = ItemTimeline::Build(m);
+  return c;
+}
+
+const std::string& TrendingChannel::name() const { return kTrendingName; }
+
+void TrendingChannel::Score(const UserQuery& query, std::span<float> out) const {
+  int64_t now = query.ReferenceTime();
+  float total = static_cast<float>(timeline_.times.size());
+  for (uint32_t i = 0; i < timeline_.num_items(); ++i) {
+    float recent = static_cast<float>(timeline_.CountIn(i, now - window_seconds_, now));
+    out[i] = recent + static_cast<float>(timeline_.Count(i)) / (1.0f + total);
+  }
+}
+
+Status TrendingChannel::Save(const std::filesystem::path& dir,
+                             std::vector<std::string>& files) const {
+  BinaryWriter w("RSTREND", kFormatVersion);
+  w.I64(window_seconds_);
+  w.U64Array(timeline_.offsets);
+  w.I64Array(timeline_.times);
+  files.push_back("trending.bin");
+  return w.WriteTo(dir / files.back());
+}
+
+Result<TrendingChannel> TrendingChannel::Load(const std::filesystem::path& dir) {
+  BinaryReader r;
+  RECSERVE_RETURN_IF_ERROR(r.Open(dir / "trending.bin", "RSTREND", kFormatVersion));
+  TrendingChannel c;
+  c.window_seconds_ = r.I64();
+  c.timeline_.offsets = r.U64Array();
+  c.timeline_.times = r.I64Array();
+  RECSERVE_RETURN_IF_ERROR(r.Finish());
+  if (c.timeline_.offsets.empty() || c.timeline_.offsets.back() != c.timeline_.times.size()) {
+    return DataLoss("trending.bin: inconsistent offsets");
+  }
+  return c;
+}
+
+// ---- item kNN ----
+
+ItemNeighbours ItemNeighbours::Build(const InteractionMatrix& m, uint32_t neighbours, float shrink,
+                                     int threads) {
+  const ItemMajor by_item = TransposeToItems(m);
+  const auto& item_offsets = by_item.offsets;
+  const auto& item_users = by_item.users;
+  auto count = [&](uint32_t i) {
+    return static_cast<float>(item_offsets[i + 1] - item_offsets[i]);
+  };
+
+  std::vector<std::vector<std::pair<uint32_t, float>>> rows(m.num_items);
+  ParallelRanges(m.num_items, threads, [&](int, uint32_t begin, uint32_t end) {
+    std::vector<float> co(m.num_items, 0.0f);
+    std::vector<uint32_t> touched;
+    for (uint32_t i = begin; i < end; ++i) {
+      touched.clear();
+      for (uint64_t k = item_offsets[i]; k < item_offsets[i + 1]; ++k) {
+        for (uint32_t j : m.RowItems(item_users[k])) {
+          if (j == i) continue;
+          if (co[j] == 0.0f) touched.push_back(j);
+          co[j] += 1.0f;
+        }
+      }
+      auto& row = rows[i];
+      row.reserve(touched.size());
+      for (uint32_t j : touched) {
+        float sim = co[j] / (std::sqrt(count(i) * count(j)) + shrink);
+        row.emplace_back(j, sim);
+        co[j] = 0.0f;
+      }
+      auto better = [](const auto& a, const auto& b) {
+        return a.second != b.second ? a.second > b.second : a.first < b.first;
+      };
+      size_t keep = std::min<size_t>(neighbours, row.size());
+      std::partial_sort(row.begin(), row.begin() + keep, row.end(), better);
+      row.resize(keep);
+    }
+  });
+  ItemNeighbours n;
+  n.num_items = m.num_items;
+  n.offsets.assign(1, 0);
+  for (const auto& row : rows) {
+    for (const auto& [j, s] : row) {
+      n.neighbour.push_back(j);
+      n.similarity.push_back(s);
+    }
+    n.offsets.push_back(n.neighbour.size());
+  }
+  n.BuildReverse();
+  return n;
+}
+
+void ItemNeighbours::BuildReverse() {
+  reverse_offsets.assign(num_items + 1, 0);
+  for (uint32_t j : neighbour) ++reverse_offsets[j + 1];
+  for (uint32_t j = 0; j < num_items; ++j) reverse_offsets[j + 1] += reverse_offsets[j];
+  std::vector<uint64_t> cursor(reverse_offsets.begin(), reverse_offsets.end() - 1);
+  reverse_item.resize(neighbour.size());
+  reverse_similarity.resize(neighbour.size());
+  for (uint32_t i = 0; i < num_items; ++i) {
+    for (uint64_t k = offsets[i]; k < offsets[i + 1]; ++k) {
+      uint64_t at = cursor[neighbour[k]]++;
+      reverse_item[at] = i;
+      reverse_similarity[at] = similarity[k];
+    }
+  }
+}
+
+ItemKnnChannel::ItemKnnChannel(std::string name, std::shared_ptr<const ItemNeighbours> neighbours,
+                               uint32_t recent_items)
+    : name_(std::move(name)), neighbours_(std::move(neighbours)), recent_items_(recent_items) {}
+
+void ItemKnnChannel::Score(const UserQuery& query, std::span<float> out) const {
+  std::fill(out.begin(), out.end(), 0.0f);
+  size_t n = query.items.size();
+  size_t first = (recent_items_ == 0 || n <= recent_items_) ? 0 : n - recent_items_;
+  for (size_t h = first; h < n; ++h) {
+    uint32_t j = query.items[h];
+    if (j >= neighbours_->num_items) continue;
+    for (uint64_t k = neighbours_->reverse_offsets[j]; k < neighbours_->reverse_offsets[j + 1];
+         ++k) {
+      out[neighbours_->reverse_item[k]] += neighbours_->reverse_similarity[k];
+    }
+  }
+}
+
+Status ItemKnnChannel::Save(const std::filesystem::path& dir,
+                            std::vector<std::string>& files) const {
+  BinaryWriter w("RSITEMNN", kFormatVersion);
+  w.U32(recent_items_);
+  w.U32(neighbours_->num_items);
+  w.U64Array(neighbours_->offsets);
+  w.U32Array(neighbours_->neighbour);
+  w.F32Array(neighbours_->similarity);
+  files.push_back(name_ + ".bin");
+  return w.WriteTo(dir / files.back());
+}
+
+Result<ItemKnnChannel> ItemKnnChannel::Load(const std::filesystem::path& dir,
+                                            const std::string& name) {
+  BinaryReader r;
+  RECSERVE_RETURN_IF_ERROR(r.Open(dir / (name + ".bin"), "RSITEMNN", kFormatVersion));
+  uint32_t recent = r.U32();
+  auto n = std::make_shared<ItemNeighbours>();
+  n->num_items = r.U32();
+  n->offsets = r.U64Array();
+  n->neighbour = r.U32Array();
+  n->similarity = r.F32Array();
+  RECSERVE_RETURN_IF_ERROR(r.Finish());
+  if (n->offsets.size() != n->num_items + 1uLL || n->offsets.back() != n->neighbour.size() ||
+      n->neighbour.size() != n->similarity.size() ||
+      std::any_of(n->neighbour.begin(), n->neighbour.end(),
+                  [&](uint32_t j) { return j >= n->num_items; })) {
+    return DataLoss(name + ".bin: inconsistent neighbour lists");
+  }
+  n->BuildReverse();
+  return ItemKnnChannel(name, std::move(n), recent);
+}
+
+// ---- iALS ----
+
+namespace {
+
+using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+// Solves every row of `solve` against fixed factors `fixed` over the rows' observed columns.
+void IalsHalfSweep(const std::vector<uint64_t>& offsets, const std::vector<uint32_t>& cols,
+                   const RowMatrix& fixed, float reg, float alpha, int threads, RowMatrix& solve) {
+  const Eigen::Index f = fixed.cols();
+  Eigen::MatrixXf gram = fixed.transpose() * fixed;
+  gram.diagonal().array() += reg;
+  uint32_t rows = static_cast<uint32_t>(solve.rows());
+  ParallelRanges(rows, threads, [&](int, uint32_t begin, uint32_t end) {
+    Eigen::MatrixXf a(f, f);
+    Eigen::VectorXf b(f);
+    RowMatrix gathered;
+    for (uint32_t r = begin; r < end; ++r) {
+      uint64_t lo = offsets[r], hi = offsets[r + 1];
+      if (lo == hi) {
+        solve.row(r).setZero();
+        continue;
+      }
+      gathered.resize(static_cast<Eigen::Index>(hi - lo), f);
+      for (uint64_t k = lo; k < hi; ++k) gathered.row(k - lo) = fixed.row(cols[k]);
+      a = gram;
+      a.selfadjointView<Eigen::Lower>().rankUpdate(gathered.transpose(), alpha);
+      b = (1.0f + alpha) * gathered.colwise().sum().transpose();
+      solve.row(r) = a.selfadjointView<Eigen::Lower>().llt().solve(b).transpose();
+    }
+  });
+}
+
+}  // namespace
+
+IalsChannel IalsChannel::Train(const InteractionMatrix& m, const IalsParams& p) {
+  const Eigen::Index f = p.factors;
+  std::mt19937_64 rng(p.seed);
+  std::normal_distribution<float> normal(0.0f, 0.01f);
+  RowMatrix users(m.num_users, f), items(m.num_items, f);
+  for (Eigen::Index i = 0; i < items.size(); ++i) items.data()[i] = normal(rng);
+  users.setZero();
+
+  const ItemMajor by_item = TransposeToItems(m);
+  for (uint32_t it = 0; it < p.iterations; ++it) {
+    IalsHalfSweep(m.row_offsets, m.items, items, p.regularization, p.alpha, p.threads, users);
+    IalsHalfSweep(by_item.offsets, by_item.users, users, p.regularization, p.alpha, p.threads,
+                  items);
+  }
+  IalsChannel c;
+  c.factors_ = p.factors;
+  c.num_users_ = m.num_users;
+  c.num_items_ = m.num_items;
+  c.regularization_ = p.regularization;
+  c.alpha_ = p.alpha;
+  c.user_factors_.assign(users.data(), users.data() + users.size());
+  c.item_factors_.assign(items.data(), items.data() + items.size());
+  return c;
+}
+
+double IalsFlopsPerIteration(const InteractionMatrix& m, uint32_t factors) {
+  double f = factors;
+  double rows = static_cast<double>(m.num_users) + m.num_items;
+  double nnz = static_cast<double>(m.nnz());
+  return 2.0 * (2.0 * f * f * nnz) + rows * (f * f * f / 3.0 + 2.0 * f * f) +
+         2.0 * (2.0 * f * f * rows / 2.0);
+}
+
+const std::string& IalsChannel::name() const { return kIalsName; }
+
+std::vector<float> IalsChannel::UserVector(const UserQuery& query) const {
+  const Eigen::Index f = factors_;
+  std::vector<float> out(factors_, 0.0f);
+  if (query.user && *query.user < num_users_) {
+    std::copy_n(user_factors_.begin() + static_cast<size_t>(*query.user) * factors_, factors_,
+                out.begin());
+    return out;
+  }
+  std::vector<uint32_t> known;
+  for (uint32_t i : query.items) {
+    if (i < num_items_) known.push_back(i);
+  }
+  if (known.empty()) return out;
+  Eigen::Map<const RowMatrix> items(item_factors_.data(), num_items_, f);
+  std::vector<uint64_t> offsets = {0, known.size()};
+  RowMatrix solved(1, f);
+  IalsHalfSweep(offsets, known, RowMatrix(items), regularization_, alpha_, 1, solved);
+  std::copy_n(solved.data(), factors_, out.begin());
+  return out;
+}
+
+void IalsChannel::Score(const UserQuery& query, std::span<float> out) const {
+  std::vector<float> user = UserVector(query);
+  Eigen::Map<const RowMatrix> items(item_factors_.data(), num_items_, factors_);
+  Eigen::Map<const Eigen::VectorXf> u(user.data(), factors_);
+  Eigen::Map<Eigen::VectorXf> scores(out.data(), num_items_);
+  scores.noalias() = items * u;
+}
+
+Status IalsChannel::Save(const std::filesystem::path& dir, std::vector<std::string>& files) const {
+  BinaryWriter w("RSIALS", kFormatVersion);
+  w.U32(factors_);
+  w.U32(num_users_);
+  w.U32(num_items_);
+  w.F32(regularization_);
+  w.F32(alpha_);
+  w.F32Array(user_factors_);
+  w.F32Array(item_factors_);
+  files.push_back("ials.bin");
+  return w.WriteTo(dir / files.back());
+}
+
+Result<IalsChannel> IalsChannel::Load(const std::filesystem::path& dir) {
+  BinaryReader r;
+  RECSERVE_RETURN_IF_ERROR(r.Open(dir / "ials.bin", "RSIALS", kFormatVersion));
+  IalsChannel c;
+  c.factors_ = r.U32();
+  c.num_users_ = r.U32();
+  c.num_items_ = r.U32();
+  c.regularization_ = r.F32();
+  c.alpha_ = r.F32();
+  c.user_factors_ = r.F32Array();
+  c.item_factors_ = r.F32Array();
+  RECSERVE_RETURN_IF_ERROR(r.Finish());
+  if (c.user_factors_.size() != uint64_t{c.num_users_} * c.factors_ ||
+      c.item_factors_.size() != uint64_t{c.num_items_} * c.factors_) {
+    return DataLoss("ials.bin: factor sizes do not match the header");
+  }
+  return c;
+}
+
+// ---- EASE ----
+
+Result<EaseChannel> EaseChannel::Train(const InteractionMatrix& m, float lambda,
+                                       uint32_t max_items) {
+  if (m.num_items > max_items) {
+    return FailedPrecondition("EASE needs a dense " + std::to_string(m.num_items) + "² matrix; " +
+                              "catalogue exceeds the limit of " + std::to_string(max_items));
+  }
+  const Eigen::Index n = m.num_items;
+  std::vector<Eigen::Triplet<float>> triplets;
+  triplets.reserve(m.nnz());
+  for (uint32_t u = 0; u < m.num_users; ++u) {
+    for (uint32_t i : m.RowItems(u)) triplets.emplace_back(u, i, 1.0f);
+  }
+  Eigen::SparseMatrix<float> x(m.num_users, n);
+  x.setFromTriplets(triplets.begin(), triplets.end(), [](float a, float) { return a; });
+  Eigen::MatrixXd gram =
+      Eigen::MatrixXd(Eigen::SparseMatrix<float>(x.transpose() * x).cast<double>());
+  gram.diagonal().array() += lambda;
+  Eigen::MatrixXd p = gram.llt().solve(Eigen::MatrixXd::Identity(n, n));
+  EaseChannel c;
+  c.num_items_ = m.num_items;
+  c.weights_.resize(static_cast<size_t>(n) * n);
+  for (Eigen::Index j = 0; j < n; ++j) {
+    for (Eigen::Index i = 0; i < n; ++i) {
+      // B_ji = -P_ji / P_ii (column i scaled by its diagonal), row j = item j's contribution.
+      c.weights_[static_cast<size_t>(j) * n + i] =
+          i == j ? 0.0f : static_cast<float>(-p(j, i) / p(i, i));
+    }
+  }
+  return c;
+}
+
+const std::string& EaseChannel::name() const { return kEaseName; }
+
+void EaseChannel::Score(const UserQuery& query, std::span<float> out) const {
+  std::fill(out.begin(), out.end(), 0.0f);
+  for (uint32_t j : query.items) {
+    if (j >= num_items_) continue;
+    const float* row = weights_.data() + static_cast<size_t>(j) * num_items_;
+    for (uint32_t i = 0; i < num_items_; ++i) out[i] += row[i];
+  }
+}
+
+Status EaseChannel::Save(const std::filesystem::path& dir, std::vector<std::string>& files) const {
+  BinaryWriter w("RSEASE", kFormatVersion);
+  w.U32(num_items_);
+  w.F32Array(weights_);
+  files.push_back("ease.bin");
+  return w.WriteTo(dir / files.back());
+}
+
+Result<EaseChannel> EaseChannel::Load(const std::filesystem::path& dir) {
+  BinaryReader r;
+  RECSERVE_RETURN_IF_ERROR(r.Open(dir / "ease.bin", "RSEASE", kFormatVersion));
+  EaseChannel c;
+  c.num_items_ = r.U32();
+  c.weights_ = r.F32Array();
+  RECSERVE_RETURN_IF_ERROR(r.Finish());
+  if (c.weights_.size() != uint64_t{c.num_items_} * c.num_items_) {
+    return DataLoss("ease.bin: weight matrix size does not match the header");
+  }
+  return c;
+}
+
+}  // namespace recserve::models

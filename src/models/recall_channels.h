@@ -1,0 +1,165 @@
+#pragma once
+// Recall channels: each scores the whole catalogue for one user query, is usable alone (and is
+// evaluated alone by `recserve evaluate`), and feeds the candidate merge in recommender.h.
+//
+// Contract shared by every channel: Score() is const and thread-safe once trained or loaded;
+// `out` has one slot per catalogue item and receives a score where higher is better (scores of
+// different channels are not comparable). A query with no usable history gets all-zero scores
+// from the collaborative channels. Save()/Load() write/read one versioned little-endian file
+// (models/binary_io.h) in a directory.
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "models/interaction_matrix.h"
+
+namespace recserve::models {
+
+class RecallChannel {
+ public:
+  virtual ~RecallChannel() = default;
+  // Stable name, used in evaluation JSON, feature names and file names.
+  virtual const std::string& name() const = 0;
+  // REQUIRES: out.size() == number of catalogue items.
+  virtual void Score(const UserQuery& query, std::span<float> out) const = 0;
+  // Writes the channel's file(s) into `dir`, appending their names to `files`.
+  virtual Status Save(const std::filesystem::path& dir, std::vector<std::string>& files) const = 0;
+};
+
+// All-time interaction count per item: the popularity baseline. Ignores the query.
+class PopularityChannel final : public RecallChannel {
+ public:
+  static PopularityChannel Train(const InteractionMatrix& m);
+  static Result<PopularityChannel> Load(const std::filesystem::path& dir);
+  const std::string& name() const override;
+  void Score(const UserQuery& query, std::span<float> out) const override;
+  Status Save(const std::filesystem::path& dir, std::vector<std::string>& files) const override;
+  const std::vector<float>& counts() const { return counts_; }
+
+ private:
+  std::vector<float> counts_;
+};
+
+// Trending: events per item in the window (now - window, now] where now is the query's reference
+// time, plus all-time count / (1 + total events) as a tie-break below one event. Only events at
+// or before the reference time count, so it never looks into the user's future.
+class TrendingChannel final : public RecallChannel {
+ public:
+  static TrendingChannel Train(const InteractionMatrix& m, int64_t window_seconds);
+  static Result<TrendingChannel> Load(const std::filesystem::path& dir);
+  const std::string& name() const override;
+  void Score(const UserQuery& query, std::span<float> out) const override;
+  Status Save(const std::filesystem::path& dir, std::vector<std::string>& files) const override;
+  int64_t window_seconds() const { return window_seconds_; }
+  const ItemTimeline& timeline() const { return timeline_; }
+
+ private:
+  int64_t window_seconds_ = 0;
+  ItemTimeline timeline_;
+};
+
+// Top-N cosine neighbours per item with shrinkage: sim(i,j) = |U_i ∩ U_j| /
+// (sqrt(|U_i| |U_j|) + shrink), keeping each item's `neighbours` largest (ties by index).
+struct ItemNeighbours {
+  uint32_t num_items = 0;
+  std::vector<uint64_t> offsets = {0};
+  std::vector<uint32_t> neighbour;  // sorted by similarity descending within a row
+  std::vector<float> similarity;
+  // The transpose, for scoring: row j lists the items i that have j among their neighbours.
+  // Derived from the rows above (never stored in files).
+  std::vector<uint64_t> reverse_offsets = {0};
+  std::vector<uint32_t> reverse_item;
+  std::vector<float> reverse_similarity;
+
+  // `threads` >= 1 workers; the result does not depend on it.
+  static ItemNeighbours Build(const InteractionMatrix& m, uint32_t neighbours, float shrink,
+                              int threads);
+  // Fills the reverse_* members from offsets/neighbour/similarity.
+  void BuildReverse();
+};
+
+// Item-kNN: score(i) = Σ over the user's last `recent_items` history items j (all history when
+// 0) that are among i's top-N neighbours, of sim(j, i). "item_knn" uses the whole history,
+// "recent_knn" the most recent items.
+class ItemKnnChannel final : public RecallChannel {
+ public:
+  ItemKnnChannel(std::string name, std::shared_ptr<const ItemNeighbours> neighbours,
+                 uint32_t recent_items);
+  const std::string& name() const override { return name_; }
+  void Score(const UserQuery& query, std::span<float> out) const override;
+  // Saves the neighbour lists (shared by both kNN channels) under the channel name.
+  Status Save(const std::filesystem::path& dir, std::vector<std::string>& files) const override;
+  static Result<ItemKnnChannel> Load(const std::filesystem::path& dir, const std::string& name);
+  const ItemNeighbours& neighbours() const { return *neighbours_; }
+  uint32_t recent_items() const { return recent_items_; }
+
+ private:
+  std::string name_;
+  std::shared_ptr<const ItemNeighbours> neighbours_;
+  uint32_t recent_items_ = 0;
+};
+
+struct IalsParams {
+  uint32_t factors = 64;
+  float regularization = 10.0f;
+  float alpha = 1.0f;  // confidence of an observed pair is 1 + alpha
+  uint32_t iterations = 15;
+  uint64_t seed = 42;
+  int threads = 1;
+};
+
+// Implicit ALS (Hu, Koren, Volinsky 2008) with exact Cholesky solves. Each half-sweep solves
+// users (items) independently over a fixed partition into `threads` workers, so factors are
+// identical for a fixed seed whatever the thread count. Unknown users are folded in from their
+// history with the same solve.
+class IalsChannel final : public RecallChannel {
+ public:
+  static IalsChannel Train(const InteractionMatrix& m, const IalsParams& params);
+  static Result<IalsChannel> Load(const std::filesystem::path& dir);
+  const std::string& name() const override;
+  void Score(const UserQuery& query, std::span<float> out) const override;
+  Status Save(const std::filesystem::path& dir, std::vector<std::string>& files) const override;
+
+  // User vector for the query: the trained row when known, else solved from the history.
+  std::vector<float> UserVector(const UserQuery& query) const;
+  uint32_t factors() const { return factors_; }
+  uint32_t num_items() const { return num_items_; }
+  // Row-major num_items × factors.
+  const std::vector<float>& item_factors() const { return item_factors_; }
+
+ private:
+  uint32_t factors_ = 0;
+  uint32_t num_users_ = 0;
+  uint32_t num_items_ = 0;
+  float regularization_ = 0;
+  float alpha_ = 0;
+  std::vector<float> user_factors_;  // row-major num_users × factors
+  std::vector<float> item_factors_;
+};
+
+// Floating-point operations of one iALS iteration (both half-sweeps) as counted by the bench:
+// per row 2·f²·n (confidence rank update) + f³/3 (Cholesky) + 2·f² (solve), plus the two f×f Gram
+// products.
+double IalsFlopsPerIteration(const InteractionMatrix& m, uint32_t factors);
+
+// EASE (Steck 2019): B = I - P·diag(1/diag(P)), P = (XᵀX + λI)⁻¹, diagonal zeroed. Dense
+// n × n, so Train refuses catalogues above `max_items` (FailedPrecondition).
+class EaseChannel final : public RecallChannel {
+ public:
+  static Result<EaseChannel> Train(const InteractionMatrix& m, float lambda, uint32_t max_items);
+  static Result<EaseChannel> Load(const std::filesystem::path& dir);
+  const std::string& name() const override;
+  void Score(const UserQuery& query, std::span<float> out) const override;
+  Status Save(const std::filesystem::path& dir, std::vector<std::string>& files) const override;
+
+ private:
+  uint32_t num_items_ = 0;
+  std::vector<float> weights_;  // row-major n × n; row j holds item j's contribution
+};
+
+}  // namespace recserve::models

@@ -1,0 +1,396 @@
+#include "models/recommender.h"
+
+#include <algorithm>
+#include <cmath>
+#include <unordered_map>
+
+#include "models/binary_io.h"
+
+namespace recserve::models {
+namespace {
+
+constexpr uint32_t kModelSetVersion = 1;
+constexpr double kDay = 86400.0;
+// Reciprocal-rank fusion constant (Cormack et al. 2009): damps the head so one channel's top
+// item does not dominate the fused recall order.
+constexpr float kFusionK = 60.0f;
+
+std::vector<char> HistoryMask(const UserQuery& query, uint32_t num_items) {
+  std::vector<char> mask(num_items, 0);
+  for (uint32_t i : query.items) {
+    if (i < num_items) mask[i] = 1;
+  }
+  return mask;
+}
+
+float DotRow(const std::vector<float>& user, const std::vector<float>& items, uint32_t item) {
+  const float* row = items.data() + static_cast<size_t>(item) * user.size();
+  float s = 0;
+  for (size_t f = 0; f < user.size(); ++f) s += user[f] * row[f];
+  return s;
+}
+
+}  // namespace
+
+std::vector<ScoredItem> TopK(std::span<const float> scores, size_t k,
+                             const std::vector<char>& excluded) {
+  std::vector<ScoredItem> all;
+  all.reserve(scores.size());
+  for (uint32_t i = 0; i < scores.size(); ++i) {
+    if (i < excluded.size() && excluded[i]) continue;
+    all.push_back({i, scores[i]});
+  }
+  auto better = [](const ScoredItem& a, const ScoredItem& b) {
+    return a.score != b.score ? a.score > b.score : a.item < b.item;
+  };
+  size_t keep = std::min(k, all.size());
+  std::partial_sort(all.begin(), all.begin() + keep, all.end(), better);
+  all.resize(keep);
+  return all;
+}
+
+Result<RecommenderModel> RecommenderModel::TrainChannels(const InteractionMatrix& train,
+                                                         IdVocabulary users, IdVocabulary items,
+                                                         ItemSide side, const ModelConfig& config) {
+  if (users.size() != train.num_users || items.size() != train.num_items) {
+    return InvalidArgument("vocabularies do not match the interaction matrix");
+  }
+  RecommenderModel m;
+  m.users_ = std::move(users);
+  m.items_ = std::move(items);
+  m.side_ = std::move(side);
+  m.side_.tags.resize(train.num_items);
+
+  auto popularity = std::make_unique<PopularityChannel>(PopularityChannel::Train(train));
+  m.popularity_ = popularity.get();
+  m.channels_.push_back(std::move(popularity));
+  auto trending = std::make_unique<TrendingChannel>(
+      TrendingChannel::Train(train, config.trending_window_seconds));
+  m.trending_ = trending.get();
+  m.channels_.push_back(std::move(trending));
+  auto neighbours = std::make_shared<const ItemNeighbours>(
+      ItemNeighbours::Build(train, config.knn_neighbours, config.knn_shrink, config.threads));
+  auto knn = std::make_unique<ItemKnnChannel>("item_knn", neighbours, 0);
+  m.item_knn_ = knn.get();
+  m.channels_.push_back(std::move(knn));
+  m.channels_.push_back(
+      std::make_unique<ItemKnnChannel>("recent_knn", neighbours, config.recent_items));
+  IalsParams ials_params = config.ials;
+  ials_params.threads = config.threads;
+  auto ials = std::make_unique<IalsChannel>(IalsChannel::Train(train, ials_params));
+  m.ials_ = ials.get();
+  m.channels_.push_back(std::move(ials));
+  if (config.ease && train.num_items <= config.ease_max_items) {
+    auto ease = EaseChannel::Train(train, config.ease_lambda, config.ease_max_items);
+    if (!ease.ok()) return ease.status();
+    m.channels_.push_back(std::make_unique<EaseChannel>(std::move(ease).value()));
+  }
+  if (config.ann) {
+    auto ann = ItemAnnIndex::Build(m.ials_->item_factors(), m.ials_->num_items(),
+                                   m.ials_->factors(), config.ann_params);
+    if (!ann.ok()) return ann.status();
+    m.ann_ = std::move(ann).value();
+  }
+  return m;
+}
+
+const RecallChannel* RecommenderModel::channel(const std::string& name) const {
+  for (const auto& c : channels_) {
+    if (c->name() == name) return c.get();
+  }
+  return nullptr;
+}
+
+CandidateSet RecommenderModel::Recall(const UserQuery& query, const RecallParams& params) const {
+  const uint32_t n = num_items();
+  const size_t num_channels = channels_.size();
+  std::vector<char> history = HistoryMask(query, n);
+  size_t quota = (params.candidates + num_channels - 1) / std::max<size_t>(1, num_channels);
+
+  std::vector<std::vector<float>> full(num_channels);
+  std::vector<float> ials_user;
+  std::unordered_map<uint32_t, size_t> position;
+  CandidateSet out;
+  out.num_channels = num_channels;
+  std::vector<float> fused;
+  auto add = [&](uint32_t item, size_t rank) {
+    auto [it, inserted] = position.emplace(item, out.items.size());
+    if (inserted) {
+      out.items.push_back(item);
+      fused.push_back(0.0f);
+    }
+    fused[it->second] += 1.0f / (kFusionK + static_cast<float>(rank + 1));
+  };
+  for (size_t c = 0; c < num_channels; ++c) {
+    const RecallChannel* channel = channels_[c].get();
+    if (channel == ials_ && ann_ && params.use_ann) {
+      ials_user = ials_->UserVector(query);
+      auto found = ann_->Search(ials_user, quota, history);
+      for (size_t r = 0; r < found.size(); ++r) add(found[r].first, r);
+      continue;
+    }
+    full[c].assign(n, 0.0f);
+    channel->Score(query, full[c]);
+    auto top = TopK(full[c], quota, history);
+    for (size_t r = 0; r < top.size(); ++r) add(top[r].item, r);
+  }
+  out.channel_scores.assign(out.items.size() * num_channels, 0.0f);
+  for (size_t k = 0; k < out.items.size(); ++k) {
+    for (size_t c = 0; c < num_channels; ++c) {
+      out.channel_scores[k * num_channels + c] =
+          full[c].empty() ? DotRow(ials_user, ials_->item_factors(), out.items[k])
+                          : full[c][out.items[k]];
+    }
+  }
+  // Recall order: fused score descending, ties by item index.
+  std::vector<size_t> order(out.items.size());
+  for (size_t k = 0; k < order.size(); ++k) order[k] = k;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return fused[a] != fused[b] ? fused[a] > fused[b] : out.items[a] < out.items[b];
+  });
+  CandidateSet sorted;
+  sorted.num_channels = num_channels;
+  for (size_t k : order) {
+    sorted.items.push_back(out.items[k]);
+    sorted.scores.push_back(fused[k]);
+    sorted.channel_scores.insert(sorted.channel_scores.end(),
+                                 out.channel_scores.begin() + k * num_channels,
+                                 out.channel_scores.begin() + (k + 1) * num_channels);
+  }
+  return sorted;
+}
+
+std::vector<std::string> RecommenderModel::FeatureNames() const {
+  std::vector<std::string> names;
+  for (const auto& c : channels_) {
+    names.push_back(c->name() + "_score");
+    names.push_back(c->name() + "_rank");
+  }
+  for (const char* name : {"recall_fused_score", "item_log_count", "item_count_1d", "item_count_7d",
+                           "item_count_30d", "item_age_days", "item_idle_days", "user_log_history",
+                           "user_span_days", "user_tag_affinity", "last_item_similarity"}) {
+    names.emplace_back(name);
+  }
+  return names;
+}
+
+std::vector<float> RecommenderModel::Features(const UserQuery& query,
+                                              const CandidateSet& cands) const {
+  const size_t num_features = FeatureNames().size();
+  const size_t rows = cands.items.size();
+  const size_t nc = cands.num_channels;
+  std::vector<float> f(rows * num_features, 0.0f);
+  const int64_t now = query.ReferenceTime();
+  const ItemTimeline& timeline = trending_->timeline();
+
+  // Per-channel rank among the candidates (1 = best).
+  std::vector<size_t> order(rows);
+  for (size_t c = 0; c < nc; ++c) {
+    for (size_t k = 0; k < rows; ++k) order[k] = k;
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+      float sa = cands.channel_scores[a * nc + c], sb = cands.channel_scores[b * nc + c];
+      return sa != sb ? sa > sb : cands.items[a] < cands.items[b];
+    });
+    for (size_t r = 0; r < rows; ++r) {
+      f[order[r] * num_features + 2 * c] = cands.channel_scores[order[r] * nc + c];
+      f[order[r] * num_features + 2 * c + 1] = static_cast<float>(r + 1);
+    }
+  }
+  // User profile: history length, span, tag shares, last item's neighbours.
+  std::unordered_map<uint32_t, float> tag_share;
+  int64_t first_time = now;
+  for (size_t h = 0; h < query.items.size(); ++h) {
+    first_time = std::min(first_time, query.timestamps[h]);
+    if (query.items[h] >= side_.tags.size()) continue;
+    for (uint32_t t : side_.tags[query.items[h]]) tag_share[t] += 1.0f;
+  }
+  for (auto& [t, share] : tag_share) share /= static_cast<float>(query.items.size());
+  std::unordered_map<uint32_t, float> last_neighbours;
+  if (!query.items.empty() && query.items.back() < num_items()) {
+    const ItemNeighbours& nb = item_knn_->neighbours();
+    uint32_t last = query.items.back();
+    for (uint64_t k = nb.offsets[last]; k < nb.offsets[last + 1]; ++k) {
+      last_neighbours[nb.neighbour[k]] = nb.similarity[k];
+    }
+  }
+  const float log_history = std::log1p(static_cast<float>(query.items.size()));
+  const float span_days = static_cast<float>((now - first_time) / kDay);
+  for (size_t k = 0; k < rows; ++k) {
+    uint32_t item = cands.items[k];
+    float* row = f.data() + k * num_features + 2 * nc;
+    row[0] = cands.scores.empty() ? 0.0f : cands.scores[k];
+    row[1] = std::log1p(static_cast<float>(timeline.Count(item)));
+    row[2] = static_cast<float>(timeline.CountIn(item, now - 86400, now));
+    row[3] = static_cast<float>(timeline.CountIn(item, now - 7 * 86400, now));
+    row[4] = static_cast<float>(timeline.CountIn(item, now - 30 * 86400, now));
+    auto first = timeline.First(item);
+    row[5] = first ? static_cast<float>((now - *first) / kDay) : NAN;
+    auto last = timeline.LastAtOrBefore(item, now);
+    row[6] = last ? static_cast<float>((now - *last) / kDay) : NAN;
+    row[7] = log_history;
+    row[8] = span_days;
+    float affinity = 0.0f;
+    if (item < side_.tags.size() && !side_.tags[item].empty()) {
+      for (uint32_t t : side_.tags[item]) {
+        auto it = tag_share.find(t);
+        if (it != tag_share.end()) affinity += it->second;
+      }
+      affinity /= static_cast<float>(side_.tags[item].size());
+    }
+    row[9] = affinity;
+    auto nb = last_neighbours.find(item);
+    row[10] = nb == last_neighbours.end() ? 0.0f : nb->second;
+  }
+  return f;
+}
+
+Status RecommenderModel::Rank(const UserQuery& query, CandidateSet& candidates) const {
+  if (!ranker_) return FailedPrecondition("the model set has no ranker");
+  std::vector<float> features = Features(query, candidates);
+  auto scores = ranker_->Predict(features, candidates.items.size());
+  if (!scores.ok()) return scores.status();
+  candidates.scores = std::move(scores).value();
+  candidates.ranked = true;
+  return Status::Ok();
+}
+
+std::vector<ScoredItem> RecommenderModel::Recommend(const UserQuery& query, size_t k) const {
+  RecallParams params;
+  CandidateSet candidates = Recall(query, params);
+  if (ranker_) {
+    CandidateSet ranked = candidates;
+    if (Rank(query, ranked).ok()) candidates = std::move(ranked);
+  }
+  std::vector<ScoredItem> out;
+  for (size_t i = 0; i < candidates.items.size(); ++i) {
+    out.push_back({candidates.items[i], candidates.scores[i]});
+  }
+  auto better = [](const ScoredItem& a, const ScoredItem& b) {
+    return a.score != b.score ? a.score > b.score : a.item < b.item;
+  };
+  std::sort(out.begin(), out.end(), better);
+  if (out.size() > k) out.resize(k);
+  return out;
+}
+
+std::vector<ScoredItem> RecommenderModel::Similar(uint32_t item, size_t k) const {
+  std::vector<ScoredItem> out;
+  if (item >= num_items()) return out;
+  const ItemNeighbours& nb = item_knn_->neighbours();
+  for (uint64_t j = nb.offsets[item]; j < nb.offsets[item + 1] && out.size() < k; ++j) {
+    out.push_back({nb.neighbour[j], nb.similarity[j]});
+  }
+  return out;
+}
+
+std::vector<ScoredItem> RecommenderModel::Popular(size_t k) const {
+  return TopK(popularity_->counts(), k, {});
+}
+
+Result<std::vector<std::string>> RecommenderModel::Save(const std::filesystem::path& dir) const {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Internal("cannot create " + dir.string() + ": " + ec.message());
+  std::vector<std::string> files;
+  BinaryWriter w("RSMODELS", kModelSetVersion);
+  w.StringArray(users_.names());
+  w.StringArray(items_.names());
+  w.StringArray(side_.tag_names);
+  w.U64(side_.tags.size());
+  for (const auto& tags : side_.tags) w.U32Array(tags);
+  std::vector<std::string> channel_names;
+  for (const auto& c : channels_) channel_names.push_back(c->name());
+  w.StringArray(channel_names);
+  w.U32(ann_ ? 1 : 0);
+  w.U32(ranker_ ? 1 : 0);
+  files.push_back("model_set.bin");
+  RECSERVE_RETURN_IF_ERROR(w.WriteTo(dir / files.back()));
+  for (const auto& c : channels_) RECSERVE_RETURN_IF_ERROR(c->Save(dir, files));
+  if (ann_) RECSERVE_RETURN_IF_ERROR(ann_->Save(dir, files));
+  if (ranker_) RECSERVE_RETURN_IF_ERROR(ranker_->Save(dir, files));
+  return files;
+}
+
+Result<RecommenderModel> RecommenderModel::Load(const std::filesystem::path& dir) {
+  BinaryReader r;
+  RECSERVE_RETURN_IF_ERROR(r.Open(dir / "model_set.bin", "RSMODELS", kModelSetVersion));
+  RecommenderModel m;
+  for (const std::string& u : r.StringArray()) m.users_.Intern(u);
+  for (const std::string& i : r.StringArray()) m.items_.Intern(i);
+  m.side_.tag_names = r.StringArray();
+  uint64_t tagged = r.U64();
+  if (tagged > m.items_.size()) return DataLoss("model_set.bin: more tag rows than items");
+  for (uint64_t i = 0; i < tagged; ++i) m.side_.tags.push_back(r.U32Array());
+  std::vector<std::string> channel_names = r.StringArray();
+  bool has_ann = r.U32() != 0;
+  bool has_ranker = r.U32() != 0;
+  RECSERVE_RETURN_IF_ERROR(r.Finish());
+  const uint32_t n = m.items_.size();
+  for (const auto& tags : m.side_.tags) {
+    for (uint32_t t : tags) {
+      if (t >= m.side_.tag_names.size()) return DataLoss("model_set.bin: tag index out of range");
+    }
+  }
+  auto check_items = [&](const std::string& name, size_t items) -> Status {
+    if (items != n)
+      return DataLoss(name + " covers " + std::to_string(items) + " items, not " +
+                      std::to_string(n));
+    return Status::Ok();
+  };
+  for (const std::string& name : channel_names) {
+    if (name == "popularity") {
+      auto c = PopularityChannel::Load(dir);
+      if (!c.ok()) return c.status();
+      RECSERVE_RETURN_IF_ERROR(check_items(name, c->counts().size()));
+      auto p = std::make_unique<PopularityChannel>(std::move(c).value());
+      m.popularity_ = p.get();
+      m.channels_.push_back(std::move(p));
+    } else if (name == "trending") {
+      auto c = TrendingChannel::Load(dir);
+      if (!c.ok()) return c.status();
+      RECSERVE_RETURN_IF_ERROR(check_items(name, c->timeline().num_items()));
+      auto p = std::make_unique<TrendingChannel>(std::move(c).value());
+      m.trending_ = p.get();
+      m.channels_.push_back(std::move(p));
+    } else if (name == "item_knn" || name == "recent_knn") {
+      auto c = ItemKnnChannel::Load(dir, name);
+      if (!c.ok()) return c.status();
+      RECSERVE_RETURN_IF_ERROR(check_items(name, c->neighbours().num_items));
+      auto p = std::make_unique<ItemKnnChannel>(std::move(c).value());
+      if (name == "item_knn") m.item_knn_ = p.get();
+      m.channels_.push_back(std::move(p));
+    } else if (name == "ials") {
+      auto c = IalsChannel::Load(dir);
+      if (!c.ok()) return c.status();
+      RECSERVE_RETURN_IF_ERROR(check_items(name, c->num_items()));
+      auto p = std::make_unique<IalsChannel>(std::move(c).value());
+      m.ials_ = p.get();
+      m.channels_.push_back(std::move(p));
+    } else if (name == "ease") {
+      auto c = EaseChannel::Load(dir);
+      if (!c.ok()) return c.status();
+      m.channels_.push_back(std::make_unique<EaseChannel>(std::move(c).value()));
+    } else {
+      return DataLoss("model_set.bin names an unknown channel '" + name + "'");
+    }
+  }
+  if (!m.popularity_ || !m.trending_ || !m.item_knn_ || !m.ials_) {
+    return DataLoss("model_set.bin lacks a required channel");
+  }
+  if (has_ann) {
+    auto ann = ItemAnnIndex::Load(dir);
+    if (!ann.ok()) return ann.status();
+    if ((*ann)->size() != n || (*ann)->dim() != m.ials_->factors()) {
+      return DataLoss("ANN index does not match the iALS factors");
+    }
+    m.ann_ = std::move(ann).value();
+  }
+  if (has_ranker) {
+    auto ranker = Ranker::Load(dir, m.FeatureNames().size());
+    if (!ranker.ok()) return ranker.status();
+    m.ranker_ = std::move(ranker).value();
+  }
+  return m;
+}
+
+}  // namespace recserve::models

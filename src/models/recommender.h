@@ -1,0 +1,132 @@
+#pragma once
+// RecommenderModel: the trained model set the rest of the system uses — vocabularies, recall
+// channels, the item ANN index and the ranker — with the exact calls the serving engine makes.
+// `recserve evaluate` scores its "final" list through the same Recall() + Rank(), so the
+// offline figure is what serving would serve.
+//
+// Lifecycle: built by pipeline/training.h (TrainForServing) or loaded with Load(); immutable
+// afterwards. Every const method is thread-safe. Move-only (owns the index and booster).
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/id_vocabulary.h"
+#include "core/status.h"
+#include "models/ann_index.h"
+#include "models/interaction_matrix.h"
+#include "models/ranker.h"
+#include "models/recall_channels.h"
+
+namespace recserve::models {
+
+// Hyper-parameters of every part; defaults are the starting point of the validation grid.
+struct ModelConfig {
+  int64_t trending_window_seconds = 7 * 86400;
+  uint32_t knn_neighbours = 100;
+  float knn_shrink = 10.0f;
+  uint32_t recent_items = 5;  // history items the recent_knn channel reads
+  IalsParams ials;
+  bool ease = true;  // trained only when the catalogue fits ease_max_items
+  float ease_lambda = 200.0f;
+  uint32_t ease_max_items = 20000;
+  bool ann = true;  // build the HNSW index over iALS item factors
+  AnnParams ann_params;
+  uint32_t candidates = 200;
+  RankerParams ranker;
+  int threads = 1;
+};
+
+// Side information per catalogue item (aligned with the item vocabulary).
+struct ItemSide {
+  std::vector<std::vector<uint32_t>> tags;  // tag indices per item (may be empty)
+  std::vector<std::string> tag_names;
+};
+
+struct RecallParams {
+  uint32_t candidates = 200;  // merged candidates to return (fewer when the catalogue is small)
+  bool use_ann = true;        // iALS candidates from the ANN index when it exists
+};
+
+// Candidates for one query, in recall order until Rank() replaces `scores`.
+struct CandidateSet {
+  std::vector<uint32_t> items;
+  size_t num_channels = 0;
+  std::vector<float> channel_scores;  // row-major items × num_channels
+  std::vector<float> scores;          // fused recall score, then the ranker's score
+  bool ranked = false;
+};
+
+struct ScoredItem {
+  uint32_t item;
+  float score;
+};
+
+class RecommenderModel {
+ public:
+  RecommenderModel() = default;
+  RecommenderModel(RecommenderModel&&) = default;
+  RecommenderModel& operator=(RecommenderModel&&) = default;
+
+  // Trains every recall channel (and the ANN index) on `train`; no ranker yet. `users`/`items`
+  // must describe train's indices. EASE is skipped (not an error) above ease_max_items.
+  static Result<RecommenderModel> TrainChannels(const InteractionMatrix& train, IdVocabulary users,
+                                                IdVocabulary items, ItemSide side,
+                                                const ModelConfig& config);
+
+  // Candidates from every channel (each contributes its top candidates/num_channels, excluding
+  // the query's history), merged without duplicates and ordered by reciprocal-rank fusion.
+  CandidateSet Recall(const UserQuery& query, const RecallParams& params) const;
+
+  // Fills candidates.scores with the ranker's scores. FailedPrecondition when the model has no
+  // ranker; the candidates keep their recall order on any error, so a caller can fall back.
+  Status Rank(const UserQuery& query, CandidateSet& candidates) const;
+
+  // Recall + Rank (recall order when there is no ranker), sorted, top k.
+  std::vector<ScoredItem> Recommend(const UserQuery& query, size_t k) const;
+
+  // Item-kNN neighbours of `item`, best first; empty for an unknown item.
+  std::vector<ScoredItem> Similar(uint32_t item, size_t k) const;
+  // All-time most popular items, ties by index.
+  std::vector<ScoredItem> Popular(size_t k) const;
+
+  // Feature rows for the candidates (row-major candidates × FeatureNames().size()).
+  std::vector<float> Features(const UserQuery& query, const CandidateSet& candidates) const;
+  std::vector<std::string> FeatureNames() const;
+
+  void SetRanker(std::unique_ptr<Ranker> ranker) { ranker_ = std::move(ranker); }
+  bool has_ranker() const { return ranker_ != nullptr; }
+  const std::vector<std::unique_ptr<RecallChannel>>& channels() const { return channels_; }
+  const RecallChannel* channel(const std::string& name) const;
+  const IalsChannel* ials() const { return ials_; }
+  const ItemAnnIndex* ann() const { return ann_.get(); }
+  const IdVocabulary& users() const { return users_; }
+  const IdVocabulary& items() const { return items_; }
+  uint32_t num_items() const { return items_.size(); }
+
+  // Writes every part as plain files into `dir` (created if missing) and returns their names.
+  Result<std::vector<std::string>> Save(const std::filesystem::path& dir) const;
+  // Reads a directory written by Save(). NotFound / DataLoss name the bad file.
+  static Result<RecommenderModel> Load(const std::filesystem::path& dir);
+
+ private:
+  IdVocabulary users_;
+  IdVocabulary items_;
+  ItemSide side_;
+  std::vector<std::unique_ptr<RecallChannel>> channels_;
+  const PopularityChannel* popularity_ = nullptr;
+  const TrendingChannel* trending_ = nullptr;
+  const ItemKnnChannel* item_knn_ = nullptr;
+  const IalsChannel* ials_ = nullptr;
+  std::unique_ptr<ItemAnnIndex> ann_;
+  std::unique_ptr<Ranker> ranker_;
+};
+
+// Sorts (score desc, index asc) and keeps the best k items whose excluded[] flag is false.
+std::vector<ScoredItem> TopK(std::span<const float> scores, size_t k,
+                             const std::vector<char>& excluded);
+
+}  // namespace recserve::models

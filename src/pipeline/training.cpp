@@ -1,0 +1,299 @@
+#include "pipeline/training.h"
+
+#include <algorithm>
+#include <cmath>
+#include <unordered_set>
+
+namespace recserve::pipeline {
+namespace {
+
+double ValidationNdcg20(const Fold& fold, const models::RecallChannel& channel, int threads) {
+  return EvaluateFold(fold, ChannelRanking(channel), threads).ndcg20;
+}
+
+std::string Num(double v) {
+  std::string s = std::to_string(v);
+  s.erase(s.find_last_not_of('0') + 1);
+  if (!s.empty() && s.back() == '.') s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+models::ModelConfig TuneChannels(const Fold& validation, const models::ItemSide& side,
+                                 const TrainingOptions& options, TuningReport& report) {
+  (void)side;
+  models::ModelConfig config = options.model;
+  config.threads = options.threads;
+  config.ials.seed = options.seed;
+  config.ann_params.seed = options.seed;
+  config.ranker.seed = options.seed;
+  const models::InteractionMatrix& fit = validation.train;
+  const int threads = options.threads;
+
+  // Trending window.
+  {
+    const std::vector<int64_t> windows = {86400, 7 * 86400, 30 * 86400, 365 * 86400};
+    double best = -1;
+    for (int64_t w : windows) {
+      auto channel = models::TrendingChannel::Train(fit, w);
+      double v = ValidationNdcg20(validation, channel, threads);
+      if (v > best) best = v, config.trending_window_seconds = w;
+    }
+    report.validation_ndcg20.emplace_back("trending", best);
+  }
+  // Item-kNN neighbours × shrink, then recent_knn's history length over the chosen neighbours.
+  {
+    const std::vector<uint32_t> ks = {25, 50, 100, 200, 400};
+    const std::vector<float> shrinks = {0, 10, 50, 200};
+    double best = -1;
+    for (uint32_t k : ks) {
+      for (float shrink : shrinks) {
+        auto nb = std::make_shared<const models::ItemNeighbours>(
+            models::ItemNeighbours::Build(fit, k, shrink, threads));
+        models::ItemKnnChannel channel("item_knn", nb, 0);
+        double v = ValidationNdcg20(validation, channel, threads);
+        if (v > best) best = v, config.knn_neighbours = k, config.knn_shrink = shrink;
+      }
+    }
+    report.validation_ndcg20.emplace_back("item_knn", best);
+    auto nb = std::make_shared<const models::ItemNeighbours>(
+        models::ItemNeighbours::Build(fit, config.knn_neighbours, config.knn_shrink, threads));
+    best = -1;
+    for (uint32_t recent : {1u, 3u, 5u, 10u, 20u, 40u}) {
+      models::ItemKnnChannel channel("recent_knn", nb, recent);
+      double v = ValidationNdcg20(validation, channel, threads);
+      if (v > best) best = v, config.recent_items = recent;
+    }
+    report.validation_ndcg20.emplace_back("recent_knn", best);
+  }
+  // iALS regularisation × confidence (factors and iterations are fixed flags).
+  {
+    std::vector<float> regs =
+        options.fast ? std::vector<float>{1, 10} : std::vector<float>{0.1f, 1, 10, 50};
+    std::vector<float> alphas =
+        options.fast ? std::vector<float>{1, 10} : std::vector<float>{0.3f, 1, 3, 10};
+    double best = -1;
+    for (float reg : regs) {
+      for (float alpha : alphas) {
+        models::IalsParams p = config.ials;
+        p.regularization = reg;
+        p.alpha = alpha;
+        p.threads = threads;
+        auto channel = models::IalsChannel::Train(fit, p);
+        double v = ValidationNdcg20(validation, channel, threads);
+        if (v > best) best = v, config.ials.regularization = reg, config.ials.alpha = alpha;
+      }
+    }
+    report.validation_ndcg20.emplace_back("ials", best);
+  }
+  // EASE λ, only where the dense inverse fits.
+  if (config.ease && fit.num_items <= config.ease_max_items) {
+    const std::vector<float> lambdas = {10, 50, 100, 200, 500, 1000};
+    double best = -1;
+    for (float lambda : lambdas) {
+      auto channel = models::EaseChannel::Train(fit, lambda, config.ease_max_items);
+      if (!channel.ok()) break;
+      double v = ValidationNdcg20(validation, *channel, threads);
+      if (v > best) best = v, config.ease_lambda = lambda;
+    }
+    report.validation_ndcg20.emplace_back("ease", best);
+  }
+  return config;
+}
+
+namespace {
+
+// One validation user's ranking examples.
+struct RankingGroup {
+  std::vector<float> features;
+  std::vector<float> labels;
+  size_t targets = 0;  // all validation positives of the user, found by recall or not
+};
+
+models::RankingExamples Concatenate(const std::vector<RankingGroup>& groups, size_t num_features,
+                                    int parity) {
+  models::RankingExamples ex;
+  ex.num_features = num_features;
+  for (size_t g = 0; g < groups.size(); ++g) {
+    if (parity >= 0 && static_cast<int>(g % 2) != parity) continue;
+    ex.features.insert(ex.features.end(), groups[g].features.begin(), groups[g].features.end());
+    ex.labels.insert(ex.labels.end(), groups[g].labels.begin(), groups[g].labels.end());
+    ex.group_sizes.push_back(static_cast<unsigned>(groups[g].labels.size()));
+  }
+  return ex;
+}
+
+// Mean NDCG@20 of the ranker's order over the groups of one parity (IDCG over all targets).
+Result<double> HeldOutNdcg20(const models::Ranker& ranker, const std::vector<RankingGroup>& groups,
+                             int parity) {
+  double total = 0;
+  size_t users = 0;
+  for (size_t g = 0; g < groups.size(); ++g) {
+    if (static_cast<int>(g % 2) != parity) continue;
+    auto scores = ranker.Predict(groups[g].features, groups[g].labels.size());
+    if (!scores.ok()) return scores.status();
+    std::vector<size_t> order(groups[g].labels.size());
+    for (size_t k = 0; k < order.size(); ++k) order[k] = k;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return (*scores)[a] > (*scores)[b]; });
+    double dcg = 0, idcg = 0;
+    for (size_t r = 0; r < std::min<size_t>(20, order.size()); ++r) {
+      if (groups[g].labels[order[r]] > 0) dcg += 1.0 / std::log2(r + 2.0);
+    }
+    for (size_t r = 0; r < std::min<size_t>(20, groups[g].targets); ++r) {
+      idcg += 1.0 / std::log2(r + 2.0);
+    }
+    total += idcg > 0 ? dcg / idcg : 0.0;
+    ++users;
+  }
+  return users == 0 ? 0.0 : total / users;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<models::Ranker>> TrainRankerOnFold(
+    const Fold& validation, const IdVocabulary& users, const IdVocabulary& items,
+    const models::ItemSide& side, models::ModelConfig& config, TuningReport& report) {
+  auto model =
+      models::RecommenderModel::TrainChannels(validation.train, users, items, side, config);
+  if (!model.ok()) return model.status();
+  const size_t num_features = model->FeatureNames().size();
+  models::RecallParams params;
+  params.candidates = config.candidates;
+  std::vector<RankingGroup> groups;
+  for (size_t k = 0; k < validation.users.size(); ++k) {
+    models::UserQuery query =
+        models::UserQuery::ForTrainingUser(validation.train, validation.users[k]);
+    models::CandidateSet candidates = model->Recall(query, params);
+    const auto& target = validation.targets[k];
+    RankingGroup group;
+    group.targets = target.size();
+    size_t positives = 0;
+    for (uint32_t item : candidates.items) {
+      bool hit = std::binary_search(target.begin(), target.end(), item);
+      group.labels.push_back(hit ? 1.0f : 0.0f);
+      positives += hit;
+    }
+    // A group without a positive carries no ranking signal.
+    if (positives == 0) continue;
+    group.features = model->Features(query, candidates);
+    groups.push_back(std::move(group));
+  }
+  models::RankingExamples all = Concatenate(groups, num_features, -1);
+  report.ranker_groups = all.group_sizes.size();
+  report.ranker_rows = all.rows();
+  if (all.rows() == 0) {
+    return FailedPrecondition(
+        "no validation user has a positive among the candidates; "
+        "too little data to train the ranker");
+  }
+  // Ranker settings chosen on validation too: train on even groups, score odd ones (rule 6).
+  if (groups.size() >= 20) {
+    const std::vector<std::pair<std::string, uint32_t>> grid = {
+        {"rank:ndcg", 4}, {"rank:ndcg", 6}, {"rank:pairwise", 4}, {"rank:pairwise", 6}};
+    models::RankingExamples even = Concatenate(groups, num_features, 0);
+    double best = -1;
+    models::RankerParams chosen = config.ranker;
+    for (const auto& [objective, depth] : grid) {
+      models::RankerParams p = config.ranker;
+      p.objective = objective;
+      p.depth = depth;
+      auto ranker = models::Ranker::Train(even, p);
+      if (!ranker.ok()) return ranker.status();
+      auto v = HeldOutNdcg20(**ranker, groups, 1);
+      if (!v.ok()) return v.status();
+      if (*v > best) best = *v, chosen = p;
+    }
+    config.ranker = chosen;
+    report.validation_ndcg20.emplace_back("ranker_held_out", best);
+  }
+  return models::Ranker::Train(all, config.ranker);
+}
+
+Result<models::RecommenderModel> TrainTwoStage(const models::InteractionMatrix& full,
+                                               const Fold& validation, const IndexSpace& space,
+                                               const models::ItemSide& side,
+                                               const TrainingOptions& options,
+                                               TuningReport& report) {
+  models::ModelConfig config = options.model;
+  config.threads = options.threads;
+  config.ials.seed = options.seed;
+  config.ann_params.seed = options.seed;
+  config.ranker.seed = options.seed;
+  config.ranker.threads = options.threads;
+  if (options.tune && !validation.users.empty()) {
+    config = TuneChannels(validation, side, options, report);
+    config.ranker.threads = options.threads;
+  }
+  std::unique_ptr<models::Ranker> ranker;
+  if (!validation.users.empty()) {
+    auto trained = TrainRankerOnFold(validation, space.users, space.items, side, config, report);
+    if (!trained.ok()) return trained.status();
+    ranker = std::move(trained).value();
+  }
+  report.params = {
+      {"trending_window_days", Num(config.trending_window_seconds / 86400.0)},
+      {"knn_neighbours", std::to_string(config.knn_neighbours)},
+      {"knn_shrink", Num(config.knn_shrink)},
+      {"recent_items", std::to_string(config.recent_items)},
+      {"ials_factors", std::to_string(config.ials.factors)},
+      {"ials_iterations", std::to_string(config.ials.iterations)},
+      {"ials_regularization", Num(config.ials.regularization)},
+      {"ials_alpha", Num(config.ials.alpha)},
+      {"ease_lambda", config.ease && full.num_items <= config.ease_max_items
+                          ? Num(config.ease_lambda)
+                          : std::string("off")},
+      {"candidates", std::to_string(config.candidates)},
+      {"ranker_objective", config.ranker.objective},
+      {"ranker_trees", std::to_string(config.ranker.trees)},
+      {"ranker_depth", std::to_string(config.ranker.depth)},
+      {"ranker_learning_rate", Num(config.ranker.learning_rate)},
+      {"seed", std::to_string(options.seed)},
+      {"threads", std::to_string(options.threads)},
+  };
+  auto model =
+      models::RecommenderModel::TrainChannels(full, space.users, space.items, side, config);
+  if (!model.ok()) return model.status();
+  if (ranker) model->SetRanker(std::move(ranker));
+  return model;
+}
+
+Result<models::RecommenderModel> TrainForServing(const InteractionTable& table,
+                                                 const ItemCatalog& catalog,
+                                                 const TrainingOptions& options,
+                                                 TuningReport* report_out) {
+  if (table.size() == 0) return InvalidArgument("no interactions to train on");
+  // Positives: every row, one per pair, earliest kept — as LoadPositives does for a file.
+  PositiveSet set;
+  for (const std::string& u : table.users.names()) set.users.Intern(u);
+  for (const std::string& i : table.items.names()) set.items.Intern(i);
+  set.numeric_users = AllDigitIds(set.users.names());
+  set.numeric_items = AllDigitIds(set.items.names());
+  std::unordered_map<uint64_t, size_t> pair_row;
+  for (size_t r = 0; r < table.size(); ++r) {
+    AddPositive(set, pair_row, {table.user[r], table.item[r], table.timestamp[r]});
+  }
+  auto inner = SplitPositives(set, set.rows, SplitKind::kUserTemporal, 0.1);
+  if (!inner.ok()) return inner.status();
+  IndexSpace space = SortedIndexSpace(set, set.rows);
+  Fold all = BuildFold(set, space, set.rows, {});
+  Fold validation = BuildFold(set, space, inner->train, inner->test);
+
+  models::ItemSide side;
+  side.tags.resize(space.items.size());
+  if (catalog.loaded) {
+    IdVocabulary tags;
+    for (uint32_t i = 0; i < space.items.size(); ++i) {
+      auto original = table.items.Find(space.items.Name(i));
+      if (!original || *original >= catalog.tags.size()) continue;
+      for (const std::string& t : catalog.tags[*original]) side.tags[i].push_back(tags.Intern(t));
+    }
+    side.tag_names = tags.names();
+  }
+  TuningReport local;
+  TuningReport& report = report_out ? *report_out : local;
+  return TrainTwoStage(all.train, validation, space, side, options, report);
+}
+
+}  // namespace recserve::pipeline

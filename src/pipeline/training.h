@@ -1,0 +1,62 @@
+#pragma once
+// Training orchestration: choosing channel hyper-parameters on a validation fold (EVALUATION.md
+// rule 6), training the ranker on a time split inside the training data (history before, labels
+// after, so no label leaks into features), and the final fit on all data. `recserve evaluate`
+// and `recserve pipeline` (via TrainForServing) run the same code.
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/status.h"
+#include "models/recommender.h"
+#include "pipeline/evaluation.h"
+#include "pipeline/interaction_table.h"
+
+namespace recserve::pipeline {
+
+// Flags-ready options. Values are the defaults and the starting point of the tuning grid.
+struct TrainingOptions {
+  models::ModelConfig model;
+  bool tune = true;   // search the channel grid on the validation fold
+  bool fast = false;  // a 2×2 iALS grid instead of 4×4 (iALS dominates tuning time)
+  int threads = 1;
+  uint64_t seed = 42;
+};
+
+// What tuning chose, with each choice's validation NDCG@20, for the evaluation JSON.
+struct TuningReport {
+  std::vector<std::pair<std::string, std::string>> params;
+  std::vector<std::pair<std::string, double>> validation_ndcg20;  // per channel, chosen setting
+  uint64_t ranker_groups = 0;
+  uint64_t ranker_rows = 0;
+};
+
+// Picks channel hyper-parameters by validation NDCG@20 on `validation` (a fold whose train is the
+// fit part, in the index space of the final data). Returns the chosen configuration.
+models::ModelConfig TuneChannels(const Fold& validation, const models::ItemSide& side,
+                                 const TrainingOptions& options, TuningReport& report);
+
+// Trains channels on validation.train, builds ranking examples for the validation users from
+// Recall() candidates (label 1 for a validation positive) and trains the ranker.
+Result<std::unique_ptr<models::Ranker>> TrainRankerOnFold(
+    const Fold& validation, const IdVocabulary& users, const IdVocabulary& items,
+    const models::ItemSide& side, const models::ModelConfig& config, TuningReport& report);
+
+// Tune (when options.tune) → ranker on the validation fold → channels on `full` + that ranker.
+Result<models::RecommenderModel> TrainTwoStage(const models::InteractionMatrix& full,
+                                               const Fold& validation, const IndexSpace& space,
+                                               const models::ItemSide& side,
+                                               const TrainingOptions& options,
+                                               TuningReport& report);
+
+// Everything on all of `table` for serving: positives are all rows (earliest per pair); the
+// ranker is trained on the user_temporal validation split (last 10% of each user's events)
+// inside the data. InvalidArgument when the table is empty.
+Result<models::RecommenderModel> TrainForServing(const InteractionTable& table,
+                                                 const ItemCatalog& catalog,
+                                                 const TrainingOptions& options,
+                                                 TuningReport* report = nullptr);
+
+}  // namespace recserve::pipeline

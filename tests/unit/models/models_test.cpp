@@ -1,0 +1,278 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "models/binary_io.h"
+#include "models/recommender.h"
+
+namespace recserve::models {
+namespace {
+
+std::filesystem::path TempDir(const std::string& name) {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("recserve_models_" + name + "_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+// Users 0..2 over items 0..3: item 0 is the most popular.
+InteractionMatrix SmallMatrix() {
+  return InteractionMatrix::Build(3, 4, {0, 0, 1, 1, 2, 2, 0}, {0, 1, 0, 2, 0, 1, 3},
+                                  {10, 20, 30, 40, 50, 60, 5});
+}
+
+// A power-law-ish random matrix: clustered users so collaborative channels have signal.
+InteractionMatrix RandomMatrix(uint32_t users, uint32_t items, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<uint32_t> us, is;
+  std::vector<int64_t> ts;
+  for (uint32_t u = 0; u < users; ++u) {
+    uint32_t cluster = u % 4;
+    std::vector<char> taken(items, 0);
+    for (int k = 0; k < 12; ++k) {
+      uint32_t item = (rng() % 3 == 0)
+                          ? static_cast<uint32_t>(rng() % items)
+                          : cluster * (items / 4) + static_cast<uint32_t>(rng() % (items / 4));
+      if (taken[item]) continue;
+      taken[item] = 1;
+      us.push_back(u);
+      is.push_back(item);
+      ts.push_back(1000000 + static_cast<int64_t>(rng() % 100000));
+    }
+  }
+  return InteractionMatrix::Build(users, items, us, is, ts);
+}
+
+IdVocabulary NumberedVocabulary(uint32_t n, const std::string& prefix) {
+  IdVocabulary v;
+  for (uint32_t i = 0; i < n; ++i) v.Intern(prefix + std::to_string(i));
+  return v;
+}
+
+TEST(InteractionMatrixTest, RowsAreOrderedByTime) {
+  InteractionMatrix m = SmallMatrix();
+  auto row = m.RowItems(0);
+  ASSERT_EQ(row.size(), 3u);
+  EXPECT_EQ(row[0], 3u);  // timestamp 5
+  EXPECT_EQ(row[1], 0u);
+  EXPECT_EQ(row[2], 1u);
+  ItemTimeline t = ItemTimeline::Build(m);
+  EXPECT_EQ(t.Count(0), 3u);
+  EXPECT_EQ(t.CountIn(0, 10, 50), 2u);  // 30 and 50; 10 is outside (from, to]
+  EXPECT_EQ(*t.First(0), 10);
+  EXPECT_EQ(*t.LastAtOrBefore(0, 45), 30);
+  EXPECT_FALSE(t.LastAtOrBefore(0, 5).has_value());
+}
+
+TEST(BinaryIoTest, RoundTripAndTruncation) {
+  auto dir = TempDir("io");
+  BinaryWriter w("TESTFILE", 3);
+  w.U32(7);
+  w.I64(-5);
+  w.F32Array({1.5f, -2.0f});
+  w.StringArray({"a", "bc"});
+  ASSERT_TRUE(w.WriteTo(dir / "f.bin").ok());
+  BinaryReader r;
+  ASSERT_TRUE(r.Open(dir / "f.bin", "TESTFILE", 3).ok());
+  EXPECT_EQ(r.U32(), 7u);
+  EXPECT_EQ(r.I64(), -5);
+  EXPECT_EQ(r.F32Array(), (std::vector<float>{1.5f, -2.0f}));
+  EXPECT_EQ(r.StringArray(), (std::vector<std::string>{"a", "bc"}));
+  EXPECT_TRUE(r.Finish().ok());
+
+  BinaryReader wrong_version;
+  EXPECT_EQ(wrong_version.Open(dir / "f.bin", "TESTFILE", 4).code(), StatusCode::kDataLoss);
+  // Truncate: the array length then points past the end.
+  std::filesystem::resize_file(dir / "f.bin", 30);
+  BinaryReader truncated;
+  ASSERT_TRUE(truncated.Open(dir / "f.bin", "TESTFILE", 3).ok());
+  truncated.U32();
+  truncated.I64();
+  truncated.F32Array();
+  truncated.StringArray();
+  EXPECT_EQ(truncated.Finish().code(), StatusCode::kDataLoss);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(ChannelsTest, PopularityCountsAndItemKnnCosine) {
+  InteractionMatrix m = SmallMatrix();
+  PopularityChannel pop = PopularityChannel::Train(m);
+  EXPECT_EQ(pop.counts(), (std::vector<float>{3, 2, 1, 1}));
+  // Item 0 users {0,1,2}, item 1 users {0,2}: cosine 2 / sqrt(3·2), no shrink.
+  auto nb = std::make_shared<const ItemNeighbours>(ItemNeighbours::Build(m, 10, 0.0f, 2));
+  ItemKnnChannel knn("item_knn", nb, 0);
+  UserQuery q;
+  q.items = {1};
+  q.timestamps = {0};
+  std::vector<float> scores(4);
+  knn.Score(q, scores);
+  EXPECT_NEAR(scores[0], 2.0 / std::sqrt(6.0), 1e-6);
+  EXPECT_NEAR(scores[3], 1.0 / std::sqrt(2.0), 1e-6);  // item 3 only by user 0
+  EXPECT_EQ(scores[2], 0.0f);
+  // Shrinkage lowers every similarity.
+  auto shrunk = ItemNeighbours::Build(m, 10, 5.0f, 1);
+  EXPECT_LT(shrunk.similarity[0], nb->similarity[0]);
+  // Top-N keeps at most N neighbours.
+  EXPECT_LE(ItemNeighbours::Build(m, 1, 0.0f, 1).offsets[1], 1u);
+}
+
+TEST(ChannelsTest, RecentKnnReadsOnlyTheLastItems) {
+  InteractionMatrix m = SmallMatrix();
+  auto nb = std::make_shared<const ItemNeighbours>(ItemNeighbours::Build(m, 10, 0.0f, 1));
+  ItemKnnChannel recent("recent_knn", nb, 1);
+  UserQuery q;
+  q.items = {3, 2};  // item 2 is the most recent; item 3's neighbours must not count
+  q.timestamps = {1, 2};
+  std::vector<float> scores(4);
+  recent.Score(q, scores);
+  EXPECT_EQ(scores[1], 0.0f);  // item 1 co-occurs with 3 (user 0), not with 2
+  EXPECT_GT(scores[0], 0.0f);
+}
+
+TEST(ChannelsTest, IalsIsDeterministicAcrossThreadCounts) {
+  InteractionMatrix m = RandomMatrix(60, 40, 7);
+  IalsParams p;
+  p.factors = 8;
+  p.iterations = 3;
+  p.threads = 1;
+  IalsChannel one = IalsChannel::Train(m, p);
+  p.threads = 2;
+  IalsChannel two = IalsChannel::Train(m, p);
+  EXPECT_EQ(one.item_factors(), two.item_factors());
+  // Observed items of a user score above the average item.
+  UserQuery q = UserQuery::ForTrainingUser(m, 0);
+  std::vector<float> scores(40);
+  one.Score(q, scores);
+  double seen = 0, all = 0;
+  for (uint32_t i : q.items) seen += scores[i];
+  for (float s : scores) all += s;
+  EXPECT_GT(seen / q.items.size(), all / 40);
+  // A new user folded in from the same history gets a close vector.
+  UserQuery fresh = q;
+  fresh.user.reset();
+  std::vector<float> folded = one.UserVector(fresh);
+  EXPECT_EQ(folded.size(), 8u);
+}
+
+TEST(ChannelsTest, EaseRefusesLargeCatalogues) {
+  InteractionMatrix m = SmallMatrix();
+  EXPECT_EQ(EaseChannel::Train(m, 10.0f, 3).status().code(), StatusCode::kFailedPrecondition);
+  auto ease = EaseChannel::Train(m, 1.0f, 100);
+  ASSERT_TRUE(ease.ok());
+  UserQuery q;
+  q.items = {1};
+  q.timestamps = {0};
+  std::vector<float> scores(4);
+  ease->Score(q, scores);
+  EXPECT_EQ(scores[1], 0.0f);  // zero diagonal: an item never recommends itself
+  EXPECT_GT(scores[0], scores[2]);
+}
+
+TEST(AnnIndexTest, MatchesExactSearchOnSmallIndex) {
+  std::mt19937_64 rng(3);
+  std::normal_distribution<float> normal;
+  const uint32_t n = 200, dim = 8;
+  std::vector<float> vectors(n * dim);
+  for (float& v : vectors) v = normal(rng);
+  auto index = ItemAnnIndex::Build(vectors, n, dim, AnnParams{});
+  ASSERT_TRUE(index.ok());
+  std::vector<float> query(dim, 0.5f);
+  std::vector<char> excluded(n, 0);
+  excluded[0] = 1;
+  auto found = (*index)->Search(query, 5, excluded);
+  ASSERT_EQ(found.size(), 5u);
+  std::vector<float> exact(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    exact[i] = 0;
+    for (uint32_t f = 0; f < dim; ++f) exact[i] += vectors[i * dim + f] * query[f];
+  }
+  auto top = TopK(exact, 5, excluded);
+  for (size_t k = 0; k < 5; ++k) EXPECT_EQ(found[k].first, top[k].item);
+}
+
+// Trains channels and a ranker on synthetic clustered data.
+RecommenderModel TrainSmallModel() {
+  InteractionMatrix m = RandomMatrix(80, 48, 11);
+  ModelConfig config;
+  config.ials.factors = 8;
+  config.ials.iterations = 3;
+  config.ranker.trees = 20;
+  config.candidates = 30;
+  ItemSide side;
+  side.tag_names = {"a", "b"};
+  side.tags.resize(48);
+  for (uint32_t i = 0; i < 48; ++i) side.tags[i] = {i % 2};
+  auto model = RecommenderModel::TrainChannels(m, NumberedVocabulary(80, "u"),
+                                               NumberedVocabulary(48, "i"), side, config);
+  EXPECT_TRUE(model.ok());
+  RankingExamples ex;
+  ex.num_features = model->FeatureNames().size();
+  for (uint32_t u = 0; u < 80; ++u) {
+    UserQuery q = UserQuery::ForTrainingUser(m, u);
+    CandidateSet c = model->Recall(q, RecallParams{30, true});
+    auto f = model->Features(q, c);
+    ex.features.insert(ex.features.end(), f.begin(), f.end());
+    for (uint32_t item : c.items) ex.labels.push_back(item / 12 == u % 4 ? 1.0f : 0.0f);
+    ex.group_sizes.push_back(static_cast<unsigned>(c.items.size()));
+  }
+  auto ranker = Ranker::Train(ex, config.ranker);
+  EXPECT_TRUE(ranker.ok()) << ranker.status().ToString();
+  model->SetRanker(std::move(ranker).value());
+  return std::move(model).value();
+}
+
+TEST(RecommenderModelTest, RecallExcludesHistoryAndRankFillsScores) {
+  RecommenderModel model = TrainSmallModel();
+  UserQuery q;
+  q.items = {0, 1, 2};
+  q.timestamps = {1000000, 1000001, 1000002};  // a brand-new user with events
+  CandidateSet c = model.Recall(q, RecallParams{30, true});
+  ASSERT_FALSE(c.items.empty());
+  for (uint32_t item : c.items) EXPECT_GT(item, 2u);
+  EXPECT_EQ(c.channel_scores.size(), c.items.size() * c.num_channels);
+  ASSERT_TRUE(model.Rank(q, c).ok());
+  EXPECT_TRUE(c.ranked);
+  EXPECT_EQ(c.scores.size(), c.items.size());
+  EXPECT_EQ(model.Similar(0, 3).size(), 3u);
+  EXPECT_TRUE(model.Similar(999, 3).empty());
+  auto popular = model.Popular(5);
+  ASSERT_EQ(popular.size(), 5u);
+  EXPECT_GE(popular[0].score, popular[4].score);
+}
+
+TEST(RecommenderModelTest, SaveLoadRecommendsIdentically) {
+  RecommenderModel model = TrainSmallModel();
+  auto dir = TempDir("roundtrip");
+  auto files = model.Save(dir);
+  ASSERT_TRUE(files.ok()) << files.status().ToString();
+  for (const std::string& f : *files) EXPECT_TRUE(std::filesystem::exists(dir / f)) << f;
+  auto loaded = RecommenderModel::Load(dir);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_TRUE(loaded->has_ranker());
+  EXPECT_EQ(loaded->items().names(), model.items().names());
+  for (uint32_t u = 0; u < 10; ++u) {
+    UserQuery q;
+    q.user = u;
+    q.items = {u, u + 10, u + 20};
+    q.timestamps = {1000000, 1000100, 1000200};
+    auto a = model.Recommend(q, 10);
+    auto b = loaded->Recommend(q, 10);
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t k = 0; k < a.size(); ++k) {
+      EXPECT_EQ(a[k].item, b[k].item);
+      EXPECT_EQ(a[k].score, b[k].score);
+    }
+  }
+  // A corrupted part is a clear error, not a crash.
+  std::filesystem::resize_file(dir / "ials.bin", 20);
+  EXPECT_EQ(RecommenderModel::Load(dir).status().code(), StatusCode::kDataLoss);
+  std::filesystem::remove(dir / "popularity.bin");
+  EXPECT_FALSE(RecommenderModel::Load(dir).ok());
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace recserve::models
