@@ -112,10 +112,10 @@ Status CheckModelVersionName(const std::string& v) {
            c == '_' || c == '-';
   });
   if (v.empty() || v.size() > 128 || !chars_ok || v.front() == '.' || v == "staging" ||
-      v == "current") {
+      v == "current" || v == "model_registry.json") {
     return InvalidArgument("model_version \"" + v +
                            "\" must be 1-128 chars of [A-Za-z0-9._-], not start with '.', and "
-                           "not be \"staging\" or \"current\"");
+                           "not be \"staging\", \"current\" or \"model_registry.json\"");
   }
   return Status::Ok();
 }

@@ -56,7 +56,8 @@ std::string ManifestToJson(const BundleManifest& manifest);
 Result<BundleManifest> ParseManifest(std::string_view json_text);
 
 // A model version becomes a directory name: 1-128 chars of [A-Za-z0-9._-], not starting with
-// '.', and not one of the reserved names under the models root ("staging", "current").
+// '.', and not one of the reserved names under the models root ("staging", "current",
+// "model_registry.json").
 Status CheckModelVersionName(const std::string& model_version);
 
 // Relative '/'-separated paths of every regular file under `dir` (recursively, except

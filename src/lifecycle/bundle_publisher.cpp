@@ -14,20 +14,11 @@ Status EnsureDirectory(const fs::path& dir) {
   return Status::Ok();
 }
 
-// Runs `fill` on a fresh temporary directory under `models_root`, then renames it to `target`
-// without replacing anything. The temporary directory never survives a failure.
-template <typename Fill>
+// Publishes through a hidden temporary directory in the models root (model versions cannot
+// start with '.', so it never collides with a bundle).
 Result<fs::path> PublishThroughTempDir(const fs::path& models_root, const fs::path& target,
-                                       Fill fill) {
-  Result<fs::path> tmp = MakeTempDirIn(models_root, ".tmp-publish-");
-  if (!tmp.ok()) return tmp.status();
-  Status status = fill(*tmp);
-  if (status.ok()) status = FsyncDirectory(*tmp);
-  if (status.ok()) status = RenameNoReplace(*tmp, target);
-  if (!status.ok()) {
-    RemoveTreeQuietly(*tmp);
-    return status;
-  }
+                                       const std::function<Status(const fs::path&)>& fill) {
+  RECSERVE_RETURN_IF_ERROR(BuildDirectoryThenPublish(models_root, ".tmp-publish-", target, fill));
   return target;
 }
 
@@ -60,19 +51,24 @@ Result<fs::path> PublishBundle(const fs::path& files_dir, const BundleMetadata& 
   });
 }
 
+Status CheckVersionFreeOrIdentical(const ValidatedBundle& bundle, const fs::path& models_root) {
+  const fs::path target = models_root / bundle.manifest.metadata.model_version;
+  std::error_code ec;
+  if (!fs::exists(fs::symlink_status(target, ec))) return Status::Ok();
+  Result<ValidatedBundle> existing = ValidateBundle(target);
+  if (existing.ok() && existing->manifest_sha256 == bundle.manifest_sha256) return Status::Ok();
+  return Status(StatusCode::kAlreadyExists,
+                "model version " + bundle.manifest.metadata.model_version + " already exists at " +
+                    target.string() + " with different content; published bundles are immutable");
+}
+
 Result<fs::path> PublishValidatedBundle(const ValidatedBundle& bundle,
                                         const fs::path& models_root) {
   RECSERVE_RETURN_IF_ERROR(EnsureDirectory(models_root));
-  const std::string& version = bundle.manifest.metadata.model_version;
-  const fs::path target = models_root / version;
+  const fs::path target = models_root / bundle.manifest.metadata.model_version;
+  RECSERVE_RETURN_IF_ERROR(CheckVersionFreeOrIdentical(bundle, models_root));
   std::error_code ec;
-  if (fs::exists(fs::symlink_status(target, ec))) {
-    Result<ValidatedBundle> existing = ValidateBundle(target);
-    if (existing.ok() && existing->manifest_sha256 == bundle.manifest_sha256) return target;
-    return Status(StatusCode::kAlreadyExists,
-                  "model version " + version + " already exists at " + target.string() +
-                      " with different content; published bundles are immutable");
-  }
+  if (fs::exists(fs::symlink_status(target, ec))) return target;  // identical content
   return PublishThroughTempDir(models_root, target, [&](const fs::path& tmp) -> Status {
     RECSERVE_RETURN_IF_ERROR(CopyTreeDurably(bundle.dir, tmp));
     Result<ValidatedBundle> copy = ValidateBundle(tmp);

@@ -23,6 +23,12 @@ Result<std::filesystem::path> PublishBundle(const std::filesystem::path& files_d
                                             const BundleMetadata& metadata,
                                             const std::filesystem::path& models_root);
 
+// OK when `<models_root>/<model_version>/` is free or already holds a byte-identical manifest (and
+// validates); AlreadyExists naming the directory otherwise. Lets a caller refuse early, before it
+// changes anything else.
+Status CheckVersionFreeOrIdentical(const ValidatedBundle& bundle,
+                                   const std::filesystem::path& models_root);
+
 // Publishes a copy of an already validated bundle as `<models_root>/<model_version>/`, checking the
 // copy again before it becomes visible. Idempotent: when that version already exists with a
 // byte-identical manifest (and validates), returns it; with a different manifest, AlreadyExists.

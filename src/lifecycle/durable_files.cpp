@@ -161,6 +161,18 @@ Status RenameNoReplace(const fs::path& from, const fs::path& to) {
   return FsyncDirectory(to.parent_path().empty() ? fs::path(".") : to.parent_path());
 }
 
+Status BuildDirectoryThenPublish(const fs::path& tmp_parent, std::string_view tmp_prefix,
+                                 const fs::path& target,
+                                 const std::function<Status(const fs::path&)>& fill) {
+  Result<fs::path> tmp = MakeTempDirIn(tmp_parent, tmp_prefix);
+  if (!tmp.ok()) return tmp.status();
+  Status status = fill(*tmp);
+  if (status.ok()) status = FsyncDirectory(*tmp);
+  if (status.ok()) status = RenameNoReplace(*tmp, target);
+  if (!status.ok()) RemoveTreeQuietly(*tmp);
+  return status;
+}
+
 Status ReplaceDirectory(const fs::path& fresh, const fs::path& target) {
   const fs::path parent = target.parent_path().empty() ? fs::path(".") : target.parent_path();
   if (::renameat2(AT_FDCWD, fresh.c_str(), AT_FDCWD, target.c_str(), RENAME_NOREPLACE) == 0) {

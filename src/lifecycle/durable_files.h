@@ -9,6 +9,7 @@
 // wins, the others get AlreadyExists).
 
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -38,6 +39,14 @@ Status CopyTreeDurably(const std::filesystem::path& from, const std::filesystem:
 
 // rename(2) that never replaces: AlreadyExists when `to` exists (even as an empty directory).
 Status RenameNoReplace(const std::filesystem::path& from, const std::filesystem::path& to);
+
+// Builds a new directory and publishes it as `target` without replacing anything: `fill` runs on
+// a fresh temporary directory `<tmp_parent>/<tmp_prefix>XXXXXX` (same filesystem as `target`),
+// which is then fsynced and renamed with RenameNoReplace. On any error the temporary directory is
+// removed and the error returned; `target` is never touched.
+Status BuildDirectoryThenPublish(const std::filesystem::path& tmp_parent,
+                                 std::string_view tmp_prefix, const std::filesystem::path& target,
+                                 const std::function<Status(const std::filesystem::path&)>& fill);
 
 // Makes the directory `fresh` visible as `target`. When `target` exists it is exchanged atomically
 // (renameat2 RENAME_EXCHANGE; where the filesystem lacks it, the old one is renamed aside first)

@@ -212,15 +212,10 @@ Result<fs::path> WriteMlflowRun(const fs::path& mlruns_root, const MlflowRunSpec
   if (fs::exists(final_run_dir, ec)) {
     return Status(StatusCode::kAlreadyExists, "run " + final_run_dir.string() + " exists");
   }
-  Result<fs::path> tmp = MakeTempDirIn(root, ".tmp-run-");
-  if (!tmp.ok()) return tmp.status();
-  Status status = FillRunDir(*tmp, spec, run_id, final_run_dir, bundle_dir);
-  if (status.ok()) status = FsyncDirectory(*tmp);
-  if (status.ok()) status = RenameNoReplace(*tmp, final_run_dir);
-  if (!status.ok()) {
-    RemoveTreeQuietly(*tmp);
-    return status;
-  }
+  RECSERVE_RETURN_IF_ERROR(
+      BuildDirectoryThenPublish(root, ".tmp-run-", final_run_dir, [&](const fs::path& tmp) {
+        return FillRunDir(tmp, spec, run_id, final_run_dir, bundle_dir);
+      }));
   return final_run_dir;
 }
 

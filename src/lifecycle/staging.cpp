@@ -22,19 +22,6 @@ std::string UtcNowRfc3339() {
   return buf;
 }
 
-// A deploy must not be half-possible: refuse before staging when models/<version> exists with
-// other content.
-Status CheckDeployable(const ValidatedBundle& bundle, const fs::path& models_root) {
-  const fs::path target = models_root / bundle.manifest.metadata.model_version;
-  std::error_code ec;
-  if (!fs::exists(fs::symlink_status(target, ec))) return Status::Ok();
-  Result<ValidatedBundle> existing = ValidateBundle(target);
-  if (existing.ok() && existing->manifest_sha256 == bundle.manifest_sha256) return Status::Ok();
-  return Status(StatusCode::kAlreadyExists,
-                "cannot deploy: " + target.string() +
-                    " already holds a different bundle; published versions are immutable");
-}
-
 Result<fs::path> Deploy(const StageOutcome& staged, const StageOptions& options) {
   Result<fs::path> published = PublishValidatedBundle(staged.bundle, options.models_root);
   if (!published.ok()) return published.status();
@@ -79,7 +66,11 @@ Result<StageOutcome> StageRun(const fs::path& run_dir, const StageOptions& optio
   if (ec) return Internal("cannot create " + options.models_root.string() + ": " + ec.message());
   Result<fs::path> staging_dir = ResolveInsideRoot(options.models_root, kStagingDirName);
   if (!staging_dir.ok()) return staging_dir.status();
-  if (options.deploy) RECSERVE_RETURN_IF_ERROR(CheckDeployable(*source, options.models_root));
+  // A deploy must not be half-possible: refuse before staging when models/<version> holds
+  // other content.
+  if (options.deploy) {
+    RECSERVE_RETURN_IF_ERROR(CheckVersionFreeOrIdentical(*source, options.models_root));
+  }
 
   fs::create_directories(*staging_dir, ec);
   if (ec) return Internal("cannot create " + staging_dir->string() + ": " + ec.message());

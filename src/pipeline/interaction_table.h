@@ -14,13 +14,13 @@ namespace recserve::pipeline {
 // One row per accepted interaction, in input order. All columns have the same length.
 struct InteractionTable {
   IdVocabulary users;
-  IdVocabulary items;                   // every item seen in interactions or items.csv
-  IdVocabulary event_types;             // "view", "click", ...; "" when the column is absent
-  std::vector<uint32_t> user;           // index into users
-  std::vector<uint32_t> item;           // index into items
-  std::vector<int64_t> timestamp;       // unix seconds (UTC)
-  std::vector<float> weight;            // >= 0; 1 when the input left it empty
-  std::vector<uint32_t> event_type;     // index into event_types
+  IdVocabulary items;                // every item seen in interactions or items.csv
+  IdVocabulary event_types;          // "view", "click", ...; "" when the column is absent
+  std::vector<uint32_t> user;        // index into users
+  std::vector<uint32_t> item;        // index into items
+  std::vector<int64_t> timestamp;    // unix seconds (UTC)
+  std::vector<float> weight;         // >= 0; 1 when the input left it empty
+  std::vector<uint32_t> event_type;  // index into event_types
 
   size_t size() const { return user.size(); }
 };

@@ -76,7 +76,8 @@ TEST_F(BundleTest, PublishNeverOverwritesAnExistingVersion) {
 }
 
 TEST_F(BundleTest, PublishRejectsUnsafeModelVersion) {
-  for (const char* bad : {"", "../x", ".hidden", "a/b", "staging", "current"}) {
+  for (const char* bad :
+       {"", "../x", ".hidden", "a/b", "staging", "current", "model_registry.json"}) {
     Result<fs::path> r = PublishBundle(tmp_.path() / "out", SampleMetadata(bad), models_);
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << bad;
