@@ -1,6 +1,8 @@
 // `recserve stage <mlflow_run_dir> [--models-root models] [--deploy]`: checks an MLflow run and
 // copies its bundle atomically to <models_root>/staging/run (src/lifecycle/staging.h).
 #include <iostream>
+#include <memory>
+#include <string>
 
 #include "app/commands.h"
 #include "lifecycle/staging.h"

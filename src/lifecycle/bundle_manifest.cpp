@@ -128,8 +128,8 @@ Result<std::vector<std::string>> ListBundleFilePaths(
   if (ec) return NotFound("cannot list " + dir.string() + ": " + ec.message());
   for (; it != end; it.increment(ec)) {
     if (ec) return Internal("cannot list " + dir.string() + ": " + ec.message());
-    const std::string rel = fs::relative(it->path(), dir, ec).generic_string();
-    if (ec) return Internal("relative path of " + it->path().string() + ": " + ec.message());
+    // Lexical, not fs::relative: that would resolve a symlink entry to its target.
+    const std::string rel = it->path().lexically_relative(dir).generic_string();
     const fs::file_status st = it->symlink_status(ec);
     if (ec) return Internal("stat " + it->path().string() + ": " + ec.message());
     if (fs::is_directory(st)) continue;

@@ -135,8 +135,8 @@ Status CopyTreeDurably(const fs::path& from, const fs::path& to) {
   if (ec) return IoError("list", from, ec.value());
   for (; it != end; it.increment(ec)) {
     if (ec) return IoError("list", from, ec.value());
-    const fs::path rel = fs::relative(it->path(), from, ec);
-    if (ec) return IoError("relative path of", it->path(), ec.value());
+    // Lexical, not fs::relative: that would resolve a symlink entry to its target.
+    const fs::path rel = it->path().lexically_relative(from);
     const fs::path dest = to / rel;
     const fs::file_status st = it->symlink_status(ec);
     if (ec) return IoError("stat", it->path(), ec.value());
