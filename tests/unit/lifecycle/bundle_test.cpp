@@ -89,6 +89,7 @@ TEST_F(BundleTest, PublishRefusesSymlinkInInput) {
   Result<fs::path> r = PublishBundle(tmp_.path() / "out", SampleMetadata("v2"), models_);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("out/link"), std::string::npos) << r.status().ToString();
   EXPECT_FALSE(fs::exists(models_ / "v2"));
 }
 
