@@ -125,6 +125,13 @@ Result<fs::path> MakeTempDirIn(const fs::path& parent, std::string_view prefix) 
   std::vector<char> buf(pattern.begin(), pattern.end());
   buf.push_back('\0');
   if (::mkdtemp(buf.data()) == nullptr) return IoError("mkdtemp in", parent, errno);
+  // mkdtemp makes it 0700; published bundles must stay readable by a server running as another
+  // user, like every other directory they hold.
+  if (::chmod(buf.data(), 0755) != 0) {
+    int err = errno;
+    ::rmdir(buf.data());
+    return IoError("chmod", fs::path(buf.data()), err);
+  }
   return fs::path(buf.data());
 }
 

@@ -27,8 +27,9 @@ Result<std::string> ReadWholeFile(const std::filesystem::path& path);
 // fsync(2) on a directory, so the names created or renamed inside it survive a crash.
 Status FsyncDirectory(const std::filesystem::path& dir);
 
-// Creates a fresh, empty, uniquely named directory `<parent>/<prefix>XXXXXX` (mkdtemp). The caller
-// owns it and removes it on failure (RemoveTreeQuietly).
+// Creates a fresh, empty, uniquely named directory `<parent>/<prefix>XXXXXX` (mkdtemp), mode
+// 0755 (it becomes a published bundle or run once renamed). The caller owns it and removes it on
+// failure (RemoveTreeQuietly).
 Result<std::filesystem::path> MakeTempDirIn(const std::filesystem::path& parent,
                                             std::string_view prefix);
 

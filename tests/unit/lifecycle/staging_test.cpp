@@ -91,6 +91,10 @@ TEST_F(StagingTest, DeployPublishesPointsCurrentAndRecordsHistory) {
   EXPECT_EQ(fs::read_symlink(models / "current"), fs::path("v2"));
   EXPECT_EQ(ReadFile(models / "current" / "version.txt"), "v2");
   EXPECT_TRUE(ValidateBundle(models / "v1").ok());
+  // Readable by a server running as another user (mkdtemp alone would make them 0700).
+  for (const fs::path& dir : {models / "v1", models / "staging" / "run"}) {
+    EXPECT_NE(fs::status(dir).permissions() & fs::perms::others_read, fs::perms::none) << dir;
+  }
   ModelRegistry reg = LoadModelRegistry(models / kModelRegistryFileName).value();
   ASSERT_TRUE(reg.current.has_value());
   EXPECT_EQ(reg.current->model_version, "v2");
