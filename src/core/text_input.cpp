@@ -1,5 +1,6 @@
 #include "core/text_input.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace recserve {
@@ -130,6 +131,24 @@ bool SplitCsvLine(std::string_view line, std::vector<std::string>& fields) {
       return true;
     }
   }
+}
+
+std::string PrintableExcerpt(std::string_view text, size_t max_bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  const size_t n = std::min(text.size(), max_bytes);
+  for (size_t i = 0; i < n; ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += "\\x";
+      out.push_back(kDigits[c >> 4]);
+      out.push_back(kDigits[c & 0xF]);
+    }
+  }
+  if (text.size() > max_bytes) out += "...";
+  return out;
 }
 
 std::string CsvEscape(std::string_view field) {

@@ -61,6 +61,11 @@ class LineReader {
 // Returns false for an unterminated quoted field or a stray quote inside an unquoted field.
 bool SplitCsvLine(std::string_view line, std::vector<std::string>& fields);
 
+// Up to `max_bytes` of `text` for an error message: printable ASCII as is, every other byte as
+// \xHH, and "..." when cut. Input echoed into logs and HTTP errors goes through this so a binary
+// file or a hostile request never puts raw bytes into a message.
+std::string PrintableExcerpt(std::string_view text, size_t max_bytes = 64);
+
 // Quotes a field for CSV output when it contains a comma, quote, CR or LF.
 std::string CsvEscape(std::string_view field);
 

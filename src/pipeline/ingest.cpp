@@ -199,7 +199,7 @@ Status ReadHeader(LineReader& reader, const std::filesystem::path& path,
     const std::string& want = i < required.size() ? required[i] : optional[i - required.size()];
     if (names[i] != want) {
       return InvalidArgument(path.string() + ": wrong header (column " + std::to_string(i + 1) +
-                             " is '" + names[i].substr(0, 64) + "'): " + hint);
+                             " is '" + PrintableExcerpt(names[i]) + "'): " + hint);
     }
   }
   stats.columns = names;

@@ -209,19 +209,21 @@ class CorruptInputTest(unittest.TestCase):
         with temp_dir() as root:
             good = os.path.join(root, "good")
             small_dataset(good)
-            run_recserve("pipeline", "--skip-training", "--data", good, "--data-root", root, "--run-id", "ok1")
+            run_recserve("pipeline", "--skip-training", "--data", good, "--data-root", root,
+                         "--run-id", "ok1")
             report = file_bytes(os.path.join(root, "evaluation", "data_quality_report_v2.json"))
             bad = os.path.join(root, "bad")
             os.makedirs(bad)
             make_input(bad)
-            proc = run_recserve("pipeline", "--skip-training", "--data", bad, "--data-root", root, "--run-id", "bad",
-                                check=False)
+            proc = run_recserve("pipeline", "--skip-training", "--data", bad, "--data-root", root,
+                                "--run-id", "bad", check=False)
             self.assertEqual(proc.returncode, 1, proc.stderr)
             self.assertIn(expect, proc.stderr)
             self.assertIn("nothing was published", proc.stderr)
             self.assertEqual(published_version(root), "ok1")
             self.assertEqual(
                 file_bytes(os.path.join(root, "evaluation", "data_quality_report_v2.json")), report)
+            return proc
 
     def test_truncated_gzip(self):
         def make(d):
@@ -232,9 +234,11 @@ class CorruptInputTest(unittest.TestCase):
         self.assert_fails_cleanly(make, "data_loss")
 
     def test_binary_garbage(self):
-        self.assert_fails_cleanly(
-            lambda d: write(os.path.join(d, "interactions.csv"), os.urandom(4096), "wb"),
-            "wrong header")
+        # Bytes that are not UTF-8 at the header's start: the message must still be plain text.
+        garbage = b"\xa1\xff\x00," + os.urandom(4092)
+        proc = self.assert_fails_cleanly(
+            lambda d: write(os.path.join(d, "interactions.csv"), garbage, "wb"), "wrong header")
+        self.assertTrue(proc.stderr.isascii(), proc.stderr)
 
     def test_ten_megabyte_line(self):
         def make(d):

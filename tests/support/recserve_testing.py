@@ -31,8 +31,10 @@ def run_recserve(*args, env=None, timeout=600, check=True, cwd=None):
     """Runs `recserve ARGS`; returns CompletedProcess with text stdout/stderr."""
     full_env = dict(os.environ)
     full_env.update(env or {})
+    # errors="backslashreplace": a message that echoes raw input must fail an assertion, not
+    # the decoding of the output.
     proc = subprocess.run([RECSERVE_BIN, *map(str, args)], capture_output=True, text=True,
-                          env=full_env, timeout=timeout, cwd=cwd)
+                          errors="backslashreplace", env=full_env, timeout=timeout, cwd=cwd)
     if check and proc.returncode != 0:
         raise AssertionError(f"recserve {' '.join(map(str, args))} exited {proc.returncode}\n"
                              f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")

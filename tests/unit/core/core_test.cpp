@@ -115,6 +115,12 @@ TEST(Csv, SplitsQuotedFields) {
   EXPECT_EQ(CsvEscape("a,\"b\""), "\"a,\"\"b\"\"\"");
 }
 
+TEST(Csv, PrintableExcerptEscapesBytesAndCuts) {
+  EXPECT_EQ(PrintableExcerpt("user_id"), "user_id");
+  EXPECT_EQ(PrintableExcerpt(std::string("a\xa1\n\\b", 5)), "a\\xa1\\x0a\\x5cb");
+  EXPECT_EQ(PrintableExcerpt("abcdef", 3), "abc...");
+}
+
 TEST(IdVocabulary, InternsDenseIndicesAndOrdersNumericIds) {
   IdVocabulary v;
   EXPECT_EQ(v.Intern("42"), 0u);
