@@ -93,8 +93,8 @@ int RunPipeline(const PipelineFlags& flags) {
   // 1. ingest
   std::error_code size_ec;
   const uint64_t input_bytes = fs::file_size(*interactions, size_ec);
-  const bool gzip = interactions->extension() == ".gz";
-  progress.Begin("ingest", gzip || size_ec ? 0 : input_bytes);
+  // The ETA compares file bytes consumed (compressed bytes for gzip) with the file size.
+  progress.Begin("ingest", size_ec ? 0 : input_bytes);
   pipeline::IngestOptions ingest_options;
   ingest_options.interactions_path = *interactions;
   ingest_options.items_path = items;
