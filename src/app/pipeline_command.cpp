@@ -146,8 +146,10 @@ int RunPipeline(const PipelineFlags& flags) {
   progress.End(snapshot.users.size() + snapshot.items.size());
 
   // 4. publish: features first (atomic switch), then the report that describes them.
-  progress.Begin("publish");
-  if (Status st = (*store)->Publish(snapshot); !st.ok()) {
+  const uint64_t records = snapshot.users.size() + snapshot.items.size();
+  progress.Begin("publish", records);  // ETA from records written of `records`
+  if (Status st = (*store)->Publish(snapshot, [&](uint64_t n) { progress.Update(n, n); });
+      !st.ok()) {
     progress.End(0, "failed");
     return Fail(st.ToString() + "; the previous snapshot is still current");
   }

@@ -127,6 +127,27 @@ TEST(IdVocabulary, InternsDenseIndicesAndOrdersNumericIds) {
   EXPECT_FALSE(IdLess("7", "42", false));
 }
 
+// The open-addressing index must keep every id findable across its resizes, tell near-identical
+// ids apart, and accept the empty string and embedded NULs as ordinary ids.
+TEST(IdVocabulary, StaysConsistentAcrossGrowth) {
+  IdVocabulary v;
+  const uint32_t n = 50000;
+  for (uint32_t i = 0; i < n; ++i) ASSERT_EQ(v.Intern("id" + std::to_string(i)), i);
+  for (uint32_t i = 0; i < n; ++i) {
+    ASSERT_EQ(v.Find("id" + std::to_string(i)), i);
+    ASSERT_EQ(v.Intern("id" + std::to_string(i)), i);
+    ASSERT_EQ(v.Name(i), "id" + std::to_string(i));
+  }
+  EXPECT_FALSE(v.Find("id50000").has_value());
+  EXPECT_FALSE(v.Find("id").has_value());
+  EXPECT_EQ(v.Intern(""), n);
+  EXPECT_EQ(v.Intern(std::string("a\0b", 3)), n + 1);
+  EXPECT_FALSE(v.Find(std::string("a\0c", 3)).has_value());
+  EXPECT_EQ(v.size(), n + 2);
+  IdVocabulary empty;
+  EXPECT_FALSE(empty.Find("x").has_value());
+}
+
 TEST(Env, ParsesTypedValuesAndRejectsGarbage) {
   setenv("RECSERVE_TEST_NUM", "0.01", 1);
   EXPECT_DOUBLE_EQ(*EnvDoubleOr("RECSERVE_TEST_NUM", 1.0), 0.01);
