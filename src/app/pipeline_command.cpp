@@ -140,8 +140,12 @@ int RunPipeline(const PipelineFlags& flags) {
 
   // 3. features
   progress.Begin("features");
-  pipeline::FeatureOptions feature_options{run_id, flags.history_length, flags.half_life_days,
-                                           flags.list_length, now};
+  pipeline::FeatureOptions feature_options{
+      run_id, flags.history_length, flags.half_life_days, flags.list_length, now, nullptr};
+  feature_options.progress = [&](uint64_t done, uint64_t total) {
+    progress.SetTotal(total);  // ETA from users done of all users
+    progress.Update(done, done);
+  };
   const auto snapshot = pipeline::BuildFeatures(ingest->table, ingest->catalog, feature_options);
   progress.End(snapshot.users.size() + snapshot.items.size());
 
