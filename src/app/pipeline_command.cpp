@@ -128,8 +128,8 @@ int RunPipeline(const PipelineFlags& flags) {
   // 1. ingest
   std::error_code size_ec;
   const uint64_t input_bytes = fs::file_size(*interactions, size_ec);
-  const bool gzip = interactions->extension() == ".gz";
-  progress.Begin("ingest", gzip || size_ec ? 0 : input_bytes);
+  // The ETA compares file bytes consumed (compressed bytes for gzip) with the file size.
+  progress.Begin("ingest", size_ec ? 0 : input_bytes);
   pipeline::IngestOptions ingest_options;
   ingest_options.interactions_path = *interactions;
   ingest_options.items_path = items;
@@ -175,8 +175,12 @@ int RunPipeline(const PipelineFlags& flags) {
 
   // 3. features
   progress.Begin("features");
-  pipeline::FeatureOptions feature_options{run_id, flags.history_length, flags.half_life_days,
-                                           flags.list_length, now};
+  pipeline::FeatureOptions feature_options{
+      run_id, flags.history_length, flags.half_life_days, flags.list_length, now, nullptr};
+  feature_options.progress = [&](uint64_t done, uint64_t total) {
+    progress.SetTotal(total);  // ETA from users done of all users
+    progress.Update(done, done);
+  };
   const auto snapshot = pipeline::BuildFeatures(ingest->table, ingest->catalog, feature_options);
   progress.End(snapshot.users.size() + snapshot.items.size());
 
@@ -200,8 +204,10 @@ int RunPipeline(const PipelineFlags& flags) {
   }
 
   // 5. publish: features first (atomic switch), then the report that describes them.
-  progress.Begin("publish");
-  if (Status st = (*store)->Publish(snapshot); !st.ok()) {
+  const uint64_t records = snapshot.users.size() + snapshot.items.size();
+  progress.Begin("publish", records);  // ETA from records written of `records`
+  if (Status st = (*store)->Publish(snapshot, [&](uint64_t n) { progress.Update(n, n); });
+      !st.ok()) {
     progress.End(0, "failed");
     return Fail(st.ToString() + "; the previous snapshot is still current");
   }

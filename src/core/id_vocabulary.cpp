@@ -4,19 +4,48 @@
 
 namespace recserve {
 
+namespace {
+uint64_t HashId(std::string_view id) { return std::hash<std::string_view>{}(id); }
+uint32_t TagOf(uint64_t hash) { return static_cast<uint32_t>(hash >> 32); }
+}  // namespace
+
+size_t IdVocabulary::Probe(std::string_view id, uint64_t hash) const {
+  const size_t mask = slots_.size() - 1;
+  const uint32_t tag = TagOf(hash);
+  for (size_t i = hash & mask;; i = (i + 1) & mask) {
+    const Slot& slot = slots_[i];
+    if (slot.index_plus_one == 0) return i;
+    if (slot.hash_tag == tag && names_[slot.index_plus_one - 1] == id) return i;
+  }
+}
+
+void IdVocabulary::Grow() {
+  slots_.assign(slots_.empty() ? 1024 : slots_.size() * 2, Slot{});
+  const size_t mask = slots_.size() - 1;
+  for (uint32_t idx = 0; idx < names_.size(); ++idx) {
+    const uint64_t hash = HashId(names_[idx]);
+    size_t i = hash & mask;
+    while (slots_[i].index_plus_one != 0) i = (i + 1) & mask;
+    slots_[i] = {TagOf(hash), idx + 1};
+  }
+}
+
 uint32_t IdVocabulary::Intern(std::string_view id) {
-  auto it = index_.find(id);
-  if (it != index_.end()) return it->second;
-  uint32_t idx = static_cast<uint32_t>(names_.size());
+  if ((names_.size() + 1) * 2 > slots_.size()) Grow();
+  const uint64_t hash = HashId(id);
+  Slot& slot = slots_[Probe(id, hash)];
+  if (slot.index_plus_one != 0) return slot.index_plus_one - 1;
+  const auto idx = static_cast<uint32_t>(names_.size());
   names_.emplace_back(id);
-  index_.emplace(names_.back(), idx);
+  slot = {TagOf(hash), idx + 1};
   return idx;
 }
 
 std::optional<uint32_t> IdVocabulary::Find(std::string_view id) const {
-  auto it = index_.find(id);
-  if (it == index_.end()) return std::nullopt;
-  return it->second;
+  if (slots_.empty()) return std::nullopt;
+  const Slot& slot = slots_[Probe(id, HashId(id))];
+  if (slot.index_plus_one == 0) return std::nullopt;
+  return slot.index_plus_one - 1;
 }
 
 bool AllDigitIds(const std::vector<std::string>& ids) {

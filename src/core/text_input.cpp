@@ -56,6 +56,12 @@ bool LineReader::Fill() {
   return true;
 }
 
+uint64_t LineReader::file_bytes_read() const {
+  if (file_ == nullptr) return 0;
+  const auto offset = gzoffset(file_);
+  return offset > 0 ? static_cast<uint64_t>(offset) : 0;
+}
+
 bool LineReader::Next(std::string& line) {
   if (file_ == nullptr || !status_.ok()) return false;
   size_t scan_from = pos_;

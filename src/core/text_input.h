@@ -41,6 +41,10 @@ class LineReader {
   uint64_t line_number() const { return line_number_; }
   // Uncompressed bytes consumed so far (for progress reporting).
   uint64_t bytes_read() const { return bytes_read_; }
+  // Bytes of the file itself consumed so far: compressed bytes for gzip input, equal to
+  // bytes_read() (plus read-ahead) for plain input. Compared with the file size it gives a
+  // progress fraction for both kinds. 0 before Open() or after an error.
+  uint64_t file_bytes_read() const;
 
  private:
   bool Fill();

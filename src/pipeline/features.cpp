@@ -82,6 +82,7 @@ store::FeatureSnapshot BuildFeatures(const InteractionTable& table, const ItemCa
   snap.users.resize(user_count);
   std::vector<uint64_t> per_event(table.event_types.size());
   for (uint32_t u = 0; u < user_count; ++u) {
+    if (options.progress && u % 65536 == 0 && u > 0) options.progress(u, user_count);
     auto& uf = snap.users[u];
     uf.user_id = table.users.Name(u);
     auto begin = by_user.begin() + offsets[u];

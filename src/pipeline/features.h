@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "pipeline/interaction_table.h"
@@ -17,6 +18,9 @@ struct FeatureOptions {
   double half_life_days = 7.0;  // decay of item popularity; must be > 0
   size_t list_length = 100;     // length of the popular and trending lists
   int64_t published_at = 0;     // unix seconds
+  // Optional progress display: called with (users done, users in total) every 65536 users, on
+  // the calling thread.
+  std::function<void(uint64_t done, uint64_t total)> progress;
 };
 
 // Pure function of its inputs. Time windows (decay, trending 1h/24h, item age) are measured back

@@ -74,7 +74,8 @@ struct IngestOptions {
   std::optional<std::filesystem::path> items_path;
   std::filesystem::path quarantine_dir;  // data/quarantine/<run_id>; created
   int64_t now = 0;                       // unix seconds, for the future-timestamp check
-  // Called now and then with (rows so far, bytes so far) for progress display.
+  // Called now and then with (rows so far, bytes of the file consumed so far: compressed bytes
+  // for gzip input) for progress display.
   std::function<void(uint64_t rows, uint64_t bytes)> progress;
 };
 

@@ -16,8 +16,12 @@ class StepProgress {
   // `interactive`: draw progress lines (true when stderr is a terminal).
   explicit StepProgress(bool interactive) : interactive_(interactive) {}
 
-  // Starts a step. `total_bytes` (0 = unknown) lets Update() estimate the remaining time.
+  // Starts a step. `total_bytes` (0 = unknown) lets Update() estimate the remaining time from
+  // the share done. "Bytes" is any unit of work the step counts consistently: file bytes for
+  // ingest (compressed bytes for gzip input), records for publish.
   void Begin(std::string step, uint64_t total_bytes = 0);
+  // Sets the current step's total when it is known only after Begin() (0 = unknown).
+  void SetTotal(uint64_t total_bytes) { total_bytes_ = total_bytes; }
   // Reports work done so far in the current step; redraws at most 4 times a second.
   void Update(uint64_t rows, uint64_t bytes = 0);
   // Ends the current step with its final row count and a note for the summary ("ok", "failed").

@@ -2,6 +2,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <charconv>
+#include <cmath>
+
 namespace recserve::store {
 namespace {
 
@@ -18,17 +21,126 @@ Result<T> DecodeWith(std::string_view text, const char* what, Fn read) {
   }
 }
 
+// Appends JSON text to a string. Hand-written because encoding 1M+ feature records through
+// nlohmann::json (a node per value) dominated the publish step's CPU. Output is standard JSON
+// read back by the nlohmann decoders below. Strings: '"', '\\' and control characters are
+// escaped; invalid UTF-8 bytes become U+FFFD so that the record always decodes (nlohmann's
+// dump() would throw on them). Non-finite doubles become null, as nlohmann writes them.
+class JsonWriter {
+ public:
+  explicit JsonWriter(size_t reserve) { out_.reserve(reserve); }
+  // Object keys come from data too (event types), so they are escaped like strings.
+  JsonWriter& Key(std::string_view name) {
+    String(name);
+    out_ += ':';
+    first_ = true;  // the value that follows takes no comma
+    return *this;
+  }
+  JsonWriter& Open(char bracket) {
+    Comma();
+    out_ += bracket;
+    first_ = true;
+    return *this;
+  }
+  JsonWriter& Close(char bracket) {
+    out_ += bracket;
+    first_ = false;
+    return *this;
+  }
+  JsonWriter& String(std::string_view text);
+  template <typename Int>
+  JsonWriter& Integer(Int value) {
+    Comma();
+    char buf[24];
+    auto end = std::to_chars(buf, buf + sizeof buf, value).ptr;
+    out_.append(buf, end);
+    return *this;
+  }
+  JsonWriter& Double(double value) {
+    Comma();
+    if (!std::isfinite(value)) {
+      out_ += "null";
+      return *this;
+    }
+    char buf[32];
+    auto end = std::to_chars(buf, buf + sizeof buf, value).ptr;  // shortest round-trip form
+    out_.append(buf, end);
+    return *this;
+  }
+  std::string Take() { return std::move(out_); }
+
+ private:
+  void Comma() {
+    if (!first_) out_ += ',';
+    first_ = false;
+  }
+  std::string out_;
+  bool first_ = true;
+};
+
+// Length of the valid UTF-8 sequence starting at text[i], or 0 when it is not valid.
+size_t Utf8SequenceLength(std::string_view text, size_t i) {
+  const auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
+  const unsigned char lead = byte(i);
+  size_t n = lead >= 0xF0 && lead <= 0xF4 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC2 ? 2 : 0;
+  if (lead >= 0xF5 || n == 0 || i + n > text.size()) return 0;
+  for (size_t k = 1; k < n; ++k) {
+    if ((byte(i + k) & 0xC0) != 0x80) return 0;
+  }
+  // Overlong 3/4-byte forms, UTF-16 surrogates and code points above U+10FFFF.
+  if (n == 3 && ((lead == 0xE0 && byte(i + 1) < 0xA0) || (lead == 0xED && byte(i + 1) >= 0xA0)))
+    return 0;
+  if (n == 4 && ((lead == 0xF0 && byte(i + 1) < 0x90) || (lead == 0xF4 && byte(i + 1) >= 0x90)))
+    return 0;
+  return n;
+}
+
+JsonWriter& JsonWriter::String(std::string_view text) {
+  Comma();
+  out_ += '"';
+  for (size_t i = 0; i < text.size();) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x80) {
+      size_t n = Utf8SequenceLength(text, i);
+      if (n == 0) {
+        out_ += "\xEF\xBF\xBD";  // U+FFFD
+        ++i;
+      } else {
+        out_.append(text.substr(i, n));
+        i += n;
+      }
+      continue;
+    }
+    if (c == '"' || c == '\\') {
+      out_ += '\\';
+      out_ += static_cast<char>(c);
+    } else if (c < 0x20) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out_ += "\\u00";
+      out_ += kHex[c >> 4];
+      out_ += kHex[c & 0xF];
+    } else {
+      out_ += static_cast<char>(c);
+    }
+    ++i;
+  }
+  out_ += '"';
+  return *this;
+}
+
 }  // namespace
 
 std::string EncodeUser(const UserFeatures& user) {
-  json recent = json::array();
-  for (const auto& r : user.recent) recent.push_back({r.item_id, r.timestamp});
-  json counts = json::object();
-  for (const auto& [type, n] : user.event_counts) counts[type] = n;
-  return json{{"id", user.user_id},          {"recent", std::move(recent)},
-              {"events", std::move(counts)}, {"n", user.interaction_count},
-              {"first", user.first_seen},    {"last", user.last_seen}}
-      .dump();
+  JsonWriter w(64 + user.user_id.size() + 24 * user.recent.size() + 16 * user.event_counts.size());
+  w.Open('{').Key("id").String(user.user_id).Key("recent").Open('[');
+  for (const auto& r : user.recent) {
+    w.Open('[').String(r.item_id).Integer(r.timestamp).Close(']');
+  }
+  w.Close(']').Key("events").Open('{');
+  for (const auto& [type, n] : user.event_counts) w.Key(type).Integer(n);
+  w.Close('}').Key("n").Integer(user.interaction_count);
+  w.Key("first").Integer(user.first_seen).Key("last").Integer(user.last_seen).Close('}');
+  return w.Take();
 }
 
 Result<UserFeatures> DecodeUser(std::string_view text) {
@@ -49,16 +161,13 @@ Result<UserFeatures> DecodeUser(std::string_view text) {
 }
 
 std::string EncodeItem(const ItemFeatures& item) {
-  return json{{"id", item.item_id},
-              {"title", item.title},
-              {"tags", item.tags},
-              {"pop", item.popularity},
-              {"decayed", item.decayed_popularity},
-              {"t1h", item.trending_1h},
-              {"t24h", item.trending_24h},
-              {"created", item.created_at},
-              {"age", item.age_seconds}}
-      .dump();
+  JsonWriter w(160 + item.item_id.size() + item.title.size() + 16 * item.tags.size());
+  w.Open('{').Key("id").String(item.item_id).Key("title").String(item.title).Key("tags").Open('[');
+  for (const auto& tag : item.tags) w.String(tag);
+  w.Close(']').Key("pop").Integer(item.popularity).Key("decayed").Double(item.decayed_popularity);
+  w.Key("t1h").Integer(item.trending_1h).Key("t24h").Integer(item.trending_24h);
+  w.Key("created").Integer(item.created_at).Key("age").Integer(item.age_seconds).Close('}');
+  return w.Take();
 }
 
 Result<ItemFeatures> DecodeItem(std::string_view text) {
@@ -78,9 +187,11 @@ Result<ItemFeatures> DecodeItem(std::string_view text) {
 }
 
 std::string EncodeRankedList(const std::vector<RankedItem>& list) {
-  json out = json::array();
-  for (const auto& r : list) out.push_back({r.item_id, r.score});
-  return out.dump();
+  JsonWriter w(2 + 32 * list.size());
+  w.Open('[');
+  for (const auto& r : list) w.Open('[').String(r.item_id).Double(r.score).Close(']');
+  w.Close(']');
+  return w.Take();
 }
 
 Result<std::vector<RankedItem>> DecodeRankedList(std::string_view text) {

@@ -167,7 +167,8 @@ Result<SnapshotMetadata> SqliteFeatureStore::GetMetadata() {
   return DecodeMetadata(*data);
 }
 
-Status SqliteFeatureStore::Publish(const FeatureSnapshot& snapshot) {
+Status SqliteFeatureStore::Publish(const FeatureSnapshot& snapshot,
+                                   const std::function<void(uint64_t records)>& on_records) {
   std::lock_guard lock(mu_);
   Transaction txn(db_);
   if (!txn.Begin("BEGIN IMMEDIATE")) return Error("begin publish");
@@ -191,7 +192,9 @@ Status SqliteFeatureStore::Publish(const FeatureSnapshot& snapshot) {
   Statement add_item(db_, "INSERT INTO item_features VALUES (" + id + ", ?1, ?2)");
   Statement add_list(db_, "INSERT INTO item_lists VALUES (" + id + ", ?1, ?2)");
   if (!add_user.ok() || !add_item.ok() || !add_list.ok()) return Error("prepare");
+  uint64_t written = 0;
   auto insert = [&](Statement& stmt, std::string_view key, const std::string& data) {
+    if (on_records && ++written % 65536 == 0) on_records(written);
     stmt.BindText(1, key);
     stmt.BindText(2, data);
     bool done = sqlite3_step(stmt.get()) == SQLITE_DONE;

@@ -38,7 +38,11 @@ class SqliteFeatureStore final : public FeatureStore, public FeatureSnapshotWrit
   Result<SnapshotMetadata> GetMetadata() override;
 
   // AlreadyExists when the version was published before; the store is then unchanged.
-  Status Publish(const FeatureSnapshot& snapshot) override;
+  Status Publish(const FeatureSnapshot& snapshot) override { return Publish(snapshot, nullptr); }
+  // Same, calling `on_records(records written so far)` every 65536 records (progress display;
+  // called on the caller's thread while the store's lock is held, so it must not use the store).
+  Status Publish(const FeatureSnapshot& snapshot,
+                 const std::function<void(uint64_t records)>& on_records);
 
   // Streams every record of the current snapshot, encoded as stored, inside one read
   // transaction (a concurrent Publish does not change what is streamed). `visit` returning a

@@ -89,6 +89,48 @@ TEST(LineReader, ReadsGzipAndDetectsTruncation) {
   EXPECT_EQ(t.status().code(), StatusCode::kDataLoss);
 }
 
+// file_bytes_read() drives the pipeline's ETA for gzip input: it must count compressed bytes,
+// grow as lines are read, and end at the file size, for gzip and plain files alike.
+TEST(LineReader, FileBytesReadTracksCompressedOffset) {
+  std::string body;
+  uint64_t x = 88172645463325252ULL;  // xorshift: text that does not compress to nothing
+  for (int i = 0; i < 200000; ++i) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    body.append("u").append(std::to_string(x % 1000003));
+    body.append(",i").append(std::to_string(x % 99991)).append(",1,1\n");
+  }
+  fs::path gz_path = TempFile("offset.csv.gz");
+  gzFile gz = gzopen(gz_path.c_str(), "wb");
+  gzwrite(gz, body.data(), static_cast<unsigned>(body.size()));
+  gzclose(gz);
+  fs::path plain_path = TempFile("offset.csv");
+  std::ofstream(plain_path) << body;
+
+  for (const fs::path& p : {gz_path, plain_path}) {
+    const uint64_t size = fs::file_size(p);
+    LineReader r;
+    ASSERT_TRUE(r.Open(p).ok());
+    EXPECT_EQ(r.file_bytes_read(), 0u);
+    std::string line;
+    ASSERT_TRUE(r.Next(line));
+    const uint64_t early = r.file_bytes_read();
+    EXPECT_GT(early, 0u) << p;
+    EXPECT_LT(early, size) << p;
+    uint64_t last = early;
+    while (r.Next(line)) {
+      ASSERT_GE(r.file_bytes_read(), last);
+      last = r.file_bytes_read();
+    }
+    EXPECT_TRUE(r.status().ok());
+    EXPECT_EQ(r.file_bytes_read(), size) << p;
+    if (p == gz_path) {
+      EXPECT_LT(size, r.bytes_read());  // compressed, not uncompressed, bytes
+    }
+  }
+}
+
 TEST(LineReader, RejectsOverlongLine) {
   fs::path p = TempFile("long.csv");
   {
@@ -131,6 +173,27 @@ TEST(IdVocabulary, InternsDenseIndicesAndOrdersNumericIds) {
   EXPECT_TRUE(AllDigitIds(v.names()));
   EXPECT_TRUE(IdLess("7", "42", true));
   EXPECT_FALSE(IdLess("7", "42", false));
+}
+
+// The open-addressing index must keep every id findable across its resizes, tell near-identical
+// ids apart, and accept the empty string and embedded NULs as ordinary ids.
+TEST(IdVocabulary, StaysConsistentAcrossGrowth) {
+  IdVocabulary v;
+  const uint32_t n = 50000;
+  for (uint32_t i = 0; i < n; ++i) ASSERT_EQ(v.Intern("id" + std::to_string(i)), i);
+  for (uint32_t i = 0; i < n; ++i) {
+    ASSERT_EQ(v.Find("id" + std::to_string(i)), i);
+    ASSERT_EQ(v.Intern("id" + std::to_string(i)), i);
+    ASSERT_EQ(v.Name(i), "id" + std::to_string(i));
+  }
+  EXPECT_FALSE(v.Find("id50000").has_value());
+  EXPECT_FALSE(v.Find("id").has_value());
+  EXPECT_EQ(v.Intern(""), n);
+  EXPECT_EQ(v.Intern(std::string("a\0b", 3)), n + 1);
+  EXPECT_FALSE(v.Find(std::string("a\0c", 3)).has_value());
+  EXPECT_EQ(v.size(), n + 2);
+  IdVocabulary empty;
+  EXPECT_FALSE(empty.Find("x").has_value());
 }
 
 TEST(Env, ParsesTypedValuesAndRejectsGarbage) {

@@ -27,6 +27,46 @@ TEST(FeatureTypes, RoundTripAndCorruptBytes) {
   EXPECT_EQ(DecodeItem("{}").status().code(), StatusCode::kDataLoss);
 }
 
+// The hand-written encoder must escape everything data can hold (quotes, backslashes, control
+// characters, event types as object keys) and never emit bytes a decoder rejects.
+TEST(FeatureTypes, EncoderEscapesDataAndRepairsInvalidUtf8) {
+  UserFeatures user;
+  user.user_id = "a\"b\\c\n\x01d";
+  user.recent = {{"caf\xc3\xa9", -7}, {"x,y", 9}};
+  user.event_counts = {{"cl\"ick", 3}, {"", 1}};
+  user.interaction_count = 18446744073709551615ULL;
+  user.first_seen = -1;
+  user.last_seen = 1735689600;
+  auto u = DecodeUser(EncodeUser(user));
+  ASSERT_TRUE(u.ok()) << u.status().ToString();
+  EXPECT_EQ(u->user_id, user.user_id);
+  EXPECT_EQ(u->recent[0].item_id, "caf\xc3\xa9");
+  EXPECT_EQ(u->recent[0].timestamp, -7);
+  EXPECT_EQ(u->recent[1].item_id, "x,y");
+  EXPECT_EQ(u->interaction_count, user.interaction_count);
+  EXPECT_EQ(u->first_seen, -1);
+  ASSERT_EQ(u->event_counts.size(), 2u);
+
+  ItemFeatures item;
+  item.item_id = "i\xff\xc3";  // invalid UTF-8: a stray byte and a truncated sequence
+  item.title = "\xed\xa0\x80 surrogate";
+  item.tags = {"t|1", "\t"};
+  item.decayed_popularity = 0.1 + 0.2;
+  auto i = DecodeItem(EncodeItem(item));
+  ASSERT_TRUE(i.ok()) << i.status().ToString();
+  EXPECT_EQ(i->item_id, "i\xef\xbf\xbd\xef\xbf\xbd");
+  EXPECT_EQ(i->title, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd surrogate");
+  EXPECT_EQ(i->tags, item.tags);
+  EXPECT_EQ(i->decayed_popularity, 0.1 + 0.2);  // shortest form still round-trips exactly
+
+  auto list = DecodeRankedList(EncodeRankedList({{"a", 1.5}, {"b\"", 1e-300}}));
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[1].item_id, "b\"");
+  EXPECT_EQ((*list)[1].score, 1e-300);
+  EXPECT_EQ(EncodeRankedList({}), "[]");
+}
+
 class SqliteStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
