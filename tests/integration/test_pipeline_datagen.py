@@ -89,8 +89,8 @@ class DatagenBadRowsTest(unittest.TestCase):
                                           "future_timestamp"}, gen.stderr)
             self.assertGreater(sum(kinds.values()), 0)
 
-            proc = run_recserve("pipeline", "--data", data, "--data-root", root, "--run-id",
-                                "dg1", "--max-reject-ratio", "0.05")
+            proc = run_recserve("pipeline", "--skip-training", "--data", data, "--data-root", root,
+                                "--run-id", "dg1", "--max-reject-ratio", "0.05")
             with open(os.path.join(root, "evaluation", "data_quality_report_v2.json")) as f:
                 report = json.load(f)
             now = int(os.path.getmtime(os.path.join(root, "evaluation",
