@@ -141,6 +141,8 @@ Result<std::vector<float>> Ranker::Predict(const std::vector<float>& features, s
                 "XGBoosterPredictFromDense"));
   bst_ulong len = 1;
   for (bst_ulong d = 0; d < dims; ++d) len *= shape[d];
+  if (dims == 0 || len != rows)
+    return Internal("XGBoost returned a prediction of the wrong length");
   return std::vector<float>(out, out + len);
 }
 
