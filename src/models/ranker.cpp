@@ -4,6 +4,8 @@
 
 #include <strings.h>
 #include <cmath>
+#include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 
 namespace recserve::models {
@@ -118,15 +120,29 @@ Result<std::vector<float>> Ranker::Predict(const std::vector<float>& features, s
     return InvalidArgument("ranker input has the wrong number of features");
   }
   if (rows == 0) return std::vector<float>();
-  DMatrix m;
-  RECSERVE_RETURN_IF_ERROR(XgbStatus(
-      XGDMatrixCreateFromMat(features.data(), rows, num_features_, NAN, &m.handle), "DMatrix"));
-  std::lock_guard<std::mutex> lock(predict_mutex_);
-  bst_ulong len = 0;
+  // In-place prediction straight from the caller's row-major buffer: no DMatrix per request.
+  // XGBoost (>= 1.4) keeps the output buffer per calling thread and per booster, so concurrent
+  // calls on one booster need no lock; the booster's nthread is 1 (set in Train/Load).
+  char array_interface[160];
+  std::snprintf(array_interface, sizeof(array_interface),
+                "{\"data\": [%llu, true], \"shape\": [%zu, %zu], \"typestr\": \"<f4\", "
+                "\"version\": 3}",
+                static_cast<unsigned long long>(reinterpret_cast<uintptr_t>(features.data())), rows,
+                num_features_);
+  static constexpr char kPredictConfig[] =
+      "{\"type\": 0, \"training\": false, \"cache_id\": 0, \"iteration_begin\": 0, "
+      "\"iteration_end\": 0, \"strict_shape\": false, \"missing\": NaN}";
+  const bst_ulong* shape = nullptr;
+  bst_ulong dims = 0;
   const float* out = nullptr;
   RECSERVE_RETURN_IF_ERROR(
-      XgbStatus(XGBoosterPredict(booster_, m.handle, 0, 0, 0, &len, &out), "XGBoosterPredict"));
-  if (len != rows) return Internal("XGBoost returned a prediction of the wrong length");
+      XgbStatus(XGBoosterPredictFromDense(booster_, array_interface, kPredictConfig, nullptr,
+                                          &shape, &dims, &out),
+                "XGBoosterPredictFromDense"));
+  bst_ulong len = 1;
+  for (bst_ulong d = 0; d < dims; ++d) len *= shape[d];
+  if (dims == 0 || len != rows)
+    return Internal("XGBoost returned a prediction of the wrong length");
   return std::vector<float>(out, out + len);
 }
 

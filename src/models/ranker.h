@@ -2,14 +2,13 @@
 // The learning-to-rank stage: an XGBoost booster (rank:ndcg) over per-candidate feature rows.
 // Stored in XGBoost's own JSON model format (XGBoosterSaveModel) so any XGBoost can read it.
 //
-// Thread-safety: Predict() is const and serialised by an internal mutex (XGBoosterPredict keeps
-// its output buffer in the booster), and runs one OpenMP thread per call so concurrent requests
-// do not oversubscribe the cores.
+// Thread-safety: Predict() is const and may be called concurrently without a lock: it uses
+// XGBoost's in-place prediction, whose output buffer is thread-local per booster (XGBoost >= 1.4),
+// and runs one OpenMP thread per call so concurrent requests do not oversubscribe the cores.
 
 #include <cstdint>
 #include <filesystem>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -60,7 +59,6 @@ class Ranker {
   Ranker() = default;
   void* booster_ = nullptr;  // BoosterHandle
   size_t num_features_ = 0;
-  mutable std::mutex predict_mutex_;
 };
 
 }  // namespace recserve::models

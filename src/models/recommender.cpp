@@ -34,19 +34,29 @@ float DotRow(const std::vector<float>& user, const std::vector<float>& items, ui
 
 std::vector<ScoredItem> TopK(std::span<const float> scores, size_t k,
                              const std::vector<char>& excluded) {
-  std::vector<ScoredItem> all;
-  all.reserve(scores.size());
-  for (uint32_t i = 0; i < scores.size(); ++i) {
-    if (i < excluded.size() && excluded[i]) continue;
-    all.push_back({i, scores[i]});
-  }
+  // Bounded selection: a heap of the k best seen so far with the worst on top, so a request
+  // costs O(n log k) and k entries of memory instead of copying the whole catalogue. The order
+  // (score descending, ties by item index) is strict, so the result equals a full sort's prefix.
   auto better = [](const ScoredItem& a, const ScoredItem& b) {
     return a.score != b.score ? a.score > b.score : a.item < b.item;
   };
-  size_t keep = std::min(k, all.size());
-  std::partial_sort(all.begin(), all.begin() + keep, all.end(), better);
-  all.resize(keep);
-  return all;
+  std::vector<ScoredItem> best;
+  if (k == 0) return best;
+  best.reserve(std::min(k, scores.size()));
+  for (uint32_t i = 0; i < scores.size(); ++i) {
+    if (i < excluded.size() && excluded[i]) continue;
+    ScoredItem candidate{i, scores[i]};
+    if (best.size() < k) {
+      best.push_back(candidate);
+      std::push_heap(best.begin(), best.end(), better);
+    } else if (better(candidate, best.front())) {
+      std::pop_heap(best.begin(), best.end(), better);
+      best.back() = candidate;
+      std::push_heap(best.begin(), best.end(), better);
+    }
+  }
+  std::sort_heap(best.begin(), best.end(), better);
+  return best;
 }
 
 Result<RecommenderModel> RecommenderModel::TrainChannels(const InteractionMatrix& train,

@@ -1,8 +1,11 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <thread>
 
 #include "models/binary_io.h"
 #include "models/recommender.h"
@@ -222,6 +225,82 @@ RecommenderModel TrainSmallModel() {
   EXPECT_TRUE(ranker.ok()) << ranker.status().ToString();
   model->SetRanker(std::move(ranker).value());
   return std::move(model).value();
+}
+
+TEST(TopKTest, EqualsTheFullSortPrefixWithTiesAndExclusions) {
+  std::mt19937_64 rng(3);
+  for (size_t n : {0u, 1u, 7u, 500u}) {
+    std::vector<float> scores(n);
+    // Few distinct values so ties are common; ties must break by item index.
+    for (float& s : scores) s = static_cast<float>(rng() % 5);
+    std::vector<char> excluded(n / 2);
+    for (char& e : excluded) e = rng() % 3 == 0;
+    std::vector<ScoredItem> reference;
+    for (uint32_t i = 0; i < n; ++i) {
+      if (i < excluded.size() && excluded[i]) continue;
+      reference.push_back({i, scores[i]});
+    }
+    std::sort(reference.begin(), reference.end(), [](const ScoredItem& a, const ScoredItem& b) {
+      return a.score != b.score ? a.score > b.score : a.item < b.item;
+    });
+    for (size_t k : {0u, 1u, 10u, 1000u}) {
+      auto top = TopK(scores, k, excluded);
+      ASSERT_EQ(top.size(), std::min(k, reference.size())) << "n=" << n << " k=" << k;
+      for (size_t r = 0; r < top.size(); ++r) {
+        EXPECT_EQ(top[r].item, reference[r].item) << "n=" << n << " k=" << k << " rank " << r;
+        EXPECT_EQ(top[r].score, reference[r].score);
+      }
+    }
+  }
+}
+
+TEST(RankerTest, ConcurrentPredictionsMatchSequentialOnes) {
+  std::mt19937_64 rng(5);
+  RankingExamples ex;
+  ex.num_features = 4;
+  for (int g = 0; g < 40; ++g) {
+    for (int r = 0; r < 10; ++r) {
+      float relevant = static_cast<float>(rng() % 2);
+      ex.features.push_back(relevant + static_cast<float>(rng() % 100) / 100.0f);
+      for (size_t f = 1; f < ex.num_features; ++f) {
+        ex.features.push_back(static_cast<float>(rng() % 100) / 100.0f);
+      }
+      ex.labels.push_back(relevant);
+    }
+    ex.group_sizes.push_back(10);
+  }
+  RankerParams params;
+  params.trees = 20;
+  auto ranker = Ranker::Train(ex, params);
+  ASSERT_TRUE(ranker.ok()) << ranker.status().ToString();
+  // Eight inputs of different sizes (incl. a NaN = missing feature), scored sequentially first.
+  std::vector<std::vector<float>> inputs;
+  std::vector<std::vector<float>> expected;
+  for (size_t rows = 1; rows <= 8; ++rows) {
+    std::vector<float> input(ex.features.begin(), ex.features.begin() + rows * ex.num_features);
+    if (rows == 8) input[2] = NAN;
+    auto scores = (*ranker)->Predict(input, rows);
+    ASSERT_TRUE(scores.ok()) << scores.status().ToString();
+    ASSERT_EQ(scores->size(), rows);
+    inputs.push_back(std::move(input));
+    expected.push_back(std::move(scores).value());
+  }
+  // The model separates relevant from irrelevant rows, so the scores are not a constant.
+  EXPECT_NE(expected[7][0], expected[7][1]);
+  EXPECT_FALSE((*ranker)->Predict(inputs[0], 2).ok());
+  std::vector<int> mismatches(4, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < 200; ++round) {
+        size_t k = static_cast<size_t>(round + t) % inputs.size();
+        auto scores = (*ranker)->Predict(inputs[k], k + 1);
+        if (!scores.ok() || *scores != expected[k]) ++mismatches[t];
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  for (int t = 0; t < 4; ++t) EXPECT_EQ(mismatches[t], 0) << "thread " << t;
 }
 
 TEST(RecommenderModelTest, RecallExcludesHistoryAndRankFillsScores) {

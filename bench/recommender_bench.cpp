@@ -1,0 +1,106 @@
+// Per-request cost of the serving path's model stages, single thread: Recall (200 candidates
+// from every channel), Rank (feature rows + XGBoost over those candidates) and Recall+Rank+top 10.
+// Figures go to docs/PERFORMANCE.md ("serving: model stages").
+//
+// The model bundle is a directory written by RecommenderModel::Save() (e.g. the `model` part of
+// a `recserve pipeline` output), given by RECSERVE_BENCH_MODEL_DIR; the bench reports an error
+// and measures nothing without it. Queries are deterministic (seed 7): a known user index with
+// a history of 20 random catalogue items, timestamps one minute apart.
+#include <benchmark/benchmark.h>
+
+#include <cstdlib>
+#include <random>
+
+#include "models/recommender.h"
+
+namespace {
+
+using recserve::models::CandidateSet;
+using recserve::models::RecallParams;
+using recserve::models::RecommenderModel;
+using recserve::models::UserQuery;
+
+// Null when RECSERVE_BENCH_MODEL_DIR is unset or the bundle cannot be loaded (reason in `error`).
+const RecommenderModel* BenchModel(std::string& error) {
+  static std::string load_error;
+  static const RecommenderModel* model = []() -> const RecommenderModel* {
+    const char* dir = std::getenv("RECSERVE_BENCH_MODEL_DIR");
+    if (dir == nullptr || *dir == '\0') {
+      load_error = "set RECSERVE_BENCH_MODEL_DIR to a model bundle directory";
+      return nullptr;
+    }
+    auto loaded = RecommenderModel::Load(dir);
+    if (!loaded.ok()) {
+      load_error = loaded.status().ToString();
+      return nullptr;
+    }
+    return new RecommenderModel(std::move(loaded).value());
+  }();
+  error = load_error;
+  return model;
+}
+
+std::vector<UserQuery> Queries(const RecommenderModel& model, size_t count) {
+  std::mt19937_64 rng(7);
+  std::vector<UserQuery> queries(count);
+  for (UserQuery& q : queries) {
+    if (model.users().size() > 0) {
+      q.user = static_cast<uint32_t>(rng() % model.users().size());
+    }
+    for (int h = 0; h < 20; ++h) {
+      q.items.push_back(static_cast<uint32_t>(rng() % model.num_items()));
+      q.timestamps.push_back(1700000000 + 60 * h);
+    }
+  }
+  return queries;
+}
+
+void BM_Recall(benchmark::State& state) {
+  std::string error;
+  const RecommenderModel* model = BenchModel(error);
+  if (model == nullptr) return state.SkipWithError(error.c_str());
+  auto queries = Queries(*model, 256);
+  RecallParams params;
+  size_t q = 0;
+  for (auto _ : state) {
+    CandidateSet c = model->Recall(queries[q++ % queries.size()], params);
+    benchmark::DoNotOptimize(c.items.data());
+  }
+}
+BENCHMARK(BM_Recall)->Unit(benchmark::kMicrosecond);
+
+void BM_Rank(benchmark::State& state) {
+  std::string error;
+  const RecommenderModel* model = BenchModel(error);
+  if (model == nullptr) return state.SkipWithError(error.c_str());
+  if (!model->has_ranker()) return state.SkipWithError("the bundle has no ranker");
+  auto queries = Queries(*model, 256);
+  std::vector<CandidateSet> recalled;
+  for (const UserQuery& query : queries) recalled.push_back(model->Recall(query, RecallParams()));
+  size_t q = 0;
+  for (auto _ : state) {
+    size_t k = q++ % queries.size();
+    CandidateSet c = recalled[k];
+    auto status = model->Rank(queries[k], c);
+    if (!status.ok()) return state.SkipWithError(status.ToString().c_str());
+    benchmark::DoNotOptimize(c.scores.data());
+  }
+}
+BENCHMARK(BM_Rank)->Unit(benchmark::kMicrosecond);
+
+void BM_RecallRankTop10(benchmark::State& state) {
+  std::string error;
+  const RecommenderModel* model = BenchModel(error);
+  if (model == nullptr) return state.SkipWithError(error.c_str());
+  auto queries = Queries(*model, 256);
+  size_t q = 0;
+  for (auto _ : state) {
+    auto top = model->Recommend(queries[q++ % queries.size()], 10);
+    benchmark::DoNotOptimize(top.data());
+  }
+}
+BENCHMARK(BM_RecallRankTop10)->Unit(benchmark::kMicrosecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();
