@@ -3,11 +3,13 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <filesystem>
 #include <memory>
 #include <thread>
 
 #include "app/commands.h"
 #include "core/env.h"
+#include "engine/bundle_serving_model.h"
 #include "engine/live_state.h"
 #include "engine/recommendation_cache.h"
 #include "engine/recommender.h"
@@ -17,6 +19,7 @@
 #include "observe/exposure_log.h"
 #include "observe/metrics.h"
 #include "observe/process_metrics.h"
+#include "store/sqlite_feature_store.h"
 
 namespace recserve::app {
 
@@ -118,7 +121,36 @@ int RunServe(const ServeFlags& flags) {
   engine::ModelSlot models;
   engine::EngineMetrics engine_metrics(registry);
   engine::Recommender recommender(live, models, cache.get(), exposure_log.get(), engine_metrics);
-  spdlog::warn("no model bundle loaded: /ready answers 503 and recommendations are popular items");
+
+  // The feature store is optional: without it the user's history is their live events only.
+  std::unique_ptr<store::SqliteFeatureStore> feature_store;
+  std::string feature_store_path = EnvStringOr("FEATURE_STORE_PATH", "data/feature_store.db");
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(feature_store_path, ec)) {
+    auto opened = store::SqliteFeatureStore::Open(feature_store_path);
+    if (opened.ok()) {
+      feature_store = std::move(opened).value();
+      recommender.SetFeatureStore(feature_store.get());
+      spdlog::info("feature store: sqlite {}", feature_store_path);
+    } else {
+      spdlog::warn("feature store {} not opened ({}): history is live events only",
+                   feature_store_path, opened.status().message());
+    }
+  } else {
+    spdlog::warn("feature store {} not found: history is live events only", feature_store_path);
+  }
+
+  std::string model_dir = EnvStringOr("MODEL_DIR", "models");
+  auto bundle = engine::LoadCurrentBundle(model_dir);
+  if (bundle.ok()) {
+    recommender.SetPrimaryModel(*bundle);
+    spdlog::info("model bundle {} loaded from {}", (*bundle)->version(), (*bundle)->dir().string());
+  } else {
+    spdlog::warn(
+        "no model bundle loaded ({}): /ready answers 503 and recommendations are popular "
+        "items",
+        bundle.status().message());
+  }
 
   http::ApiService api(recommender, registry, health);
   http::HttpServer server(options, api);

@@ -98,7 +98,8 @@ RecommendationAnswer Recommender::Personalized(const ServingModel& model, std::s
   query.user_id = std::string(user_id);
   query.k = k;
   query.recent_items = live_.RecentItems(user_id);
-  if (!model.KnowsUser(user_id) && query.recent_items.empty()) {
+  query.history = UserHistory(user_id, query.recent_items);
+  if (!model.KnowsUser(user_id) && query.history.empty()) {
     return PopularAnswer(&model, k, "");  // cold start: popular items, not a degradation
   }
   auto candidates = model.Recall(query);
@@ -116,7 +117,8 @@ RecommendationAnswer Recommender::Personalized(const ServingModel& model, std::s
     std::stable_sort(ordered.begin(), ordered.end(),
                      [](const ScoredItem& a, const ScoredItem& b) { return a.score > b.score; });
   }
-  std::unordered_set<std::string> seen(query.recent_items.begin(), query.recent_items.end());
+  std::unordered_set<std::string> seen;
+  for (const auto& h : query.history) seen.insert(h.item_id);
   RecommendationAnswer answer;
   FillUnique(answer.items, ordered, k, seen);
   answer.model_version = model.version();
@@ -124,6 +126,25 @@ RecommendationAnswer Recommender::Personalized(const ServingModel& model, std::s
   answer.degraded_reason = degraded_reason;
   if (!degraded_reason.empty()) RecordDegraded(degraded_reason);
   return answer;
+}
+
+std::vector<HistoryItem> Recommender::UserHistory(std::string_view user_id,
+                                                  const std::vector<std::string>& live_items) {
+  std::vector<HistoryItem> history;
+  std::unordered_set<std::string> seen;
+  int64_t now = static_cast<int64_t>(NowSeconds());
+  for (const auto& item : live_items) {
+    if (seen.insert(item).second) history.push_back({item, now});
+  }
+  if (feature_store_ != nullptr) {
+    auto features = feature_store_->GetUser(user_id);
+    if (features.ok()) {
+      for (const auto& r : features->recent) {
+        if (seen.insert(r.item_id).second) history.push_back({r.item_id, r.timestamp});
+      }
+    }
+  }
+  return history;
 }
 
 Result<RecommendationAnswer> Recommender::Recommend(const RequestContext& ctx,

@@ -19,6 +19,7 @@
 #include "engine/serving_model.h"
 #include "observe/exposure_log.h"
 #include "observe/metrics.h"
+#include "store/feature_store.h"
 
 namespace recserve::engine {
 
@@ -90,6 +91,10 @@ class Recommender {
   void SetPrimaryModel(std::shared_ptr<const ServingModel> model);
   std::shared_ptr<const ServingModel> PrimaryModel() const { return models_.Get(); }
   bool cache_enabled() const { return cache_ != nullptr; }
+  // The store whose recent interactions join live events as the user's history; null (the
+  // default) means live events only. Call before serving starts (not synchronised); `store`
+  // must outlive this object.
+  void SetFeatureStore(store::FeatureStore* store) { feature_store_ = store; }
 
  private:
   RecommendationAnswer PopularAnswer(const ServingModel* model, uint32_t k,
@@ -97,6 +102,10 @@ class Recommender {
   RecommendationAnswer Personalized(const ServingModel& model, std::string_view user_id,
                                     uint32_t k);
   void RecordDegraded(std::string_view reason);
+  // Live recent items (at `now`) and the feature store's recent interactions, newest first, one
+  // entry per item. A feature-store miss or error leaves just the live part.
+  std::vector<HistoryItem> UserHistory(std::string_view user_id,
+                                       const std::vector<std::string>& live_items);
   void LogExposure(const RequestContext& ctx, std::string_view user_id,
                    const RecommendationAnswer& answer);
 
@@ -105,6 +114,7 @@ class Recommender {
   RecommendationCache* cache_;
   observe::ExposureLog* exposure_log_;
   EngineMetrics& metrics_;
+  store::FeatureStore* feature_store_ = nullptr;
 };
 
 }  // namespace recserve::engine
