@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The offline pipeline as the runbook runs it (docs/OPERATIONS_SOP.md).
 #   scripts/run_pipeline.sh [--data DIR] [--dry-run] [--sync-only] [extra recserve flags]
-# With no flag: every step that exists (`recserve pipeline`: ingest, data quality, features,
-# publish, and the Redis sync when FEATURE_REDIS_URL is set).
+# With no flag: every step (`recserve pipeline`: ingest, data quality, features, training,
+# publish features, publish + deploy the model bundle and its MLflow run, and the Redis sync when
+# FEATURE_REDIS_URL is set).
 # --sync-only: skips ETL and training; pushes the latest published feature snapshot into the
 #   Redis feature store (`recserve sync`; needs FEATURE_REDIS_URL or --redis-url URL).
 # --dry-run: prints the commands it would run and exits 0.
 # --data defaults to $RECSERVE_DATA_DIR, else data/raw. Extra flags go to recserve unchanged
-# (e.g. --data-root, --run-id, --max-reject-ratio, --half-life-days).
+# (e.g. --data-root, --run-id, --max-reject-ratio, --skip-training, --tune, --threads).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${RECSERVE_BIN:-build/recserve}
@@ -38,8 +39,9 @@ if [ $dry_run -eq 1 ]; then
   if [ $sync_only -eq 1 ]; then
     echo "  1. redis_sync: ${steps[0]}"
   else
-    echo "  1. ingest + validation/quarantine, 2. data-quality report, 3. features,"
-    echo "  4. publish (SQLite feature store, report, metrics)${FEATURE_REDIS_URL:+, 5. redis_sync}:"
+    echo "  1. ingest + validation/quarantine, 2. data-quality report, 3. features, 4. train,"
+    echo "  5. publish (SQLite feature store, report, metrics), 6. model bundle + MLflow run +"
+    echo "  models/current${FEATURE_REDIS_URL:+, 7. redis_sync}:"
     echo "     ${steps[0]}"
   fi
   exit 0

@@ -2,12 +2,14 @@
 //   1. ingest     stream + validate the input files, quarantine bad rows
 //   2. quality    data-quality report; fail the run when too many rows were rejected
 //   3. features   build the feature snapshot
-//   4. publish    switch the SQLite feature store to the new snapshot, then publish the report
+//   4. train      train every recall channel and the ranker on the same table (TrainForServing)
+//   5. publish    switch the SQLite feature store to the new snapshot, then publish the report
 //                 and its Prometheus textfile
-//   5. (training slots in here: it consumes the same table and catalog)
-//   6. redis_sync push the snapshot to Redis when FEATURE_REDIS_URL is set
-// Nothing visible to serving changes before step 4, so a run that fails earlier leaves the
-// published features, report and models exactly as they were.
+//   6. model      publish the model bundle models/<run_id>/, log it as an MLflow run and deploy
+//                 it as models/current (src/lifecycle/model_publishing.h)
+//   7. redis_sync push the snapshot to Redis when FEATURE_REDIS_URL is set
+// Nothing visible to serving changes before step 5, so a run that fails earlier (bad data, a
+// failed training) leaves the published features, report and models exactly as they were.
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -19,10 +21,12 @@
 #include "app/commands.h"
 #include "app/sync_command.h"
 #include "core/env.h"
+#include "lifecycle/model_publishing.h"
 #include "pipeline/data_quality.h"
 #include "pipeline/features.h"
 #include "pipeline/ingest.h"
 #include "pipeline/progress.h"
+#include "pipeline/training.h"
 #include "store/sqlite_feature_store.h"
 
 namespace recserve::app {
@@ -38,7 +42,38 @@ struct PipelineFlags {
   double half_life_days = 7.0;
   size_t history_length = 20;
   size_t list_length = 100;
+  // Training (step 4) and model publishing (step 6).
+  bool skip_training = false;
+  bool deploy = true;
+  std::string models_root = "models";
+  std::string mlruns_root = "mlruns";
+  pipeline::TrainingOptions training;
 };
+
+// The hyper-parameters a bundle records in its manifest and its MLflow run's params/.
+nlohmann::json HyperParameters(const pipeline::TrainingOptions& t,
+                               const pipeline::TuningReport& report) {
+  const models::ModelConfig& m = t.model;
+  nlohmann::json h = {{"ials_factors", m.ials.factors},
+                      {"ials_regularization", m.ials.regularization},
+                      {"ials_alpha", m.ials.alpha},
+                      {"ials_iterations", m.ials.iterations},
+                      {"knn_neighbours", m.knn_neighbours},
+                      {"knn_shrink", m.knn_shrink},
+                      {"recent_items", m.recent_items},
+                      {"ease", m.ease},
+                      {"ease_lambda", m.ease_lambda},
+                      {"candidates", m.candidates},
+                      {"ranker_trees", m.ranker.trees},
+                      {"ranker_depth", m.ranker.depth},
+                      {"ranker_learning_rate", m.ranker.learning_rate},
+                      {"tune", t.tune},
+                      {"threads", t.threads},
+                      {"seed", t.seed}};
+  // What tuning chose overrides the flag value of the same name.
+  for (const auto& [name, value] : report.params) h["chosen_" + name] = value;
+  return h;
+}
 
 // The first of `names` that exists in `dir`, or nullopt.
 std::optional<fs::path> FindInput(const fs::path& dir, std::initializer_list<const char*> names) {
@@ -145,7 +180,26 @@ int RunPipeline(const PipelineFlags& flags) {
   const auto snapshot = pipeline::BuildFeatures(ingest->table, ingest->catalog, feature_options);
   progress.End(snapshot.users.size() + snapshot.items.size());
 
-  // 4. publish: features first (atomic switch), then the report that describes them.
+  // 4. train: before anything is published, so a failed training changes nothing.
+  std::optional<models::RecommenderModel> model;
+  pipeline::TuningReport tuning;
+  const int64_t train_start_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count();
+  if (!flags.skip_training) {
+    progress.Begin("train");
+    auto trained =
+        pipeline::TrainForServing(ingest->table, ingest->catalog, flags.training, &tuning);
+    if (!trained.ok()) {
+      progress.End(0, "failed");
+      return Fail("training: " + trained.status().ToString() +
+                  "; the published features, report and models are unchanged");
+    }
+    model.emplace(std::move(trained).value());
+    progress.End(in.accepted_rows);
+  }
+
+  // 5. publish: features first (atomic switch), then the report that describes them.
   progress.Begin("publish");
   if (Status st = (*store)->Publish(snapshot); !st.ok()) {
     progress.End(0, "failed");
@@ -164,7 +218,43 @@ int RunPipeline(const PipelineFlags& flags) {
   }
   progress.End(snapshot.users.size() + snapshot.items.size());
 
-  // 6. redis_sync
+  // 6. model: an immutable bundle, its MLflow run, and models/current.
+  std::string model_line = "training skipped (--skip-training)";
+  if (model) {
+    progress.Begin("model");
+    lifecycle::BundleMetadata metadata;
+    metadata.model_version = run_id;
+    metadata.created_at = pipeline::FormatUtc(now, "%Y-%m-%dT%H:%M:%SZ");
+    for (const auto& file : ingest->files) {
+      metadata.training_data_sha256[fs::path(file.path).filename().string()] = file.sha256;
+    }
+    metadata.hyper_parameters = HyperParameters(flags.training, tuning);
+    // Validation NDCG@20 per channel from tuning (the split inside this run's data); the
+    // protocol's test-set figures come from `recserve evaluate`.
+    for (const auto& [channel, ndcg] : tuning.validation_ndcg20) {
+      metadata.offline_metrics["validation_ndcg20_" + channel] = ndcg;
+    }
+    metadata.offline_metrics["train_users"] = model->users().size();
+    metadata.offline_metrics["train_items"] = model->num_items();
+    metadata.offline_metrics["ranker_groups"] = static_cast<double>(tuning.ranker_groups);
+    lifecycle::ModelPublishOptions publish;
+    publish.models_root = flags.models_root;
+    publish.mlruns_root = flags.mlruns_root;
+    publish.deploy = flags.deploy;
+    publish.start_time_ms = train_start_ms;
+    auto published = lifecycle::PublishTrainedModel(*model, std::move(metadata), publish);
+    if (!published.ok()) {
+      progress.End(0, "failed");
+      return Fail("model publishing: " + published.status().ToString() +
+                  "; the new features are published, the served model is unchanged");
+    }
+    progress.End(model->num_items(), published->deployed ? "deployed" : "published");
+    model_line = "model " + published->bundle_dir.string() + " (MLflow run " +
+                 published->run_dir.string() + ")" +
+                 (published->deployed ? ", deployed as " + flags.models_root + "/current" : "");
+  }
+
+  // 7. redis_sync
   int exit_code = 0;
   if (auto redis_url = EnvString("FEATURE_REDIS_URL")) {
     progress.Begin("redis_sync");
@@ -174,11 +264,12 @@ int RunPipeline(const PipelineFlags& flags) {
 
   std::printf(
       "pipeline run %s: %llu rows read, %llu accepted, %llu rejected; %zu users, %zu "
-      "items; quality %.1f (%s)\n%s",
+      "items; quality %.1f (%s); %s\n%s",
       run_id.c_str(), static_cast<unsigned long long>(in.input_rows),
       static_cast<unsigned long long>(in.accepted_rows),
       static_cast<unsigned long long>(in.rejected_rows), snapshot.users.size(),
-      snapshot.items.size(), report.score, report.status.c_str(), progress.Summary().c_str());
+      snapshot.items.size(), report.score, report.status.c_str(), model_line.c_str(),
+      progress.Summary().c_str());
   return exit_code;
 }
 
@@ -187,8 +278,9 @@ int RunPipeline(const PipelineFlags& flags) {
 Command AddPipelineCommand(CLI::App& root) {
   auto flags = std::make_shared<PipelineFlags>();
   Command c;
-  c.cli = root.add_subcommand("pipeline",
-                              "Ingest, validate, report data quality, build and publish features");
+  c.cli = root.add_subcommand(
+      "pipeline",
+      "Ingest, validate, report data quality, build features, train, publish features and model");
   c.cli
       ->add_option("--data", flags->data_dir,
                    "Directory with interactions.csv[.gz] and optional items.csv[.gz]")
@@ -204,6 +296,30 @@ Command AddPipelineCommand(CLI::App& root) {
   c.cli->add_option("--history-length", flags->history_length, "Recent items kept per user (20)");
   c.cli->add_option("--list-length", flags->list_length,
                     "Length of the popular and trending lists (100)");
+  auto& t = flags->training;
+  t.tune = false;  // a fixed, documented configuration unless --tune asks for the search
+  c.cli->add_flag("--skip-training", flags->skip_training,
+                  "Only data: no model training or publishing");
+  c.cli->add_option("--models-root", flags->models_root,
+                    "Where bundles, models/current and model_registry.json live (models)");
+  c.cli->add_option("--mlruns", flags->mlruns_root, "MLflow file store root (mlruns)");
+  c.cli->add_flag("--deploy,!--no-deploy", flags->deploy,
+                  "Point models/current at the new bundle (default on)");
+  c.cli->add_flag("--tune", t.tune,
+                  "Search the hyper-parameter grid on a validation split carved from the end of "
+                  "the training period");
+  c.cli->add_flag("--fast", t.fast, "With --tune: a smaller iALS grid");
+  c.cli->add_option("--threads", t.threads, "Training threads (1)");
+  c.cli->add_option("--seed", t.seed, "Random seed (42)");
+  c.cli->add_option("--factors", t.model.ials.factors, "iALS factors (64)");
+  c.cli->add_option("--iterations", t.model.ials.iterations, "iALS sweeps (15)");
+  c.cli->add_option("--regularization", t.model.ials.regularization, "iALS L2 regularisation");
+  c.cli->add_option("--alpha", t.model.ials.alpha, "iALS confidence: 1 + alpha per event");
+  c.cli->add_option("--neighbours", t.model.knn_neighbours, "item-kNN neighbours per item (100)");
+  c.cli->add_option("--shrink", t.model.knn_shrink, "item-kNN similarity shrinkage");
+  c.cli->add_option("--candidates", t.model.candidates, "recall candidates per request (200)");
+  c.cli->add_option("--trees", t.model.ranker.trees, "ranker boosting rounds (300)");
+  c.cli->add_option("--depth", t.model.ranker.depth, "ranker tree depth (6)");
   c.run = [flags] { return RunPipeline(*flags); };
   return c;
 }

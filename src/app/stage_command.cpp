@@ -5,6 +5,7 @@
 #include <string>
 
 #include "app/commands.h"
+#include "lifecycle/model_publishing.h"
 #include "lifecycle/staging.h"
 
 namespace recserve::app {
@@ -21,8 +22,8 @@ int RunStage(const StageFlags& flags) {
   lifecycle::StageOptions options;
   options.models_root = flags.models_root;
   options.deploy = flags.deploy;
-  // The models room's loader plugs in here as options.smoke_test once it exists; until then
-  // staging checks the manifest, sizes and checksums.
+  // Beyond manifest, sizes and checksums: the bundle must load and answer one request.
+  options.smoke_test = lifecycle::SmokeTestModelBundle;
   Result<lifecycle::StageOutcome> outcome = lifecycle::StageRun(flags.run_dir, options);
   if (!outcome.ok()) {
     std::cerr << "stage: rejected " << flags.run_dir << ": " << outcome.status().ToString() << "\n";

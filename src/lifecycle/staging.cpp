@@ -22,27 +22,28 @@ std::string UtcNowRfc3339() {
   return buf;
 }
 
-Result<fs::path> Deploy(const StageOutcome& staged, const StageOptions& options) {
-  Result<fs::path> published = PublishValidatedBundle(staged.bundle, options.models_root);
+}  // namespace
+
+Result<fs::path> DeployBundle(const ValidatedBundle& bundle, const std::string& run_id,
+                              const std::string& experiment_id, const StageOptions& options) {
+  Result<fs::path> published = PublishValidatedBundle(bundle, options.models_root);
   if (!published.ok()) return published.status();
-  const std::string& version = staged.bundle.manifest.metadata.model_version;
+  const std::string& version = bundle.manifest.metadata.model_version;
   RECSERVE_RETURN_IF_ERROR(ReplaceSymlink(options.models_root / kCurrentLinkName, version));
 
   const fs::path registry_path = options.models_root / kModelRegistryFileName;
   Result<ModelRegistry> registry = LoadModelRegistry(registry_path);
   if (!registry.ok()) return registry.status();
   RegistryEntry entry{version,
-                      staged.run.run_id,
-                      staged.run.experiment_id,
+                      run_id,
+                      experiment_id,
                       version,
-                      staged.bundle.manifest_sha256,
+                      bundle.manifest_sha256,
                       options.now_rfc3339.empty() ? UtcNowRfc3339() : options.now_rfc3339};
   RECSERVE_RETURN_IF_ERROR(SaveModelRegistry(
       registry_path, RecordDeployment(std::move(registry).value(), std::move(entry))));
   return published;
 }
-
-}  // namespace
 
 Result<StageOutcome> StageRun(const fs::path& run_dir, const StageOptions& options) {
   StageOutcome out;
@@ -96,7 +97,8 @@ Result<StageOutcome> StageRun(const fs::path& run_dir, const StageOptions& optio
   out.bundle.dir = staged;
 
   if (options.deploy) {
-    Result<fs::path> deployed = Deploy(out, options);
+    Result<fs::path> deployed =
+        DeployBundle(out.bundle, out.run.run_id, out.run.experiment_id, options);
     if (!deployed.ok()) {
       return Status(
           deployed.status().code(),

@@ -43,4 +43,11 @@ struct StageOutcome {
 // Not safe to run concurrently with itself on the same models root (the last swap wins).
 Result<StageOutcome> StageRun(const std::filesystem::path& run_dir, const StageOptions& options);
 
+// Makes a validated bundle the one a fresh start loads: publishes it as models/<version>/
+// (idempotent for identical content), swaps the models/current symlink to it and records the
+// deployment (with the MLflow run it came from) in models/model_registry.json.
+Result<std::filesystem::path> DeployBundle(const ValidatedBundle& bundle, const std::string& run_id,
+                                           const std::string& experiment_id,
+                                           const StageOptions& options);
+
 }  // namespace recserve::lifecycle

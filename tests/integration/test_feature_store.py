@@ -34,7 +34,7 @@ def make_data(directory, users, items=50, per_user=2):
 
 
 def run_pipeline(data, root, run_id, env=None):
-    return run_recserve("pipeline", "--data", data, "--data-root", root, "--run-id", run_id,
+    return run_recserve("pipeline", "--skip-training", "--data", data, "--data-root", root, "--run-id", run_id,
                         env=env)
 
 

@@ -52,7 +52,7 @@ def small_dataset(directory, rows=200, with_items=True):
 class MovieLensTest(unittest.TestCase):
     def test_ml100k_ingest_report_features(self):
         with temp_dir() as root:
-            proc = run_recserve("pipeline", "--data", ML100K, "--data-root", root, "--run-id", "ml1")
+            proc = run_recserve("pipeline", "--skip-training", "--data", ML100K, "--data-root", root, "--run-id", "ml1")
             self.assertIn("100000 rows read, 100000 accepted, 0 rejected; 943 users, 1682 items",
                           proc.stdout)
             with open(os.path.join(root, "evaluation", "data_quality_report_v2.json")) as f:
@@ -112,7 +112,7 @@ class MovieLensTest(unittest.TestCase):
             db.close()
 
             # Second run over the same data: drift measured and ~0.
-            run_recserve("pipeline", "--data", ML100K, "--data-root", root, "--run-id", "ml2")
+            run_recserve("pipeline", "--skip-training", "--data", ML100K, "--data-root", root, "--run-id", "ml2")
             with open(os.path.join(root, "evaluation", "data_quality_report_v2.json")) as f:
                 report2 = json.load(f)
             self.assertEqual(report2["drift"]["previous_run_id"], "ml1")
@@ -142,7 +142,7 @@ class ValidationTest(unittest.TestCase):
             with open(os.path.join(data, "interactions.csv"), "a") as f:
                 for line, _ in bad:
                     f.write(line + "\n")
-            proc = run_recserve("pipeline", "--data", data, "--data-root", root, "--run-id", "v1")
+            proc = run_recserve("pipeline", "--skip-training", "--data", data, "--data-root", root, "--run-id", "v1")
             self.assertIn("412 rows read, 402 accepted, 10 rejected", proc.stdout)
             with open(os.path.join(root, "quarantine", "v1", "rejected.csv")) as f:
                 rows = list(csv.DictReader(f))
@@ -162,7 +162,7 @@ class ValidationTest(unittest.TestCase):
         with temp_dir() as root:
             good = os.path.join(root, "good")
             small_dataset(good)
-            run_recserve("pipeline", "--data", good, "--data-root", root, "--run-id", "good1")
+            run_recserve("pipeline", "--skip-training", "--data", good, "--data-root", root, "--run-id", "good1")
             report_path = os.path.join(root, "evaluation", "data_quality_report_v2.json")
             prom_path = os.path.join(root, "evaluation", "data_quality_metrics.prom")
             before = (file_bytes(report_path), file_bytes(prom_path))
@@ -172,7 +172,7 @@ class ValidationTest(unittest.TestCase):
             with open(os.path.join(bad, "interactions.csv"), "a") as f:
                 for i in range(10):  # 10 of 110 rows = 9% > 5%
                     f.write(f"u{i},i1,not-a-time,1,view\n")
-            proc = run_recserve("pipeline", "--data", bad, "--data-root", root, "--run-id", "bad1",
+            proc = run_recserve("pipeline", "--skip-training", "--data", bad, "--data-root", root, "--run-id", "bad1",
                                 check=False)
             self.assertEqual(proc.returncode, 1)
             self.assertIn("10 of 110 interaction rows rejected", proc.stderr)
@@ -181,7 +181,7 @@ class ValidationTest(unittest.TestCase):
             self.assertEqual((file_bytes(report_path), file_bytes(prom_path)), before)
             self.assertTrue(os.path.exists(os.path.join(root, "quarantine", "bad1", "rejected.csv")))
             # A looser threshold lets the same data through.
-            run_recserve("pipeline", "--data", bad, "--data-root", root, "--run-id", "bad2",
+            run_recserve("pipeline", "--skip-training", "--data", bad, "--data-root", root, "--run-id", "bad2",
                          "--max-reject-ratio", "0.1")
             self.assertEqual(published_version(root), "bad2")
 
@@ -193,7 +193,7 @@ class ValidationTest(unittest.TestCase):
                 f.write("user_id,item_id,timestamp,weight\n")
                 f.write("a,x,2024-01-01T00:00:00Z,2\nb,x,2024-01-01T01:00:00+01:00,1\n"
                         "b,y,1704067200,\n")
-            proc = run_recserve("pipeline", "--data", data, "--data-root", root, "--run-id", "gz")
+            proc = run_recserve("pipeline", "--skip-training", "--data", data, "--data-root", root, "--run-id", "gz")
             self.assertIn("3 rows read, 3 accepted, 0 rejected; 2 users, 2 items", proc.stdout)
             db = sqlite3.connect(os.path.join(root, "feature_store.db"))
             user = json.loads(db.execute(
@@ -209,12 +209,12 @@ class CorruptInputTest(unittest.TestCase):
         with temp_dir() as root:
             good = os.path.join(root, "good")
             small_dataset(good)
-            run_recserve("pipeline", "--data", good, "--data-root", root, "--run-id", "ok1")
+            run_recserve("pipeline", "--skip-training", "--data", good, "--data-root", root, "--run-id", "ok1")
             report = file_bytes(os.path.join(root, "evaluation", "data_quality_report_v2.json"))
             bad = os.path.join(root, "bad")
             os.makedirs(bad)
             make_input(bad)
-            proc = run_recserve("pipeline", "--data", bad, "--data-root", root, "--run-id", "bad",
+            proc = run_recserve("pipeline", "--skip-training", "--data", bad, "--data-root", root, "--run-id", "bad",
                                 check=False)
             self.assertEqual(proc.returncode, 1, proc.stderr)
             self.assertIn(expect, proc.stderr)
@@ -257,14 +257,14 @@ class CorruptInputTest(unittest.TestCase):
             data = os.path.join(root, "in")
             os.makedirs(data)
             write(os.path.join(data, "interactions.csv"), "user_id,item_id,timestamp,weight\n")
-            proc = run_recserve("pipeline", "--data", data, "--data-root", root, check=False)
+            proc = run_recserve("pipeline", "--skip-training", "--data", data, "--data-root", root, check=False)
             self.assertEqual(proc.returncode, 1)
             self.assertIn("no interaction row was accepted", proc.stderr)
             self.assertIsNone(published_version(root))
 
     def test_missing_directory_is_a_clear_error(self):
         with temp_dir() as root:
-            proc = run_recserve("pipeline", "--data", os.path.join(root, "nope"), "--data-root",
+            proc = run_recserve("pipeline", "--skip-training", "--data", os.path.join(root, "nope"), "--data-root",
                                 root, check=False)
             self.assertEqual(proc.returncode, 1)
             self.assertIn("no interactions.csv", proc.stderr)
@@ -290,7 +290,8 @@ class RunPipelineScriptTest(unittest.TestCase):
 
     def test_full_run_through_the_script(self):
         with temp_dir() as root:
-            proc = self.run_script("--data", ML100K, "--data-root", root, "--run-id", "s1")
+            proc = self.run_script("--data", ML100K, "--data-root", root, "--run-id", "s1",
+                                   "--skip-training")
             self.assertEqual(proc.returncode, 0, proc.stderr)
             self.assertEqual(published_version(root), "s1")
 

@@ -1,7 +1,8 @@
 """`recserve stage` and scripts/stage_model.py with the real binary on real files.
 
-Each test writes a tiny MLflow file-store run from Python (bundle files, manifest.json with real
-sha256s, meta.yaml), stages it, and for every rejection checks the named reason and that
+Each test writes an MLflow file-store run from Python (a real model trained once per module by
+`recserve pipeline` on ML-100K with small settings, plus a few extra files the tests tamper with;
+manifest.json with real sha256s; meta.yaml), stages it (checksums and the model smoke test), and for every rejection checks the named reason and that
 models/staging/ is byte-for-byte the same before and after.
 """
 import hashlib
@@ -12,18 +13,43 @@ import subprocess
 import sys
 import unittest
 
-from recserve_testing import RECSERVE_BIN, SOURCE_DIR, run_recserve, temp_dir
+from recserve_testing import ML100K, RECSERVE_BIN, SOURCE_DIR, run_recserve, temp_dir
 
 RANKER_JSON = json.dumps({"learner": {"gradient_booster": {"name": "gbtree"}},
                           "version": [1, 7, 4]}).encode()
+
+
+_REAL_MODEL = {}
+
+
+def real_model():
+    """(files {name: bytes}, feature_schema) of a model trained once by `recserve pipeline`."""
+    if not _REAL_MODEL:
+        with temp_dir() as root:
+            run_recserve("pipeline", "--data", ML100K, "--data-root", os.path.join(root, "data"),
+                         "--models-root", os.path.join(root, "models"), "--mlruns",
+                         os.path.join(root, "mlruns"), "--run-id", "real", "--no-deploy",
+                         "--factors", "8", "--iterations", "2", "--trees", "20", "--depth", "3",
+                         env={"OMP_WAIT_POLICY": "passive"})
+            bundle = os.path.join(root, "models", "real")
+            with open(os.path.join(bundle, "manifest.json")) as f:
+                _REAL_MODEL["schema"] = json.load(f)["feature_schema"]
+            files = {}
+            for name in os.listdir(bundle):
+                if name != "manifest.json":
+                    with open(os.path.join(bundle, name), "rb") as f:
+                        files[name] = f.read()
+            _REAL_MODEL["files"] = files
+    return _REAL_MODEL["files"], _REAL_MODEL["schema"]
 
 
 def write_run(root, run_id, version, status=3, files=None):
     """Writes mlruns/1/<run_id>/ with a bundle whose manifest has real sizes and sha256s."""
     run_dir = os.path.join(root, "mlruns", "1", run_id)
     model_dir = os.path.join(run_dir, "artifacts", "model")
-    os.makedirs(os.path.join(model_dir, "vocab"))
-    files = files or {"factors.bin": b"\x01\x02" * 500, "ranker.json": RANKER_JSON,
+    os.makedirs(os.path.join(model_dir, "vocab"), exist_ok=True)
+    model_files, schema = real_model()
+    files = files or {**model_files, "factors.bin": b"\x01\x02" * 500,
                       "vocab/items.txt": b"i1\ni2\n", "version.txt": version.encode()}
     entries = []
     for rel, data in sorted(files.items()):
@@ -34,7 +60,7 @@ def write_run(root, run_id, version, status=3, files=None):
                 "created_at": "2026-11-29T06:00:00Z",
                 "training_data_sha256": {"interactions.csv": "ab" * 32},
                 "hyper_parameters": {"factors": 64}, "offline_metrics": {"ndcg_at_10": 0.15},
-                "feature_schema": ["als_score"], "files": entries}
+                "feature_schema": schema, "files": entries}
     write_manifest(run_dir, manifest)
     end_time = "null" if status == 1 else "1764396060000"
     with open(os.path.join(run_dir, "meta.yaml"), "w") as f:
@@ -157,6 +183,13 @@ class StageTest(unittest.TestCase):
         with open(path, "r+b") as f:
             f.write(b"\xff")  # same size, different bytes
         self.assert_rejected(run, "data_loss", "checksum mismatch for factors.bin")
+
+    def test_model_that_does_not_load_fails_the_smoke_test(self):
+        # Checksums match (the manifest is written for these bytes), but ranker.json is not a
+        # usable XGBoost model: only the smoke test (load + one request) can catch it.
+        files, _ = real_model()
+        run = write_run(self.root, "4" * 32, "v1", files={**files, "ranker.json": RANKER_JSON})
+        self.assert_rejected(run, "failed_precondition", "smoke test")
 
     def test_truncated_xgboost_model_is_rejected(self):
         run = write_run(self.root, "3" * 32, "v1")
