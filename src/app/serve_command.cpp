@@ -19,6 +19,7 @@
 #include "observe/exposure_log.h"
 #include "observe/metrics.h"
 #include "observe/process_metrics.h"
+#include "resilience/fault_injector.h"
 #include "store/sqlite_feature_store.h"
 
 namespace recserve::app {
@@ -64,9 +65,11 @@ int RunServe(const ServeFlags& flags) {
   auto drain_timeout = EnvSecondsPositive("DRAIN_TIMEOUT", 30);
   auto cache_size = EnvIntInRange("RECOMMENDATION_CACHE_SIZE", 100000, 0, 100000000);
   auto cache_ttl = EnvSecondsPositive("RECOMMENDATION_CACHE_TTL", 300);
-  for (const Status& s :
-       {port.status(), threads.status(), max_body.status(), max_header.status(),
-        read_timeout.status(), drain_timeout.status(), cache_size.status(), cache_ttl.status()}) {
+  auto ranking_timeout = EnvSecondsPositive("RANKING_TIMEOUT", 0.1);
+  auto faults = resilience::FaultInjector::FromEnv();
+  for (const Status& s : {port.status(), threads.status(), max_body.status(), max_header.status(),
+                          read_timeout.status(), drain_timeout.status(), cache_size.status(),
+                          cache_ttl.status(), ranking_timeout.status(), faults.status()}) {
     if (!s.ok()) {
       spdlog::error("serve: {}", s.message());
       return 2;
@@ -121,6 +124,11 @@ int RunServe(const ServeFlags& flags) {
   engine::ModelSlot models;
   engine::EngineMetrics engine_metrics(registry);
   engine::Recommender recommender(live, models, cache.get(), exposure_log.get(), engine_metrics);
+  engine::RankingGuardOptions ranking_options;
+  ranking_options.timeout =
+      std::max(milliseconds(1), milliseconds(static_cast<long long>(*ranking_timeout * 1000)));
+  engine::RankingGuard ranking_guard(ranking_options, registry, faults->get());
+  recommender.SetRankingGuard(&ranking_guard);
 
   // The feature store is optional: without it the user's history is their live events only.
   std::unique_ptr<store::SqliteFeatureStore> feature_store;

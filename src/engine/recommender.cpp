@@ -92,8 +92,10 @@ RecommendationAnswer Recommender::PopularAnswer(const ServingModel* model, uint3
   return answer;
 }
 
-RecommendationAnswer Recommender::Personalized(const ServingModel& model, std::string_view user_id,
-                                               uint32_t k) {
+RecommendationAnswer Recommender::Personalized(const std::shared_ptr<const ServingModel>& model_ptr,
+                                               std::string_view user_id, uint32_t k,
+                                               std::string_view variant) {
+  const ServingModel& model = *model_ptr;
   RecommendationQuery query;
   query.user_id = std::string(user_id);
   query.k = k;
@@ -108,11 +110,24 @@ RecommendationAnswer Recommender::Personalized(const ServingModel& model, std::s
   }
   std::string degraded_reason;
   std::vector<ScoredItem> ordered;
-  auto ranked = model.Rank(query, *candidates);
+  Result<std::vector<ScoredItem>> ranked = FailedPrecondition("not ranked");
+  std::string_view rank_failure = kReasonModelError;
+  if (ranking_guard_ != nullptr) {
+    GuardedRanking guarded = ranking_guard_->Rank(model_ptr, query, *candidates, variant);
+    if (guarded.failure == RankingFailure::kNone) {
+      ranked = std::move(guarded.items);
+    } else if (guarded.failure == RankingFailure::kTimeout) {
+      rank_failure = kReasonRankingTimeout;
+    } else if (guarded.failure == RankingFailure::kBreakerOpen) {
+      rank_failure = kReasonRankerBreakerOpen;
+    }
+  } else {
+    ranked = model.Rank(query, *candidates);
+  }
   if (ranked.ok()) {
     ordered = std::move(ranked).value();
   } else {
-    degraded_reason = std::string(kReasonModelError);
+    degraded_reason = std::string(rank_failure);
     ordered = std::move(candidates).value();
     std::stable_sort(ordered.begin(), ordered.end(),
                      [](const ScoredItem& a, const ScoredItem& b) { return a.score > b.score; });
@@ -179,7 +194,7 @@ Result<RecommendationAnswer> Recommender::Recommend(const RequestContext& ctx,
   } else {
     metrics_.cache_requests.WithLabels({"bypass"}).Inc();
   }
-  RecommendationAnswer answer = Personalized(*model, user_id, kk);
+  RecommendationAnswer answer = Personalized(model, user_id, kk, ctx.variant);
   answer.variant = ctx.variant;
   // Degraded answers are not cached: the next request should try the full path again.
   if (cache_ != nullptr && answer.degraded_reason.empty()) {
@@ -213,7 +228,8 @@ Result<RecommendationAnswer> Recommender::Detail(const RequestContext& ctx,
   if (!similar.ok() || !user_id) return similar;
   std::shared_ptr<const ServingModel> model = models_.Get();
   if (!model) return similar;  // unloaded since Similar(): the similar items still stand
-  RecommendationAnswer personal = Personalized(*model, *user_id, static_cast<uint32_t>(k));
+  RecommendationAnswer personal =
+      Personalized(model, *user_id, static_cast<uint32_t>(k), ctx.variant);
   // Blend: alternate similar and personal items, skipping duplicates and the page item itself.
   RecommendationAnswer answer = std::move(similar).value();
   std::vector<ScoredItem> blended;

@@ -15,6 +15,7 @@
 
 #include "core/status.h"
 #include "engine/live_state.h"
+#include "engine/ranking_guard.h"
 #include "engine/recommendation_cache.h"
 #include "engine/serving_model.h"
 #include "observe/exposure_log.h"
@@ -33,6 +34,8 @@ Status ValidateK(int64_t k);
 inline constexpr std::string_view kReasonNoModel = "no_model";
 inline constexpr std::string_view kReasonRecallFailed = "recall_failed";
 inline constexpr std::string_view kReasonModelError = "error:model_inference";
+inline constexpr std::string_view kReasonRankingTimeout = "timeout:model_inference";
+inline constexpr std::string_view kReasonRankerBreakerOpen = "breaker_open:ranker";
 
 struct RequestContext {
   std::string request_id;
@@ -95,12 +98,15 @@ class Recommender {
   // default) means live events only. Call before serving starts (not synchronised); `store`
   // must outlive this object.
   void SetFeatureStore(store::FeatureStore* store) { feature_store_ = store; }
+  // Ranking through `guard` (deadline + breaker) instead of on the request thread; null (the
+  // default) ranks inline. Same rules as SetFeatureStore.
+  void SetRankingGuard(RankingGuard* guard) { ranking_guard_ = guard; }
 
  private:
   RecommendationAnswer PopularAnswer(const ServingModel* model, uint32_t k,
                                      std::string_view degraded_reason);
-  RecommendationAnswer Personalized(const ServingModel& model, std::string_view user_id,
-                                    uint32_t k);
+  RecommendationAnswer Personalized(const std::shared_ptr<const ServingModel>& model,
+                                    std::string_view user_id, uint32_t k, std::string_view variant);
   void RecordDegraded(std::string_view reason);
   // Live recent items (at `now`) and the feature store's recent interactions, newest first, one
   // entry per item. A feature-store miss or error leaves just the live part.
@@ -115,6 +121,7 @@ class Recommender {
   observe::ExposureLog* exposure_log_;
   EngineMetrics& metrics_;
   store::FeatureStore* feature_store_ = nullptr;
+  RankingGuard* ranking_guard_ = nullptr;
 };
 
 }  // namespace recserve::engine
