@@ -13,6 +13,7 @@
 #include "engine/live_state.h"
 #include "engine/recommendation_cache.h"
 #include "engine/recommender.h"
+#include "engine/redis_recommendation_cache.h"
 #include "http/api_service.h"
 #include "http/server.h"
 #include "observe/data_quality_summary.h"
@@ -66,10 +67,12 @@ int RunServe(const ServeFlags& flags) {
   auto cache_size = EnvIntInRange("RECOMMENDATION_CACHE_SIZE", 100000, 0, 100000000);
   auto cache_ttl = EnvSecondsPositive("RECOMMENDATION_CACHE_TTL", 300);
   auto ranking_timeout = EnvSecondsPositive("RANKING_TIMEOUT", 0.1);
+  auto redis_timeout = EnvSecondsPositive("REDIS_TIMEOUT", 0.1);
   auto faults = resilience::FaultInjector::FromEnv();
-  for (const Status& s : {port.status(), threads.status(), max_body.status(), max_header.status(),
-                          read_timeout.status(), drain_timeout.status(), cache_size.status(),
-                          cache_ttl.status(), ranking_timeout.status(), faults.status()}) {
+  for (const Status& s :
+       {port.status(), threads.status(), max_body.status(), max_header.status(),
+        read_timeout.status(), drain_timeout.status(), cache_size.status(), cache_ttl.status(),
+        ranking_timeout.status(), redis_timeout.status(), faults.status()}) {
     if (!s.ok()) {
       spdlog::error("serve: {}", s.message());
       return 2;
@@ -116,9 +119,31 @@ int RunServe(const ServeFlags& flags) {
   }
 
   std::unique_ptr<engine::RecommendationCache> cache;
-  if (*cache_size > 0) {
-    cache = std::make_unique<engine::LruRecommendationCache>(
-        static_cast<size_t>(*cache_size), milliseconds(static_cast<long long>(*cache_ttl * 1000)));
+  auto cache_ttl_ms = milliseconds(static_cast<long long>(*cache_ttl * 1000));
+  if (auto redis_url = EnvString("REDIS_URL")) {
+    Status first_connect;
+    auto redis_cache = engine::RedisRecommendationCache::Create(
+        *redis_url,
+        std::max(milliseconds(1), milliseconds(static_cast<long long>(*redis_timeout * 1000))),
+        cache_ttl_ms, registry, faults->get(), &first_connect);
+    if (!redis_cache.ok()) {
+      spdlog::error("serve: REDIS_URL: {}", redis_cache.status().message());
+      return 2;
+    }
+    if (first_connect.ok()) {
+      spdlog::info("recommendation cache: redis");
+    } else {
+      // Serving goes on without a shared cache; each call the breaker lets through retries the
+      // connection, so the cache comes back by itself when Redis does.
+      spdlog::warn(
+          "Redis connection failed ({}): recommendation cache disabled until it "
+          "reconnects",
+          first_connect.message());
+    }
+    cache = std::move(redis_cache).value();
+  } else if (*cache_size > 0) {
+    cache = std::make_unique<engine::LruRecommendationCache>(static_cast<size_t>(*cache_size),
+                                                             cache_ttl_ms);
   }
   engine::LiveState live;
   engine::ModelSlot models;
@@ -168,7 +193,7 @@ int RunServe(const ServeFlags& flags) {
     return 1;
   }
   spdlog::info("serving on {}:{} with {} thread(s), cache {}", options.address, server.port(),
-               options.threads, cache ? "lru" : "disabled");
+               options.threads, cache ? cache->kind() : "disabled");
   server.Run();
   if (exposure_log) exposure_log->Close();
   return 0;

@@ -176,11 +176,14 @@ Result<RecommendationAnswer> Recommender::Recommend(const RequestContext& ctx,
     return answer;
   }
   std::string key;
+  std::string_view cache_failure;  // why the cache could not be used, when it could not
   if (cache_ != nullptr) {
     key = RecommendationCacheKey(model->version(), user_id, kk, live_.UserGeneration(user_id));
     auto cached = cache_->Lookup(key);
     if (!cached.ok()) {
-      metrics_.cache_requests.WithLabels({"error"}).Inc();
+      bool skipped = cached.status().code() == StatusCode::kFailedPrecondition;
+      metrics_.cache_requests.WithLabels({skipped ? "bypass" : "error"}).Inc();
+      cache_failure = skipped ? kReasonCacheBreakerOpen : kReasonRedisFailed;
     } else if (*cached) {
       metrics_.cache_requests.WithLabels({"hit"}).Inc();
       const CachedRecommendation& c = **cached;
@@ -196,6 +199,10 @@ Result<RecommendationAnswer> Recommender::Recommend(const RequestContext& ctx,
   }
   RecommendationAnswer answer = Personalized(model, user_id, kk, ctx.variant);
   answer.variant = ctx.variant;
+  if (!cache_failure.empty() && answer.degraded_reason.empty()) {
+    answer.degraded_reason = std::string(cache_failure);
+    RecordDegraded(cache_failure);
+  }
   // Degraded answers are not cached: the next request should try the full path again.
   if (cache_ != nullptr && answer.degraded_reason.empty()) {
     (void)cache_->Store(key, std::make_shared<const CachedRecommendation>(CachedRecommendation{

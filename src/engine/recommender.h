@@ -34,6 +34,8 @@ Status ValidateK(int64_t k);
 inline constexpr std::string_view kReasonNoModel = "no_model";
 inline constexpr std::string_view kReasonRecallFailed = "recall_failed";
 inline constexpr std::string_view kReasonModelError = "error:model_inference";
+inline constexpr std::string_view kReasonRedisFailed = "timeout:redis";
+inline constexpr std::string_view kReasonCacheBreakerOpen = "breaker_open:cache";
 inline constexpr std::string_view kReasonRankingTimeout = "timeout:model_inference";
 inline constexpr std::string_view kReasonRankerBreakerOpen = "breaker_open:ranker";
 
@@ -93,7 +95,8 @@ class Recommender {
   // Installs `model` as the primary (null unloads) and updates recommendation_model_info.
   void SetPrimaryModel(std::shared_ptr<const ServingModel> model);
   std::shared_ptr<const ServingModel> PrimaryModel() const { return models_.Get(); }
-  bool cache_enabled() const { return cache_ != nullptr; }
+  // A cache is configured and its backing store is reachable.
+  bool cache_enabled() const { return cache_ != nullptr && cache_->available(); }
   // The store whose recent interactions join live events as the user's history; null (the
   // default) means live events only. Call before serving starts (not synchronised); `store`
   // must outlive this object.
