@@ -12,8 +12,6 @@ import unittest
 
 import recserve_testing as rt
 
-SMALL = ["--factors", "8", "--iterations", "2", "--trees", "10", "--depth", "3",
-         "--neighbours", "20", "--candidates", "50", "--threads", "1"]
 THREADS = 3
 OUTAGE_SECONDS = 10
 
@@ -27,15 +25,10 @@ class RedisOutageDrill(unittest.TestCase):
         tmp = tempfile.mkdtemp(prefix="recserve-drill-redis-")
         redis = rt.RedisServer()
         try:
-            models = os.path.join(tmp, "models")
-            rt.run_recserve("pipeline", "--data", rt.ML100K, "--data-root",
-                            os.path.join(tmp, "data"), "--models-root", models, "--mlruns",
-                            os.path.join(tmp, "mlruns"), "--run-id", "outage1", *SMALL,
-                            env={"OMP_WAIT_POLICY": "passive"})
+            serve_env = rt.publish_small_bundle(tmp, "outage1")
             redis.start()
             svc = rt.Service(env={
-                "MODEL_DIR": models,
-                "FEATURE_STORE_PATH": os.path.join(tmp, "data", "feature_store.db"),
+                **serve_env,
                 "REDIS_URL": redis.url, "REDIS_TIMEOUT": "0.2", "HTTP_THREADS": "2"})
             with svc:
                 self.run_drill(svc, redis)

@@ -12,8 +12,6 @@ import unittest
 
 import recserve_testing as rt
 
-SMALL = ["--factors", "8", "--iterations", "2", "--trees", "10", "--depth", "3",
-         "--neighbours", "20", "--candidates", "50", "--threads", "1"]
 THREADS = 4
 REQUESTS_PER_THREAD = 50
 FALLBACK_REASONS = {"timeout:model_inference", "breaker_open:ranker"}
@@ -27,14 +25,9 @@ class SlowRankingDrill(unittest.TestCase):
     def test_slow_ranker_serves_recall_order(self):
         tmp = tempfile.mkdtemp(prefix="recserve-drill-slow-ranking-")
         try:
-            models = os.path.join(tmp, "models")
-            rt.run_recserve("pipeline", "--data", rt.ML100K, "--data-root",
-                            os.path.join(tmp, "data"), "--models-root", models, "--mlruns",
-                            os.path.join(tmp, "mlruns"), "--run-id", "slow1", *SMALL,
-                            env={"OMP_WAIT_POLICY": "passive"})
+            serve_env = rt.publish_small_bundle(tmp, "slow1")
             svc = rt.Service(env={
-                "MODEL_DIR": models,
-                "FEATURE_STORE_PATH": os.path.join(tmp, "data", "feature_store.db"),
+                **serve_env,
                 "RANKING_TIMEOUT": "0.01", "FAULT_RANKING_DELAY_MS": "50",
                 "RECOMMENDATION_CACHE_SIZE": "0", "HTTP_THREADS": "2"})
             with svc:

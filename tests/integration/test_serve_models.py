@@ -14,8 +14,6 @@ import unittest
 import recserve_testing as rt
 
 # Small but real training settings: these tests check the wiring, not model quality.
-SMALL = ["--factors", "8", "--iterations", "2", "--trees", "10", "--depth", "3",
-         "--neighbours", "20", "--candidates", "50", "--threads", "1"]
 USER = "196"  # a known ML-100K user
 
 
@@ -38,12 +36,8 @@ class ServeModelsTest(unittest.TestCase):
         cls.tmp = tempfile.mkdtemp(prefix="recserve-serve-models-")
         cls.models = os.path.join(cls.tmp, "models")
         cls.db = os.path.join(cls.tmp, "data", "feature_store.db")
-        rt.run_recserve("pipeline", "--data", rt.ML100K, "--data-root",
-                        os.path.join(cls.tmp, "data"), "--models-root", cls.models,
-                        "--mlruns", os.path.join(cls.tmp, "mlruns"), "--run-id", "wired1", *SMALL,
-                        env={"OMP_WAIT_POLICY": "passive"})
-        cls.svc = rt.Service(env={"MODEL_DIR": cls.models, "FEATURE_STORE_PATH": cls.db,
-                                  "HTTP_THREADS": "2"})
+        serve_env = rt.publish_small_bundle(cls.tmp, "wired1")
+        cls.svc = rt.Service(env={**serve_env, "HTTP_THREADS": "2"})
         cls.svc.start()
 
     @classmethod
