@@ -3,20 +3,25 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <filesystem>
 #include <memory>
 #include <thread>
 
 #include "app/commands.h"
 #include "core/env.h"
+#include "engine/bundle_serving_model.h"
 #include "engine/live_state.h"
 #include "engine/recommendation_cache.h"
 #include "engine/recommender.h"
+#include "engine/redis_recommendation_cache.h"
 #include "http/api_service.h"
 #include "http/server.h"
 #include "observe/data_quality_summary.h"
 #include "observe/exposure_log.h"
 #include "observe/metrics.h"
 #include "observe/process_metrics.h"
+#include "resilience/fault_injector.h"
+#include "store/sqlite_feature_store.h"
 
 namespace recserve::app {
 
@@ -61,9 +66,13 @@ int RunServe(const ServeFlags& flags) {
   auto drain_timeout = EnvSecondsPositive("DRAIN_TIMEOUT", 30);
   auto cache_size = EnvIntInRange("RECOMMENDATION_CACHE_SIZE", 100000, 0, 100000000);
   auto cache_ttl = EnvSecondsPositive("RECOMMENDATION_CACHE_TTL", 300);
+  auto ranking_timeout = EnvSecondsPositive("RANKING_TIMEOUT", 0.1);
+  auto redis_timeout = EnvSecondsPositive("REDIS_TIMEOUT", 0.1);
+  auto faults = resilience::FaultInjector::FromEnv();
   for (const Status& s :
        {port.status(), threads.status(), max_body.status(), max_header.status(),
-        read_timeout.status(), drain_timeout.status(), cache_size.status(), cache_ttl.status()}) {
+        read_timeout.status(), drain_timeout.status(), cache_size.status(), cache_ttl.status(),
+        ranking_timeout.status(), redis_timeout.status(), faults.status()}) {
     if (!s.ok()) {
       spdlog::error("serve: {}", s.message());
       return 2;
@@ -110,15 +119,71 @@ int RunServe(const ServeFlags& flags) {
   }
 
   std::unique_ptr<engine::RecommendationCache> cache;
-  if (*cache_size > 0) {
-    cache = std::make_unique<engine::LruRecommendationCache>(
-        static_cast<size_t>(*cache_size), milliseconds(static_cast<long long>(*cache_ttl * 1000)));
+  auto cache_ttl_ms = milliseconds(static_cast<long long>(*cache_ttl * 1000));
+  if (auto redis_url = EnvString("REDIS_URL")) {
+    Status first_connect;
+    auto redis_cache = engine::RedisRecommendationCache::Create(
+        *redis_url,
+        std::max(milliseconds(1), milliseconds(static_cast<long long>(*redis_timeout * 1000))),
+        cache_ttl_ms, registry, faults->get(), &first_connect);
+    if (!redis_cache.ok()) {
+      spdlog::error("serve: REDIS_URL: {}", redis_cache.status().message());
+      return 2;
+    }
+    if (first_connect.ok()) {
+      spdlog::info("recommendation cache: redis");
+    } else {
+      // Serving goes on without a shared cache; each call the breaker lets through retries the
+      // connection, so the cache comes back by itself when Redis does.
+      spdlog::warn(
+          "Redis connection failed ({}): recommendation cache disabled until it "
+          "reconnects",
+          first_connect.message());
+    }
+    cache = std::move(redis_cache).value();
+  } else if (*cache_size > 0) {
+    cache = std::make_unique<engine::LruRecommendationCache>(static_cast<size_t>(*cache_size),
+                                                             cache_ttl_ms);
   }
   engine::LiveState live;
   engine::ModelSlot models;
   engine::EngineMetrics engine_metrics(registry);
   engine::Recommender recommender(live, models, cache.get(), exposure_log.get(), engine_metrics);
-  spdlog::warn("no model bundle loaded: /ready answers 503 and recommendations are popular items");
+  engine::RankingGuardOptions ranking_options;
+  ranking_options.timeout =
+      std::max(milliseconds(1), milliseconds(static_cast<long long>(*ranking_timeout * 1000)));
+  engine::RankingGuard ranking_guard(ranking_options, registry, faults->get());
+  recommender.SetRankingGuard(&ranking_guard);
+
+  // The feature store is optional: without it the user's history is their live events only.
+  std::unique_ptr<store::SqliteFeatureStore> feature_store;
+  std::string feature_store_path = EnvStringOr("FEATURE_STORE_PATH", "data/feature_store.db");
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(feature_store_path, ec)) {
+    auto opened = store::SqliteFeatureStore::Open(feature_store_path);
+    if (opened.ok()) {
+      feature_store = std::move(opened).value();
+      recommender.SetFeatureStore(feature_store.get());
+      spdlog::info("feature store: sqlite {}", feature_store_path);
+    } else {
+      spdlog::warn("feature store {} not opened ({}): history is live events only",
+                   feature_store_path, opened.status().message());
+    }
+  } else {
+    spdlog::warn("feature store {} not found: history is live events only", feature_store_path);
+  }
+
+  std::string model_dir = EnvStringOr("MODEL_DIR", "models");
+  auto bundle = engine::LoadCurrentBundle(model_dir);
+  if (bundle.ok()) {
+    recommender.SetPrimaryModel(*bundle);
+    spdlog::info("model bundle {} loaded from {}", (*bundle)->version(), (*bundle)->dir().string());
+  } else {
+    spdlog::warn(
+        "no model bundle loaded ({}): /ready answers 503 and recommendations are popular "
+        "items",
+        bundle.status().message());
+  }
 
   http::ApiService api(recommender, registry, health);
   http::HttpServer server(options, api);
@@ -128,7 +193,7 @@ int RunServe(const ServeFlags& flags) {
     return 1;
   }
   spdlog::info("serving on {}:{} with {} thread(s), cache {}", options.address, server.port(),
-               options.threads, cache ? "lru" : "disabled");
+               options.threads, cache ? cache->kind() : "disabled");
   server.Run();
   if (exposure_log) exposure_log->Close();
   return 0;

@@ -37,13 +37,17 @@ class RecommendationCache {
  public:
   virtual ~RecommendationCache() = default;
   // The cached value, or null on a miss (absent or expired). A non-OK status is a cache failure
-  // (counted as result="error"); the caller then computes the answer itself.
+  // and the caller computes the answer itself: FailedPrecondition means the cache was skipped
+  // without trying (its breaker is open; counted result="bypass"), anything else that it failed
+  // (counted result="error").
   virtual Result<std::shared_ptr<const CachedRecommendation>> Lookup(const std::string& key) = 0;
   // Stores `value` under `key` for the cache's TTL. A failure is reported but never fatal.
   virtual Status Store(const std::string& key,
                        std::shared_ptr<const CachedRecommendation> value) = 0;
   // "lru" or "redis", for logs and /health.
   virtual std::string_view kind() const = 0;
+  // False while the backing store is unreachable (/health then reports the cache "disabled").
+  virtual bool available() { return true; }
 };
 
 // Bounded in-process LRU with a TTL, split into shards by key hash so request threads rarely

@@ -92,13 +92,16 @@ RecommendationAnswer Recommender::PopularAnswer(const ServingModel* model, uint3
   return answer;
 }
 
-RecommendationAnswer Recommender::Personalized(const ServingModel& model, std::string_view user_id,
-                                               uint32_t k) {
+RecommendationAnswer Recommender::Personalized(const std::shared_ptr<const ServingModel>& model_ptr,
+                                               std::string_view user_id, uint32_t k,
+                                               std::string_view variant) {
+  const ServingModel& model = *model_ptr;
   RecommendationQuery query;
   query.user_id = std::string(user_id);
   query.k = k;
   query.recent_items = live_.RecentItems(user_id);
-  if (!model.KnowsUser(user_id) && query.recent_items.empty()) {
+  query.history = UserHistory(user_id, query.recent_items);
+  if (!model.KnowsUser(user_id) && query.history.empty()) {
     return PopularAnswer(&model, k, "");  // cold start: popular items, not a degradation
   }
   auto candidates = model.Recall(query);
@@ -107,16 +110,30 @@ RecommendationAnswer Recommender::Personalized(const ServingModel& model, std::s
   }
   std::string degraded_reason;
   std::vector<ScoredItem> ordered;
-  auto ranked = model.Rank(query, *candidates);
+  Result<std::vector<ScoredItem>> ranked = FailedPrecondition("not ranked");
+  std::string_view rank_failure = kReasonModelError;
+  if (ranking_guard_ != nullptr) {
+    GuardedRanking guarded = ranking_guard_->Rank(model_ptr, query, *candidates, variant);
+    if (guarded.failure == RankingFailure::kNone) {
+      ranked = std::move(guarded.items);
+    } else if (guarded.failure == RankingFailure::kTimeout) {
+      rank_failure = kReasonRankingTimeout;
+    } else if (guarded.failure == RankingFailure::kBreakerOpen) {
+      rank_failure = kReasonRankerBreakerOpen;
+    }
+  } else {
+    ranked = model.Rank(query, *candidates);
+  }
   if (ranked.ok()) {
     ordered = std::move(ranked).value();
   } else {
-    degraded_reason = std::string(kReasonModelError);
+    degraded_reason = std::string(rank_failure);
     ordered = std::move(candidates).value();
     std::stable_sort(ordered.begin(), ordered.end(),
                      [](const ScoredItem& a, const ScoredItem& b) { return a.score > b.score; });
   }
-  std::unordered_set<std::string> seen(query.recent_items.begin(), query.recent_items.end());
+  std::unordered_set<std::string> seen;
+  for (const auto& h : query.history) seen.insert(h.item_id);
   RecommendationAnswer answer;
   FillUnique(answer.items, ordered, k, seen);
   answer.model_version = model.version();
@@ -124,6 +141,25 @@ RecommendationAnswer Recommender::Personalized(const ServingModel& model, std::s
   answer.degraded_reason = degraded_reason;
   if (!degraded_reason.empty()) RecordDegraded(degraded_reason);
   return answer;
+}
+
+std::vector<HistoryItem> Recommender::UserHistory(std::string_view user_id,
+                                                  const std::vector<std::string>& live_items) {
+  std::vector<HistoryItem> history;
+  std::unordered_set<std::string> seen;
+  int64_t now = static_cast<int64_t>(NowSeconds());
+  for (const auto& item : live_items) {
+    if (seen.insert(item).second) history.push_back({item, now});
+  }
+  if (feature_store_ != nullptr) {
+    auto features = feature_store_->GetUser(user_id);
+    if (features.ok()) {
+      for (const auto& r : features->recent) {
+        if (seen.insert(r.item_id).second) history.push_back({r.item_id, r.timestamp});
+      }
+    }
+  }
+  return history;
 }
 
 Result<RecommendationAnswer> Recommender::Recommend(const RequestContext& ctx,
@@ -140,11 +176,14 @@ Result<RecommendationAnswer> Recommender::Recommend(const RequestContext& ctx,
     return answer;
   }
   std::string key;
+  std::string_view cache_failure;  // why the cache could not be used, when it could not
   if (cache_ != nullptr) {
     key = RecommendationCacheKey(model->version(), user_id, kk, live_.UserGeneration(user_id));
     auto cached = cache_->Lookup(key);
     if (!cached.ok()) {
-      metrics_.cache_requests.WithLabels({"error"}).Inc();
+      bool skipped = cached.status().code() == StatusCode::kFailedPrecondition;
+      metrics_.cache_requests.WithLabels({skipped ? "bypass" : "error"}).Inc();
+      cache_failure = skipped ? kReasonCacheBreakerOpen : kReasonRedisFailed;
     } else if (*cached) {
       metrics_.cache_requests.WithLabels({"hit"}).Inc();
       const CachedRecommendation& c = **cached;
@@ -158,8 +197,12 @@ Result<RecommendationAnswer> Recommender::Recommend(const RequestContext& ctx,
   } else {
     metrics_.cache_requests.WithLabels({"bypass"}).Inc();
   }
-  RecommendationAnswer answer = Personalized(*model, user_id, kk);
+  RecommendationAnswer answer = Personalized(model, user_id, kk, ctx.variant);
   answer.variant = ctx.variant;
+  if (!cache_failure.empty() && answer.degraded_reason.empty()) {
+    answer.degraded_reason = std::string(cache_failure);
+    RecordDegraded(cache_failure);
+  }
   // Degraded answers are not cached: the next request should try the full path again.
   if (cache_ != nullptr && answer.degraded_reason.empty()) {
     (void)cache_->Store(key, std::make_shared<const CachedRecommendation>(CachedRecommendation{
@@ -192,7 +235,8 @@ Result<RecommendationAnswer> Recommender::Detail(const RequestContext& ctx,
   if (!similar.ok() || !user_id) return similar;
   std::shared_ptr<const ServingModel> model = models_.Get();
   if (!model) return similar;  // unloaded since Similar(): the similar items still stand
-  RecommendationAnswer personal = Personalized(*model, *user_id, static_cast<uint32_t>(k));
+  RecommendationAnswer personal =
+      Personalized(model, *user_id, static_cast<uint32_t>(k), ctx.variant);
   // Blend: alternate similar and personal items, skipping duplicates and the page item itself.
   RecommendationAnswer answer = std::move(similar).value();
   std::vector<ScoredItem> blended;

@@ -15,10 +15,12 @@
 
 #include "core/status.h"
 #include "engine/live_state.h"
+#include "engine/ranking_guard.h"
 #include "engine/recommendation_cache.h"
 #include "engine/serving_model.h"
 #include "observe/exposure_log.h"
 #include "observe/metrics.h"
+#include "store/feature_store.h"
 
 namespace recserve::engine {
 
@@ -32,6 +34,10 @@ Status ValidateK(int64_t k);
 inline constexpr std::string_view kReasonNoModel = "no_model";
 inline constexpr std::string_view kReasonRecallFailed = "recall_failed";
 inline constexpr std::string_view kReasonModelError = "error:model_inference";
+inline constexpr std::string_view kReasonRedisFailed = "timeout:redis";
+inline constexpr std::string_view kReasonCacheBreakerOpen = "breaker_open:cache";
+inline constexpr std::string_view kReasonRankingTimeout = "timeout:model_inference";
+inline constexpr std::string_view kReasonRankerBreakerOpen = "breaker_open:ranker";
 
 struct RequestContext {
   std::string request_id;
@@ -89,14 +95,26 @@ class Recommender {
   // Installs `model` as the primary (null unloads) and updates recommendation_model_info.
   void SetPrimaryModel(std::shared_ptr<const ServingModel> model);
   std::shared_ptr<const ServingModel> PrimaryModel() const { return models_.Get(); }
-  bool cache_enabled() const { return cache_ != nullptr; }
+  // A cache is configured and its backing store is reachable.
+  bool cache_enabled() const { return cache_ != nullptr && cache_->available(); }
+  // The store whose recent interactions join live events as the user's history; null (the
+  // default) means live events only. Call before serving starts (not synchronised); `store`
+  // must outlive this object.
+  void SetFeatureStore(store::FeatureStore* store) { feature_store_ = store; }
+  // Ranking through `guard` (deadline + breaker) instead of on the request thread; null (the
+  // default) ranks inline. Same rules as SetFeatureStore.
+  void SetRankingGuard(RankingGuard* guard) { ranking_guard_ = guard; }
 
  private:
   RecommendationAnswer PopularAnswer(const ServingModel* model, uint32_t k,
                                      std::string_view degraded_reason);
-  RecommendationAnswer Personalized(const ServingModel& model, std::string_view user_id,
-                                    uint32_t k);
+  RecommendationAnswer Personalized(const std::shared_ptr<const ServingModel>& model,
+                                    std::string_view user_id, uint32_t k, std::string_view variant);
   void RecordDegraded(std::string_view reason);
+  // Live recent items (at `now`) and the feature store's recent interactions, newest first, one
+  // entry per item. A feature-store miss or error leaves just the live part.
+  std::vector<HistoryItem> UserHistory(std::string_view user_id,
+                                       const std::vector<std::string>& live_items);
   void LogExposure(const RequestContext& ctx, std::string_view user_id,
                    const RecommendationAnswer& answer);
 
@@ -105,6 +123,8 @@ class Recommender {
   RecommendationCache* cache_;
   observe::ExposureLog* exposure_log_;
   EngineMetrics& metrics_;
+  store::FeatureStore* feature_store_ = nullptr;
+  RankingGuard* ranking_guard_ = nullptr;
 };
 
 }  // namespace recserve::engine

@@ -22,12 +22,22 @@ struct ScoredItem {
   double score = 0;
 };
 
+// One past interaction of the user.
+struct HistoryItem {
+  std::string item_id;
+  int64_t timestamp = 0;  // unix seconds
+};
+
 // What recall and ranking know about one request.
 struct RecommendationQuery {
   std::string user_id;
   uint32_t k = 10;
   // The user's recent items from live events, newest first (may be empty).
   std::vector<std::string> recent_items;
+  // The user's whole known history: live events and the feature store's recent interactions,
+  // merged, one entry per item (its newest time), newest first. Items a model does not know are
+  // kept here; the model skips them.
+  std::vector<HistoryItem> history;
 };
 
 // A loaded, immutable model bundle. Implementations must be thread-safe for concurrent const

@@ -194,3 +194,19 @@ def temp_dir(prefix="recserve-test-"):
         yield d
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+# Small but real training settings for tests that need a served bundle, not model quality.
+SMALL_TRAINING = ["--factors", "8", "--iterations", "2", "--trees", "10", "--depth", "3",
+                  "--neighbours", "20", "--candidates", "50", "--threads", "1"]
+
+
+def publish_small_bundle(root, run_id):
+    """Runs `recserve pipeline` on ML-100K with SMALL_TRAINING under `root`: root/models/<run_id>
+    + root/models/current and root/data/feature_store.db. Returns the env for `serve`."""
+    run_recserve("pipeline", "--data", ML100K, "--data-root", os.path.join(root, "data"),
+                 "--models-root", os.path.join(root, "models"),
+                 "--mlruns", os.path.join(root, "mlruns"), "--run-id", run_id, *SMALL_TRAINING,
+                 env={"OMP_WAIT_POLICY": "passive"})
+    return {"MODEL_DIR": os.path.join(root, "models"),
+            "FEATURE_STORE_PATH": os.path.join(root, "data", "feature_store.db")}

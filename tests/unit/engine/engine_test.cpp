@@ -6,9 +6,11 @@
 #include <vector>
 
 #include "engine/live_state.h"
+#include "engine/ranking_guard.h"
 #include "engine/recommendation_cache.h"
 #include "engine/recommender.h"
 #include "engine/sliding_window.h"
+#include "resilience/fault_injector.h"
 
 namespace recserve::engine {
 namespace {
@@ -219,6 +221,55 @@ TEST_F(EngineFixture, TrendingValidatesTimeframeAndK) {
   EXPECT_EQ(recommender.Trending("7d", 10, kNow).status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(recommender.Trending("1h", 0, kNow).status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(metrics.events.WithLabels({"accepted"}).Value(), 1);
+}
+
+TEST_F(EngineFixture, SlowRankerTimesOutToRecallOrderThenBreakerOpens) {
+  resilience::FaultInjector faults;
+  ASSERT_TRUE(
+      faults.Set(resilience::FaultOperation::kRanking, {std::chrono::milliseconds(200)}).ok());
+  RankingGuardOptions options;
+  options.timeout = std::chrono::milliseconds(5);
+  options.breaker.min_requests = 3;
+  options.breaker.open_duration = std::chrono::seconds(60);
+  RankingGuard guard(options, registry, &faults);
+  LiveState fresh_live;
+  ModelSlot fresh_slot;
+  Recommender uncached{fresh_live, fresh_slot, nullptr, nullptr, metrics};
+  uncached.SetRankingGuard(&guard);
+  uncached.SetPrimaryModel(std::make_shared<FakeModel>("v1"));
+  for (int i = 0; i < 3; ++i) {
+    auto answer = uncached.Recommend(ctx, "u1", 3);
+    ASSERT_TRUE(answer.ok());
+    EXPECT_EQ(answer->degraded_reason, "timeout:model_inference");
+    ASSERT_EQ(answer->items.size(), 3u);
+    EXPECT_EQ(answer->items[0].item_id, "a");  // recall order, not the ranker's reversed one
+  }
+  auto& timeouts = registry.AddCounter("recommendation_timeouts_total", "", {"operation"});
+  EXPECT_EQ(timeouts.WithLabels({"model_inference"}).Value(), 3);
+  // Three failures out of three: the ranker breaker is open and ranking is not even tried.
+  auto answer = uncached.Recommend(ctx, "u1", 3);
+  ASSERT_TRUE(answer.ok());
+  EXPECT_EQ(answer->degraded_reason, "breaker_open:ranker");
+  EXPECT_EQ(timeouts.WithLabels({"model_inference"}).Value(), 3);
+  auto& state = registry.AddGauge("circuit_breaker_state", "", {"dependency"});
+  EXPECT_EQ(state.WithLabels({"ranker"}).Value(), 1);
+  auto& transitions =
+      registry.AddCounter("circuit_breaker_transitions_total", "", {"dependency", "to"});
+  EXPECT_EQ(transitions.WithLabels({"ranker", "open"}).Value(), 1);
+}
+
+TEST_F(EngineFixture, FastRankerThroughTheGuardIsUsed) {
+  RankingGuardOptions options;
+  options.timeout = std::chrono::seconds(10);
+  RankingGuard guard(options, registry, nullptr);
+  recommender.SetRankingGuard(&guard);
+  recommender.SetPrimaryModel(std::make_shared<FakeModel>("v1"));
+  auto answer = recommender.Recommend(ctx, "u1", 3);
+  ASSERT_TRUE(answer.ok());
+  EXPECT_EQ(answer->degraded_reason, "");
+  EXPECT_EQ(answer->items[0].item_id, "e");  // the ranker's order
+  auto& seconds = registry.AddHistogram("model_inference_seconds", "", {"variant"}, {1});
+  EXPECT_EQ(seconds.WithLabels({"primary"}).Count(), 1u);
 }
 
 }  // namespace

@@ -1,0 +1,120 @@
+#include "engine/bundle_serving_model.h"
+
+#include <algorithm>
+#include <unordered_set>
+
+namespace recserve::engine {
+
+namespace {
+
+Status InBundle(const std::filesystem::path& dir, const Status& status) {
+  return Status(status.code(), "bundle " + dir.string() + ": " + status.message());
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const BundleServingModel>> BundleServingModel::Load(
+    const std::filesystem::path& dir) {
+  // Checksums first: a model file is read only once the manifest vouches for its bytes.
+  auto validated = lifecycle::ValidateBundle(dir);
+  if (!validated.ok()) return InBundle(dir, validated.status());
+  auto model = models::RecommenderModel::Load(validated->dir);
+  if (!model.ok()) return InBundle(dir, model.status());
+  if (model->num_items() == 0) {
+    return InBundle(dir, FailedPrecondition("the model has an empty item vocabulary"));
+  }
+  // Smoke test: one cold-start request through recall and (when present) the ranker.
+  models::UserQuery probe;
+  probe.items.push_back(0);
+  probe.timestamps.push_back(0);
+  (void)model->Recommend(probe, 1);
+  return std::shared_ptr<const BundleServingModel>(new BundleServingModel(
+      validated->dir, validated->manifest.metadata.model_version, std::move(model).value()));
+}
+
+bool BundleServingModel::KnowsUser(std::string_view user_id) const {
+  return model_.users().Find(user_id).has_value();
+}
+
+bool BundleServingModel::KnowsItem(std::string_view item_id) const {
+  return model_.items().Find(item_id).has_value();
+}
+
+models::UserQuery BundleServingModel::ToModelQuery(const RecommendationQuery& query) const {
+  models::UserQuery out;
+  out.user = model_.users().Find(query.user_id);
+  // query.history is newest first; the model wants oldest first.
+  for (auto it = query.history.rbegin(); it != query.history.rend(); ++it) {
+    if (auto item = model_.items().Find(it->item_id)) {
+      out.items.push_back(*item);
+      out.timestamps.push_back(it->timestamp);
+    }
+  }
+  return out;
+}
+
+std::vector<ScoredItem> BundleServingModel::Named(
+    const std::vector<models::ScoredItem>& items) const {
+  std::vector<ScoredItem> out;
+  out.reserve(items.size());
+  for (const auto& item : items) {
+    out.push_back({model_.items().Name(item.item), static_cast<double>(item.score)});
+  }
+  return out;
+}
+
+Result<std::vector<ScoredItem>> BundleServingModel::Recall(const RecommendationQuery& query) const {
+  models::CandidateSet candidates = model_.Recall(ToModelQuery(query), models::RecallParams{});
+  std::vector<ScoredItem> out;
+  out.reserve(candidates.items.size());
+  for (size_t i = 0; i < candidates.items.size(); ++i) {
+    out.push_back(
+        {model_.items().Name(candidates.items[i]), static_cast<double>(candidates.scores[i])});
+  }
+  return out;
+}
+
+Result<std::vector<ScoredItem>> BundleServingModel::Rank(const RecommendationQuery& query,
+                                                         std::vector<ScoredItem> candidates) const {
+  if (!model_.has_ranker()) return FailedPrecondition("the bundle has no ranker");
+  models::UserQuery model_query = ToModelQuery(query);
+  models::CandidateSet set = model_.Recall(model_query, models::RecallParams{});
+  RECSERVE_RETURN_IF_ERROR(model_.Rank(model_query, set));
+  std::unordered_set<std::string_view> wanted;
+  for (const auto& c : candidates) wanted.insert(c.item_id);
+  std::vector<models::ScoredItem> ranked;
+  ranked.reserve(set.items.size());
+  for (size_t i = 0; i < set.items.size(); ++i) {
+    if (wanted.count(model_.items().Name(set.items[i])) != 0) {
+      ranked.push_back({set.items[i], set.scores[i]});
+    }
+  }
+  // The same order as RecommenderModel::Recommend: score desc, item index asc.
+  std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
+    return a.score != b.score ? a.score > b.score : a.item < b.item;
+  });
+  return Named(ranked);
+}
+
+Result<std::vector<ScoredItem>> BundleServingModel::Similar(std::string_view item_id,
+                                                            uint32_t k) const {
+  auto item = model_.items().Find(item_id);
+  if (!item) return NotFound("unknown item '" + std::string(item_id) + "'");
+  return Named(model_.Similar(*item, k));
+}
+
+std::vector<ScoredItem> BundleServingModel::Popular(uint32_t k) const {
+  return Named(model_.Popular(k));
+}
+
+Result<std::shared_ptr<const BundleServingModel>> LoadCurrentBundle(
+    const std::filesystem::path& model_dir) {
+  std::filesystem::path current = model_dir / "current";
+  std::error_code ec;
+  if (!std::filesystem::exists(current, ec)) {
+    return NotFound("no bundle at " + current.string());
+  }
+  return BundleServingModel::Load(current);
+}
+
+}  // namespace recserve::engine

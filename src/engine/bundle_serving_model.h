@@ -1,0 +1,61 @@
+#pragma once
+// BundleServingModel: the ServingModel over a published model bundle (docs/BUNDLES.md). Load()
+// validates the bundle's manifest and every checksum before it reads a model file, then loads
+// the models room's RecommenderModel and answers one request as a smoke test; any failure refuses
+// the bundle with a Status naming the file and the problem, and nothing is served from it.
+//
+// Immutable after Load(); every method is const and thread-safe (ServingModel contract).
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "core/status.h"
+#include "engine/serving_model.h"
+#include "lifecycle/bundle_validator.h"
+#include "models/recommender.h"
+
+namespace recserve::engine {
+
+class BundleServingModel final : public ServingModel {
+ public:
+  // Validates and loads the bundle at `dir` (a symlink such as models/current is followed).
+  // Errors as lifecycle::ValidateBundle (NotFound, InvalidArgument, FailedPrecondition,
+  // DataLoss) plus the loader's errors, prefixed with the bundle directory.
+  static Result<std::shared_ptr<const BundleServingModel>> Load(const std::filesystem::path& dir);
+
+  const std::string& version() const override { return version_; }
+  const std::filesystem::path& dir() const { return dir_; }
+  bool KnowsUser(std::string_view user_id) const override;
+  bool KnowsItem(std::string_view item_id) const override;
+  Result<std::vector<ScoredItem>> Recall(const RecommendationQuery& query) const override;
+  // Ranks with the bundle's ranker. The models room's ranker needs the per-channel recall scores,
+  // which the ServingModel seam does not carry, so the candidate set is recalled again for the
+  // same query (deterministic) and only items among `candidates` are returned.
+  // FailedPrecondition when the bundle has no ranker.
+  Result<std::vector<ScoredItem>> Rank(const RecommendationQuery& query,
+                                       std::vector<ScoredItem> candidates) const override;
+  Result<std::vector<ScoredItem>> Similar(std::string_view item_id, uint32_t k) const override;
+  std::vector<ScoredItem> Popular(uint32_t k) const override;
+
+  // The models room's query for `query`: the user's index when known, the history items the
+  // model knows, oldest first. Public so tests can run the same query through the model.
+  models::UserQuery ToModelQuery(const RecommendationQuery& query) const;
+  const models::RecommenderModel& model() const { return model_; }
+
+ private:
+  BundleServingModel(std::filesystem::path dir, std::string version, models::RecommenderModel model)
+      : dir_(std::move(dir)), version_(std::move(version)), model_(std::move(model)) {}
+
+  std::vector<ScoredItem> Named(const std::vector<models::ScoredItem>& items) const;
+
+  std::filesystem::path dir_;
+  std::string version_;
+  models::RecommenderModel model_;
+};
+
+// The bundle a fresh start serves: `<model_dir>/current`. NotFound when that link is missing.
+Result<std::shared_ptr<const BundleServingModel>> LoadCurrentBundle(
+    const std::filesystem::path& model_dir);
+
+}  // namespace recserve::engine
