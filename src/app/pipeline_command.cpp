@@ -21,6 +21,7 @@
 #include "app/commands.h"
 #include "app/sync_command.h"
 #include "core/env.h"
+#include "core/wall_clock.h"
 #include "lifecycle/model_publishing.h"
 #include "pipeline/data_quality.h"
 #include "pipeline/features.h"
@@ -187,9 +188,7 @@ int RunPipeline(const PipelineFlags& flags) {
   // 4. train: before anything is published, so a failed training changes nothing.
   std::optional<models::RecommenderModel> model;
   pipeline::TuningReport tuning;
-  const int64_t train_start_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                     std::chrono::system_clock::now().time_since_epoch())
-                                     .count();
+  const int64_t train_start_ms = UnixMillisNow();
   if (!flags.skip_training) {
     progress.Begin("train");
     auto trained =

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <random>
 
+#include "core/wall_clock.h"
 #include "lifecycle/bundle_validator.h"
 #include "lifecycle/durable_files.h"
 
@@ -13,12 +14,6 @@ namespace recserve::lifecycle {
 namespace fs = std::filesystem;
 
 namespace {
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string RandomRunId() {
   std::random_device rd;
@@ -100,7 +95,7 @@ Status EnsureExperiment(const fs::path& mlruns, const std::string& id, const std
   if (fs::exists(dir / "meta.yaml", ec)) return Status::Ok();
   fs::create_directories(dir, ec);
   if (ec) return Internal("cannot create " + dir.string() + ": " + ec.message());
-  return WriteFileAtomically(dir / "meta.yaml", ExperimentMetaYaml(dir, id, name, NowMs()));
+  return WriteFileAtomically(dir / "meta.yaml", ExperimentMetaYaml(dir, id, name, UnixMillisNow()));
 }
 
 std::string RunMetaYaml(const MlflowRunSpec& spec, const std::string& run_id,

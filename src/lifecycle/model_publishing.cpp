@@ -1,7 +1,6 @@
 #include "lifecycle/model_publishing.h"
 
-#include <chrono>
-
+#include "core/wall_clock.h"
 #include "lifecycle/bundle_publisher.h"
 #include "lifecycle/bundle_validator.h"
 #include "lifecycle/durable_files.h"
@@ -10,16 +9,6 @@
 
 namespace recserve::lifecycle {
 namespace fs = std::filesystem;
-
-namespace {
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
 
 Status SmokeTestModelBundle(const fs::path& bundle_dir, const BundleManifest& manifest) {
   Result<models::RecommenderModel> model = models::RecommenderModel::Load(bundle_dir);
@@ -72,8 +61,8 @@ Result<PublishedModel> PublishTrainedModel(const models::RecommenderModel& model
   spec.experiment_id = options.experiment_id;
   spec.run_name = options.run_name.empty() ? metadata.model_version : options.run_name;
   spec.status = MlflowRunStatus::kFinished;
-  spec.start_time_ms = options.start_time_ms ? options.start_time_ms : NowMs();
-  spec.end_time_ms = NowMs();
+  spec.start_time_ms = options.start_time_ms ? options.start_time_ms : UnixMillisNow();
+  spec.end_time_ms = UnixMillisNow();
   spec.tags["mlflow.source.name"] = "recserve pipeline";
   AddBundleToRunSpec(bundle->manifest, spec);
   Result<fs::path> run_dir = WriteMlflowRun(options.mlruns_root, spec, bundle->dir);
