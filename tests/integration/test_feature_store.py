@@ -42,17 +42,7 @@ class DurableRedis(RedisServer):
     """redis-server that fsyncs every write to its AOF, so it can be killed and restarted with
     everything it acknowledged."""
 
-    def start(self, timeout=10):
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "yes", "--appendfsync", "always", "--dir", self.dir,
-             "--loglevel", "warning"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if self.ping():
-                return self
-            time.sleep(0.05)
-        raise RuntimeError(f"redis-server did not start on {self.port}")
+    PERSISTENCE_ARGS = ("--appendonly", "yes", "--appendfsync", "always")
 
 
 def redis_user_count(redis, version):

@@ -44,6 +44,9 @@ def run_recserve(*args, env=None, timeout=600, check=True, cwd=None):
 class RedisServer:
     """A private redis-server on a free loopback port, in a temporary directory."""
 
+    # Persistence flags; a subclass that must survive kill + restart overrides them.
+    PERSISTENCE_ARGS = ("--appendonly", "no")
+
     def __init__(self, port=None):
         self.port = port or free_port()
         self.dir = tempfile.mkdtemp(prefix="recserve-redis-")
@@ -56,7 +59,7 @@ class RedisServer:
     def start(self, timeout=10):
         self.proc = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", self.dir, "--loglevel", "warning"],
+             *self.PERSISTENCE_ARGS, "--dir", self.dir, "--loglevel", "warning"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + timeout
         while time.time() < deadline:
