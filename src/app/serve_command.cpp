@@ -11,9 +11,12 @@
 #include "core/env.h"
 #include "engine/bundle_serving_model.h"
 #include "engine/live_state.h"
+#include "engine/model_manager.h"
 #include "engine/recommendation_cache.h"
 #include "engine/recommender.h"
 #include "engine/redis_recommendation_cache.h"
+#include "engine/shadow_scorer.h"
+#include "engine/variant_lists.h"
 #include "http/api_service.h"
 #include "http/server.h"
 #include "observe/data_quality_summary.h"
@@ -68,11 +71,16 @@ int RunServe(const ServeFlags& flags) {
   auto cache_ttl = EnvSecondsPositive("RECOMMENDATION_CACHE_TTL", 300);
   auto ranking_timeout = EnvSecondsPositive("RANKING_TIMEOUT", 0.1);
   auto redis_timeout = EnvSecondsPositive("REDIS_TIMEOUT", 0.1);
+  auto reload_interval = EnvSecondsPositive("RELOAD_MIN_INTERVAL", 1.0);
+  auto shadow_timeout = EnvSecondsPositive("SHADOW_TIMEOUT", 0.25);
+  auto shadow_queue = EnvIntInRange("SHADOW_QUEUE", 256, 1, 1000000);
+  auto variant_users = EnvIntInRange("VARIANT_LISTS_CAPACITY", 100000, 16, 100000000);
   auto faults = resilience::FaultInjector::FromEnv();
   for (const Status& s :
        {port.status(), threads.status(), max_body.status(), max_header.status(),
         read_timeout.status(), drain_timeout.status(), cache_size.status(), cache_ttl.status(),
-        ranking_timeout.status(), redis_timeout.status(), faults.status()}) {
+        ranking_timeout.status(), redis_timeout.status(), reload_interval.status(),
+        shadow_timeout.status(), shadow_queue.status(), variant_users.status(), faults.status()}) {
     if (!s.ok()) {
       spdlog::error("serve: {}", s.message());
       return 2;
@@ -173,19 +181,46 @@ int RunServe(const ServeFlags& flags) {
     spdlog::warn("feature store {} not found: history is live events only", feature_store_path);
   }
 
-  std::string model_dir = EnvStringOr("MODEL_DIR", "models");
-  auto bundle = engine::LoadCurrentBundle(model_dir);
-  if (bundle.ok()) {
-    recommender.SetPrimaryModel(*bundle);
-    spdlog::info("model bundle {} loaded from {}", (*bundle)->version(), (*bundle)->dir().string());
+  // Shadow scoring and the hit-ratio lists. Declared after the recommender so they are destroyed
+  // first: queued shadow tasks call back into it.
+  engine::VariantLists variant_lists(registry, static_cast<size_t>(*variant_users));
+  recommender.SetVariantLists(&variant_lists);
+  engine::ModelManagerOptions manager_options;
+  manager_options.models_root = EnvStringOr("MODEL_DIR", "models");
+  manager_options.min_interval = milliseconds(static_cast<long long>(*reload_interval * 1000));
+  engine::ModelManager manager(
+      manager_options, models,
+      [](const std::filesystem::path& dir) -> Result<std::shared_ptr<const engine::ServingModel>> {
+        auto bundle = engine::BundleServingModel::Load(dir);
+        if (!bundle.ok()) return bundle.status();
+        return std::shared_ptr<const engine::ServingModel>(std::move(bundle).value());
+      },
+      registry);
+  engine::ShadowOptions shadow_options;
+  shadow_options.salt = EnvStringOr("SHADOW_SALT", shadow_options.salt);
+  shadow_options.budget = milliseconds(static_cast<long long>(*shadow_timeout * 1000));
+  shadow_options.queue_capacity = static_cast<size_t>(*shadow_queue);
+  engine::ShadowScorer shadow_scorer(shadow_options, registry);
+  recommender.SetShadowScorer(&shadow_scorer, [&manager] { return manager.shadow_rollout(); });
+
+  auto loaded = manager.LoadCurrent();
+  if (loaded.ok()) {
+    spdlog::info("model bundle {} loaded from {}", loaded->primary->version(),
+                 loaded->primary_source.string());
   } else {
     spdlog::warn(
         "no model bundle loaded ({}): /ready answers 503 and recommendations are popular "
-        "items",
-        bundle.status().message());
+        "items until POST /models/reload loads one",
+        loaded.status().message());
   }
 
-  http::ApiService api(recommender, registry, health);
+  http::AdminConfig admin;
+  admin.models = &manager;
+  admin.token = EnvStringOr("ADMIN_TOKEN", "");
+  if (admin.token.empty()) {
+    spdlog::warn("ADMIN_TOKEN is not set: POST /models/reload is open to every client");
+  }
+  http::ApiService api(recommender, registry, health, admin);
   http::HttpServer server(options, api);
   Status listening = server.Listen();
   if (!listening.ok()) {

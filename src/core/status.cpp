@@ -14,8 +14,12 @@ std::string_view StatusCodeName(StatusCode code) {
       return "already_exists";
     case StatusCode::kFailedPrecondition:
       return "failed_precondition";
+    case StatusCode::kUnauthenticated:
+      return "unauthenticated";
     case StatusCode::kPermissionDenied:
       return "permission_denied";
+    case StatusCode::kRateLimited:
+      return "rate_limited";
     case StatusCode::kResourceExhausted:
       return "resource_exhausted";
     case StatusCode::kDeadlineExceeded:

@@ -19,9 +19,11 @@ enum class StatusCode {
   kInvalidArgument,     // caller's input is malformed (HTTP 400)
   kNotFound,            // a named thing does not exist (HTTP 404)
   kAlreadyExists,       // creating something that exists (HTTP 409)
-  kFailedPrecondition,  // system not in a state to do it, e.g. no model loaded (HTTP 409/503)
-  kPermissionDenied,    // missing or wrong credentials (HTTP 401/403)
-  kResourceExhausted,   // a limit was hit: queue full, body too large (HTTP 413/429/503)
+  kFailedPrecondition,  // system not in a state to do it, e.g. no shadow to promote (HTTP 409)
+  kUnauthenticated,     // credentials missing (HTTP 401)
+  kPermissionDenied,    // credentials present but wrong (HTTP 403)
+  kResourceExhausted,   // a size limit was hit: body or line too large (HTTP 413)
+  kRateLimited,         // too many calls in a window; retry later (HTTP 429)
   kDeadlineExceeded,    // a deadline passed before the work finished (HTTP 504)
   kUnavailable,         // a dependency is down or its breaker is open (HTTP 503)
   kDataLoss,            // stored bytes are corrupt: checksum mismatch, truncated file
@@ -67,6 +69,10 @@ inline Status Internal(std::string m) { return {StatusCode::kInternal, std::move
 inline Status PermissionDenied(std::string m) {
   return {StatusCode::kPermissionDenied, std::move(m)};
 }
+inline Status Unauthenticated(std::string m) {
+  return {StatusCode::kUnauthenticated, std::move(m)};
+}
+inline Status RateLimited(std::string m) { return {StatusCode::kRateLimited, std::move(m)}; }
 
 // Result<T>: a value or a non-OK Status.
 // REQUIRES: value() only when ok(); status() is OK exactly when a value is held.

@@ -19,7 +19,14 @@ EngineMetrics::EngineMetrics(observe::Registry& registry)
       events(registry.AddCounter("recommendation_events_total",
                                  "Events received by POST /events, by result.", {"result"})),
       model_info(registry.AddGauge("recommendation_model_info", "1 for each loaded model bundle.",
-                                   {"variant", "version"})) {}
+                                   {"variant", "version"})),
+      requests(registry.AddCounter("recommendation_requests_total",
+                                   "Requests answered, by route template, HTTP status and variant.",
+                                   {"endpoint", "status", "variant"})),
+      latency(registry.AddHistogram(
+          "recommendation_latency_seconds",
+          "Time from request read to response written, by route template and variant.",
+          {"endpoint", "variant"}, observe::LatencyBuckets())) {}
 
 Recommender::Recommender(LiveState& live, ModelSlot& models, RecommendationCache* cache,
                          observe::ExposureLog* exposure_log, EngineMetrics& metrics)
@@ -56,7 +63,7 @@ Result<std::vector<ScoredItem>> Recommender::Popular(int64_t k) {
     out.push_back({(*live)[i].first, static_cast<double>((*live)[i].second)});
   }
   if (out.size() < static_cast<size_t>(k)) {
-    if (auto model = models_.Get()) {
+    if (auto model = models_.Get().primary) {
       std::unordered_set<std::string> seen;
       for (const auto& item : out) seen.insert(item.item_id);
       FillUnique(out, model->Popular(static_cast<uint32_t>(k)), static_cast<size_t>(k), seen);
@@ -81,20 +88,21 @@ Result<std::vector<ScoredItem>> Recommender::Trending(std::string_view timeframe
 }
 
 RecommendationAnswer Recommender::PopularAnswer(const ServingModel* model, uint32_t k,
-                                                std::string_view degraded_reason) {
+                                                std::string_view degraded_reason,
+                                                bool count_degraded) {
   RecommendationAnswer answer;
   auto popular = Popular(k);
   if (popular.ok()) answer.items = std::move(popular).value();
   answer.model_version = model ? model->version() : "";
   answer.source = "popular";
   answer.degraded_reason = std::string(degraded_reason);
-  if (!degraded_reason.empty()) RecordDegraded(degraded_reason);
+  if (!degraded_reason.empty() && count_degraded) RecordDegraded(degraded_reason);
   return answer;
 }
 
 RecommendationAnswer Recommender::Personalized(const std::shared_ptr<const ServingModel>& model_ptr,
                                                std::string_view user_id, uint32_t k,
-                                               std::string_view variant) {
+                                               std::string_view variant, bool shadow) {
   const ServingModel& model = *model_ptr;
   RecommendationQuery query;
   query.user_id = std::string(user_id);
@@ -106,13 +114,15 @@ RecommendationAnswer Recommender::Personalized(const std::shared_ptr<const Servi
   }
   auto candidates = model.Recall(query);
   if (!candidates.ok() || candidates->empty()) {
-    return PopularAnswer(&model, k, kReasonRecallFailed);
+    return PopularAnswer(&model, k, kReasonRecallFailed, /*count_degraded=*/!shadow);
   }
   std::string degraded_reason;
   std::vector<ScoredItem> ordered;
   Result<std::vector<ScoredItem>> ranked = FailedPrecondition("not ranked");
   std::string_view rank_failure = kReasonModelError;
-  if (ranking_guard_ != nullptr) {
+  // The shadow ranks inline on its own worker: its slowness or failures must not reach the
+  // primary's ranking deadline pool or trip the primary's ranker breaker.
+  if (ranking_guard_ != nullptr && !shadow) {
     GuardedRanking guarded = ranking_guard_->Rank(model_ptr, query, *candidates, variant);
     if (guarded.failure == RankingFailure::kNone) {
       ranked = std::move(guarded.items);
@@ -139,7 +149,7 @@ RecommendationAnswer Recommender::Personalized(const std::shared_ptr<const Servi
   answer.model_version = model.version();
   answer.source = "personalized";
   answer.degraded_reason = degraded_reason;
-  if (!degraded_reason.empty()) RecordDegraded(degraded_reason);
+  if (!degraded_reason.empty() && !shadow) RecordDegraded(degraded_reason);
   return answer;
 }
 
@@ -166,7 +176,7 @@ Result<RecommendationAnswer> Recommender::Recommend(const RequestContext& ctx,
                                                     std::string_view user_id, int64_t k) {
   RECSERVE_RETURN_IF_ERROR(ValidateK(k));
   uint32_t kk = static_cast<uint32_t>(k);
-  std::shared_ptr<const ServingModel> model = models_.Get();
+  std::shared_ptr<const ServingModel> model = models_.Get().primary;
   if (!model) {
     // Nothing worth caching: the popular list is a snapshot lookup, and caching it would hide
     // new events for the cache TTL.
@@ -189,7 +199,7 @@ Result<RecommendationAnswer> Recommender::Recommend(const RequestContext& ctx,
       const CachedRecommendation& c = **cached;
       RecommendationAnswer answer{c.items,  c.model_version,   ctx.variant,
                                   c.source, c.degraded_reason, true};
-      LogExposure(ctx, user_id, answer);
+      FinishPersonal(ctx, user_id, kk, answer);
       return answer;
     } else {
       metrics_.cache_requests.WithLabels({"miss"}).Inc();
@@ -208,13 +218,13 @@ Result<RecommendationAnswer> Recommender::Recommend(const RequestContext& ctx,
     (void)cache_->Store(key, std::make_shared<const CachedRecommendation>(CachedRecommendation{
                                  answer.items, answer.model_version, answer.source, ""}));
   }
-  LogExposure(ctx, user_id, answer);
+  FinishPersonal(ctx, user_id, kk, answer);
   return answer;
 }
 
 Result<RecommendationAnswer> Recommender::Similar(std::string_view item_id, int64_t k) {
   RECSERVE_RETURN_IF_ERROR(ValidateK(k));
-  std::shared_ptr<const ServingModel> model = models_.Get();
+  std::shared_ptr<const ServingModel> model = models_.Get().primary;
   if (!model || !model->KnowsItem(item_id)) {
     return NotFound("unknown item '" + std::string(item_id) + "'");
   }
@@ -233,7 +243,7 @@ Result<RecommendationAnswer> Recommender::Detail(const RequestContext& ctx,
                                                  int64_t k) {
   auto similar = Similar(item_id, k);
   if (!similar.ok() || !user_id) return similar;
-  std::shared_ptr<const ServingModel> model = models_.Get();
+  std::shared_ptr<const ServingModel> model = models_.Get().primary;
   if (!model) return similar;  // unloaded since Similar(): the similar items still stand
   RecommendationAnswer personal =
       Personalized(model, *user_id, static_cast<uint32_t>(k), ctx.variant);
@@ -258,14 +268,73 @@ Status Recommender::IngestEvents(const std::vector<Event>& events, int64_t now) 
   Status status = live_.Apply(events, now);
   metrics_.events.WithLabels({status.ok() ? "accepted" : "rejected"})
       .Inc(static_cast<double>(events.size()));
+  if (status.ok() && variant_lists_ != nullptr) {
+    for (const auto& event : events)
+      variant_lists_->CreditInteraction(event.user_id, event.item_id);
+  }
   return status;
 }
 
 void Recommender::SetPrimaryModel(std::shared_ptr<const ServingModel> model) {
-  std::string version = model ? model->version() : "";
-  auto old = models_.Set(std::move(model));
+  std::string version = model->version();
+  auto old = models_.Get().primary;
+  models_.ReplacePrimary(std::move(model));
   if (old) metrics_.model_info.WithLabels({"primary", old->version()}).Set(0);
-  if (!version.empty()) metrics_.model_info.WithLabels({"primary", version}).Set(1);
+  metrics_.model_info.WithLabels({"primary", version}).Set(1);
+}
+
+namespace {
+
+std::vector<std::string> ItemIds(const std::vector<ScoredItem>& items) {
+  std::vector<std::string> ids;
+  ids.reserve(items.size());
+  for (const auto& item : items) ids.push_back(item.item_id);
+  return ids;
+}
+
+}  // namespace
+
+void Recommender::FinishPersonal(const RequestContext& ctx, std::string_view user_id, uint32_t k,
+                                 const RecommendationAnswer& answer) {
+  LogExposure(ctx, user_id, answer);
+  if (variant_lists_ != nullptr)
+    variant_lists_->Record(user_id, answer.variant, ItemIds(answer.items));
+  MaybeScoreShadow(ctx, user_id, k, answer.items);
+}
+
+void Recommender::MaybeScoreShadow(const RequestContext& ctx, std::string_view user_id, uint32_t k,
+                                   const std::vector<ScoredItem>& primary_items) {
+  if (shadow_scorer_ == nullptr || !shadow_rollout_) return;
+  std::shared_ptr<const ServingModel> shadow = models_.Get().shadow;
+  if (!shadow || !shadow_scorer_->InCohort(user_id, shadow_rollout_())) return;
+  // The task owns copies of everything it reads (the request's stack is gone when it runs) and
+  // the shadow bundle through its shared_ptr, so a reload meanwhile cannot free it under the task.
+  shadow_scorer_->Submit(
+      [this, shadow = std::move(shadow), ctx, user = std::string(user_id), k,
+       primary = ItemIds(primary_items)] { ScoreShadow(shadow, ctx, user, k, primary); });
+}
+
+void Recommender::ScoreShadow(const std::shared_ptr<const ServingModel>& shadow,
+                              const RequestContext& ctx, const std::string& user_id, uint32_t k,
+                              const std::vector<std::string>& primary) {
+  auto started = std::chrono::steady_clock::now();
+  RecommendationAnswer answer = Personalized(shadow, user_id, k, kVariantShadow, /*shadow=*/true);
+  answer.variant = std::string(kVariantShadow);
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  // A shadow that could not produce its own full list (recall or ranking failed) counts as a
+  // failed scoring: that is what ShadowErrorRate watches before a promotion.
+  bool failed = !answer.degraded_reason.empty();
+  metrics_.requests.WithLabels({ctx.endpoint, failed ? "500" : "200", kVariantShadow}).Inc();
+  metrics_.latency.WithLabels({ctx.endpoint, kVariantShadow}).Observe(seconds);
+  size_t shared = 0;
+  for (const auto& item : answer.items) {
+    if (std::find(primary.begin(), primary.end(), item.item_id) != primary.end()) ++shared;
+  }
+  shadow_scorer_->RecordOverlap(k == 0 ? 0 : static_cast<double>(shared) / k);
+  if (variant_lists_ != nullptr)
+    variant_lists_->Record(user_id, kVariantShadow, ItemIds(answer.items));
+  LogExposure(ctx, user_id, answer);
 }
 
 void Recommender::LogExposure(const RequestContext& ctx, std::string_view user_id,

@@ -7,6 +7,7 @@
 // Thread-safe: all methods may be called concurrently from request threads.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -18,6 +19,8 @@
 #include "engine/ranking_guard.h"
 #include "engine/recommendation_cache.h"
 #include "engine/serving_model.h"
+#include "engine/shadow_scorer.h"
+#include "engine/variant_lists.h"
 #include "observe/exposure_log.h"
 #include "observe/metrics.h"
 #include "store/feature_store.h"
@@ -38,6 +41,9 @@ inline constexpr std::string_view kReasonRedisFailed = "timeout:redis";
 inline constexpr std::string_view kReasonCacheBreakerOpen = "breaker_open:cache";
 inline constexpr std::string_view kReasonRankingTimeout = "timeout:model_inference";
 inline constexpr std::string_view kReasonRankerBreakerOpen = "breaker_open:ranker";
+
+// The variant label of the shadow model's scorings.
+inline constexpr std::string_view kVariantShadow = "shadow";
 
 struct RequestContext {
   std::string request_id;
@@ -61,6 +67,10 @@ struct EngineMetrics {
   observe::Family<observe::Counter>& cache_requests;  // recommendation_cache_requests_total{result}
   observe::Family<observe::Counter>& events;          // recommendation_events_total{result}
   observe::Family<observe::Gauge>& model_info;        // recommendation_model_info{variant,version}
+  // The request families of the HTTP layer, for scorings that have no HTTP request of their own
+  // (the shadow): recommendation_requests_total and recommendation_latency_seconds.
+  observe::Family<observe::Counter>& requests;
+  observe::Family<observe::Histogram>& latency;
 };
 
 class Recommender {
@@ -92,9 +102,11 @@ class Recommender {
   // Counts one rejected event for a body that could not even be decoded into events.
   void CountRejectedBody() { metrics_.events.WithLabels({"rejected"}).Inc(); }
 
-  // Installs `model` as the primary (null unloads) and updates recommendation_model_info.
+  // Installs `model` (non-null) as the primary and updates recommendation_model_info. The server
+  // uses ModelManager instead; this is for embedding and tests.
   void SetPrimaryModel(std::shared_ptr<const ServingModel> model);
-  std::shared_ptr<const ServingModel> PrimaryModel() const { return models_.Get(); }
+  std::shared_ptr<const ServingModel> PrimaryModel() const { return models_.Get().primary; }
+  std::shared_ptr<const ServingModel> ShadowModel() const { return models_.Get().shadow; }
   // A cache is configured and its backing store is reachable.
   bool cache_enabled() const { return cache_ != nullptr && cache_->available(); }
   // The store whose recent interactions join live events as the user's history; null (the
@@ -104,12 +116,32 @@ class Recommender {
   // Ranking through `guard` (deadline + breaker) instead of on the request thread; null (the
   // default) ranks inline. Same rules as SetFeatureStore.
   void SetRankingGuard(RankingGuard* guard) { ranking_guard_ = guard; }
+  // Shadow scoring: for users in the cohort of `rollout()` (the share ModelManager keeps), the
+  // shadow model scores each /recommendations request on `scorer`, off the request path. Null
+  // (the default) scores no shadow. Same rules as SetFeatureStore; `scorer` must be destroyed
+  // before this object (its tasks call back into it).
+  void SetShadowScorer(ShadowScorer* scorer, std::function<double()> rollout) {
+    shadow_scorer_ = scorer;
+    shadow_rollout_ = std::move(rollout);
+  }
+  // Where each variant's last list per user is kept for the hit ratio; null (the default) keeps
+  // none. Same rules as SetFeatureStore.
+  void SetVariantLists(VariantLists* lists) { variant_lists_ = lists; }
 
  private:
+  // `count_degraded` false: the answer still carries its reason, but no metric counts it (the
+  // shadow's fallbacks are not user-visible degradation).
   RecommendationAnswer PopularAnswer(const ServingModel* model, uint32_t k,
-                                     std::string_view degraded_reason);
+                                     std::string_view degraded_reason, bool count_degraded = true);
+  // The full personal list for `user_id` from `model`. `shadow`: rank inline instead of through
+  // the ranking guard, and count no degradation (the caller accounts for the shadow itself).
   RecommendationAnswer Personalized(const std::shared_ptr<const ServingModel>& model,
-                                    std::string_view user_id, uint32_t k, std::string_view variant);
+                                    std::string_view user_id, uint32_t k, std::string_view variant,
+                                    bool shadow = false);
+  // After a /recommendations answer: exposure log, the variant's list for the hit ratio, and
+  // the shadow scoring of the same request.
+  void FinishPersonal(const RequestContext& ctx, std::string_view user_id, uint32_t k,
+                      const RecommendationAnswer& answer);
   void RecordDegraded(std::string_view reason);
   // Live recent items (at `now`) and the feature store's recent interactions, newest first, one
   // entry per item. A feature-store miss or error leaves just the live part.
@@ -117,6 +149,14 @@ class Recommender {
                                        const std::vector<std::string>& live_items);
   void LogExposure(const RequestContext& ctx, std::string_view user_id,
                    const RecommendationAnswer& answer);
+  // Queues the shadow scoring of this request when a shadow is loaded and the user is in its
+  // cohort; `primary_items` is what the user was answered, for overlap@k.
+  void MaybeScoreShadow(const RequestContext& ctx, std::string_view user_id, uint32_t k,
+                        const std::vector<ScoredItem>& primary_items);
+  // Runs on the shadow worker: the shadow's list for the user, its metrics, hit-ratio record and
+  // exposure record (variant "shadow", same request id as the primary's).
+  void ScoreShadow(const std::shared_ptr<const ServingModel>& shadow, const RequestContext& ctx,
+                   const std::string& user_id, uint32_t k, const std::vector<std::string>& primary);
 
   LiveState& live_;
   ModelSlot& models_;
@@ -125,6 +165,9 @@ class Recommender {
   EngineMetrics& metrics_;
   store::FeatureStore* feature_store_ = nullptr;
   RankingGuard* ranking_guard_ = nullptr;
+  ShadowScorer* shadow_scorer_ = nullptr;
+  std::function<double()> shadow_rollout_;
+  VariantLists* variant_lists_ = nullptr;
 };
 
 }  // namespace recserve::engine

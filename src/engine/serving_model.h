@@ -2,18 +2,18 @@
 // The seam between serving and trained models. The engine asks a ServingModel for candidates
 // (Recall), orders them (Rank), and answers item pages (Similar) and cold starts (Popular); the
 // models/lifecycle rooms provide the implementation (a loaded bundle). The engine holds the
-// current model in a ModelSlot: a std::shared_ptr<const ServingModel> replaced atomically, so a
+// current models in a ModelSlot: std::shared_ptr<const ServingModel>s replaced atomically, so a
 // request keeps the bundle it started with even if a reload swaps the slot meanwhile, and the old
 // bundle is freed when its last request ends.
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/status.h"
+#include "lifecycle/model_slots.h"
 
 namespace recserve::engine {
 
@@ -63,24 +63,9 @@ class ServingModel {
   virtual std::vector<ScoredItem> Popular(uint32_t k) const = 0;
 };
 
-// Holds the current model. Thread-safe: Get() and Set() may race freely; Get() returns either
-// the old or the new model, never a torn one. A null model means "no model loaded".
-class ModelSlot {
- public:
-  std::shared_ptr<const ServingModel> Get() const {
-    std::lock_guard lock(mu_);
-    return model_;
-  }
-  // Returns the model that was replaced (null when none).
-  std::shared_ptr<const ServingModel> Set(std::shared_ptr<const ServingModel> model) {
-    std::lock_guard lock(mu_);
-    model.swap(model_);
-    return model;
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::shared_ptr<const ServingModel> model_;
-};
+// The primary, shadow and previous models, swapped atomically (lifecycle/model_slots.h): a
+// request takes a snapshot and keeps the bundles it got until it ends. ModelManager is the only
+// writer in the server.
+using ModelSlot = lifecycle::ModelSlots<ServingModel>;
 
 }  // namespace recserve::engine

@@ -16,15 +16,19 @@ unsigned HttpStatusFor(StatusCode code) {
       return 200;
     case StatusCode::kInvalidArgument:
       return 400;
+    case StatusCode::kUnauthenticated:
+      return 401;
     case StatusCode::kPermissionDenied:
       return 403;
+    case StatusCode::kRateLimited:
+      return 429;
     case StatusCode::kNotFound:
       return 404;
     case StatusCode::kAlreadyExists:
+    case StatusCode::kFailedPrecondition:
       return 409;
     case StatusCode::kResourceExhausted:
       return 413;
-    case StatusCode::kFailedPrecondition:
     case StatusCode::kUnavailable:
       return 503;
     case StatusCode::kDeadlineExceeded:
@@ -118,10 +122,11 @@ int64_t NowUnixSeconds() {
 }  // namespace
 
 ApiService::ApiService(engine::Recommender& recommender, observe::Registry& registry,
-                       HealthInfo health)
+                       HealthInfo health, AdminConfig admin)
     : recommender_(recommender),
       registry_(registry),
       health_(std::move(health)),
+      admin_(std::move(admin)),
       requests_(
           registry.AddCounter("recommendation_requests_total",
                               "Requests answered, by route template, HTTP status and variant.",
@@ -143,6 +148,7 @@ ApiService::ApiService(engine::Recommender& recommender, observe::Registry& regi
   router_.Add("GET", "/live", &ApiService::Live);
   router_.Add("GET", "/ready", &ApiService::Ready);
   router_.Add("GET", "/metrics", &ApiService::Metrics);
+  router_.Add("POST", "/models/reload", &ApiService::ModelsReload);
 }
 
 Reply ApiService::Handle(Request& request) {
@@ -304,6 +310,7 @@ Reply ApiService::Events(const Call& call) {
 
 Reply ApiService::Health(const Call& call) {
   auto model = recommender_.PrimaryModel();
+  auto shadow = recommender_.ShadowModel();
   JsonWriter w;
   w.BeginObject()
       .Key("status")
@@ -317,7 +324,9 @@ Reply ApiService::Health(const Call& call) {
       .Key("primary")
       .StringOrNull(model ? model->version() : "")
       .Key("shadow")
-      .Null()
+      .StringOrNull(shadow ? shadow->version() : "")
+      .Key("shadow_rollout")
+      .Number(shadow && admin_.models ? admin_.models->shadow_rollout() : 0)
       .Key("data_quality_score");
   if (health_.data_quality_score) {
     w.Number(*health_.data_quality_score);
@@ -342,7 +351,7 @@ Reply ApiService::Live(const Call& call) {
 
 Reply ApiService::Ready(const Call& call) {
   if (recommender_.PrimaryModel() == nullptr) {
-    return StatusReply(FailedPrecondition("no model loaded"), call.request_id, call.endpoint);
+    return StatusReply(Unavailable("no model loaded"), call.request_id, call.endpoint);
   }
   JsonWriter w;
   w.BeginObject().Key("status").String("ready").EndObject();
@@ -352,6 +361,89 @@ Reply ApiService::Ready(const Call& call) {
 Reply ApiService::Metrics(const Call& call) {
   return MakeReply(200, registry_.Expose(), call.request_id, call.endpoint,
                    "text/plain; version=0.0.4; charset=utf-8");
+}
+
+namespace {
+
+// Equal strings in time independent of where they differ (the token must not leak by timing).
+bool ConstantTimeEquals(std::string_view a, std::string_view b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (size_t i = 0; i < a.size(); ++i) {
+    diff |= static_cast<unsigned char>(a[i] ^ (i < b.size() ? b[i] : 0));
+  }
+  return diff == 0;
+}
+
+void WriteModel(JsonWriter& w, const std::shared_ptr<const engine::ServingModel>& model,
+                const std::filesystem::path& source) {
+  if (!model) {
+    w.Null();
+    return;
+  }
+  w.BeginObject().Key("version").String(model->version());
+  w.Key("source").StringOrNull(source.string()).EndObject();
+}
+
+}  // namespace
+
+Status ApiService::Authorize(const Request& request) const {
+  if (admin_.token.empty()) return Status::Ok();
+  std::string_view header = Sv(request[bhttp::field::authorization]);
+  constexpr std::string_view kBearer = "Bearer ";
+  if (header.empty()) return Unauthenticated("admin call needs Authorization: Bearer <token>");
+  if (header.substr(0, kBearer.size()) != kBearer ||
+      !ConstantTimeEquals(header.substr(kBearer.size()), admin_.token)) {
+    return PermissionDenied("admin token rejected");
+  }
+  return Status::Ok();
+}
+
+Reply ApiService::ModelsReload(const Call& call) {
+  if (admin_.models == nullptr) {
+    return StatusReply(Unavailable("model reload is not configured"), call.request_id,
+                       call.endpoint);
+  }
+  if (Status auth = Authorize(call.request); !auth.ok()) {
+    Reply reply = StatusReply(auth, call.request_id, call.endpoint);
+    if (auth.code() == StatusCode::kUnauthenticated) {
+      reply.response.set(bhttp::field::www_authenticate, "Bearer");
+    }
+    return reply;
+  }
+  auto request = DecodeReloadRequest(call.request.body());
+  if (!request.ok()) return StatusReply(request.status(), call.request_id, call.endpoint);
+  auto state = admin_.models->Reload(*request);
+  if (!state.ok()) {
+    Reply reply = StatusReply(state.status(), call.request_id, call.endpoint);
+    if (state.status().code() == StatusCode::kRateLimited) {
+      reply.response.set(bhttp::field::retry_after, "1");
+    }
+    return reply;
+  }
+  JsonWriter w;
+  w.BeginObject()
+      .Key("request_id")
+      .String(call.request_id)
+      .Key("mode")
+      .String(engine::ReloadModeName(request->mode))
+      .Key("changed")
+      .Bool(state->changed)
+      .Key("primary");
+  WriteModel(w, state->primary, state->primary_source);
+  w.Key("shadow");
+  WriteModel(w, state->shadow, state->shadow_source);
+  w.Key("shadow_rollout").Number(state->shadow_rollout);
+  w.Key("previous").StringOrNull(state->previous ? state->previous->version() : "");
+  if (request->mode == engine::ReloadMode::kRefresh) {
+    w.Key("refreshed").BeginObject();
+    for (const auto& r : state->refreshed) {
+      w.Key(r.name).String(r.status.ok() ? "ok" : r.status.ToString());
+    }
+    w.EndObject();
+    w.Key("cache").String(recommender_.cache_enabled() ? "enabled" : "disabled");
+  }
+  w.EndObject();
+  return MakeReply(200, w.Take(), call.request_id, call.endpoint);
 }
 
 }  // namespace recserve::http

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "engine/model_manager.h"
 #include "engine/recommender.h"
 #include "http/router.h"
 #include "http/server.h"
@@ -29,10 +30,19 @@ struct HealthInfo {
   std::optional<int64_t> pipeline_last_run;  // unix seconds
 };
 
+// The admin endpoint POST /models/reload.
+struct AdminConfig {
+  engine::ModelManager* models = nullptr;  // null: the endpoint answers 503
+  // ADMIN_TOKEN: when non-empty, admin calls need `Authorization: Bearer <token>` (401 without
+  // credentials, 403 with wrong ones). Empty: admin calls are open (bind to a private address).
+  std::string token;
+};
+
 class ApiService final : public RequestHandler {
  public:
   // Everything passed must outlive this object.
-  ApiService(engine::Recommender& recommender, observe::Registry& registry, HealthInfo health);
+  ApiService(engine::Recommender& recommender, observe::Registry& registry, HealthInfo health,
+             AdminConfig admin = {});
 
   Reply Handle(Request& request) override;
   Reply Reject(const RequestHeader& header, const Status& status) override;
@@ -59,10 +69,14 @@ class ApiService final : public RequestHandler {
   Reply Live(const Call& call);
   Reply Ready(const Call& call);
   Reply Metrics(const Call& call);
+  Reply ModelsReload(const Call& call);
+  // OK when the request may use admin endpoints.
+  Status Authorize(const Request& request) const;
 
   engine::Recommender& recommender_;
   observe::Registry& registry_;
   HealthInfo health_;
+  AdminConfig admin_;
   Router<Handler> router_;
   observe::Family<observe::Counter>& requests_;
   observe::Family<observe::Histogram>& latency_;

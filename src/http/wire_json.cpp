@@ -6,6 +6,8 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "core/text_input.h"
+
 namespace recserve::http {
 
 void JsonWriter::Separate() {
@@ -294,6 +296,43 @@ Result<std::vector<engine::Event>> DecodeEvents(std::string_view body) {
     RECSERVE_RETURN_IF_ERROR(DecodeEvent(doc[i], i, events[i]));
   }
   return events;
+}
+
+Result<engine::ReloadRequest> DecodeReloadRequest(std::string_view body) {
+  engine::ReloadRequest request;
+  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) return request;
+  nlohmann::json doc = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) return InvalidArgument("body is not valid JSON");
+  if (!doc.is_object()) return InvalidArgument("body must be a JSON object");
+  if (doc.empty()) return request;
+  for (const auto& [key, value] : doc.items()) {
+    if (key == "mode") {
+      if (!value.is_string()) return InvalidArgument("\"mode\" must be a string");
+      const auto& mode = value.get_ref<const std::string&>();
+      if (mode == "shadow") {
+        request.mode = engine::ReloadMode::kShadow;
+      } else if (mode == "primary") {
+        request.mode = engine::ReloadMode::kPrimary;
+      } else if (mode == "rollback") {
+        request.mode = engine::ReloadMode::kRollback;
+      } else if (mode == "refresh") {
+        request.mode = engine::ReloadMode::kRefresh;
+      } else {
+        return InvalidArgument("\"mode\" must be shadow, primary, rollback or refresh");
+      }
+    } else if (key == "source") {
+      if (!value.is_string()) return InvalidArgument("\"source\" must be a string");
+      request.source = value.get<std::string>();
+    } else if (key == "rollout") {
+      if (!value.is_number()) return InvalidArgument("\"rollout\" must be a number within 0..1");
+      request.rollout = value.get<double>();
+    } else {
+      return InvalidArgument("unknown key \"" + PrintableExcerpt(key, 40) +
+                             "\" (expected mode, source, rollout)");
+    }
+  }
+  if (!doc.contains("mode")) return InvalidArgument("\"mode\" is required");
+  return request;
 }
 
 }  // namespace recserve::http

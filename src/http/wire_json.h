@@ -11,6 +11,7 @@
 
 #include "core/status.h"
 #include "engine/live_state.h"
+#include "engine/model_manager.h"
 #include "engine/serving_model.h"
 
 namespace recserve::http {
@@ -49,6 +50,12 @@ inline constexpr size_t kMaxEventsPerBatch = 1000;
 // strings or integers; `timestamp` is unix seconds (number), an ISO-8601 string, or absent/null
 // (now). InvalidArgument naming the event index and field for anything else.
 Result<std::vector<engine::Event>> DecodeEvents(std::string_view body);
+
+// Decodes a POST /models/reload body (docs/API.md). An empty (or all-whitespace) body and `{}`
+// mean a refresh. Keys: "mode" ("shadow" | "primary" | "rollback" | "refresh"; required in a
+// non-empty object), "source" (string), "rollout" (number). InvalidArgument naming the key for an
+// unknown key, a wrong type or an unknown mode; the combination rules are ModelManager::Reload's.
+Result<engine::ReloadRequest> DecodeReloadRequest(std::string_view body);
 
 // "2026-11-29T06:30:00Z", "2026-11-29T06:30:00.123+01:00", "2026-11-29 06:30:00" (UTC when no
 // offset is given) → unix seconds (fraction truncated). nullopt when malformed.

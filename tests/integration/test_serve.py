@@ -46,7 +46,7 @@ class ServeTest(unittest.TestCase):
     def test_liveness_readiness_health(self):
         self.assertEqual(self.svc.get_json("/live"), (200, {"status": "live"}))
         status, body = self.svc.get_json("/ready")
-        self.assertError(status, body, 503, "failed_precondition")
+        self.assertError(status, body, 503, "unavailable")
         status, health = self.svc.get_json("/health")
         self.assertEqual(status, 200)
         self.assertFalse(health["models_loaded"])

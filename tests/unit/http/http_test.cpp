@@ -144,10 +144,57 @@ TEST(StatusMapping, OneHttpStatusPerCode) {
   EXPECT_EQ(HttpStatusFor(StatusCode::kInvalidArgument), 400u);
   EXPECT_EQ(HttpStatusFor(StatusCode::kNotFound), 404u);
   EXPECT_EQ(HttpStatusFor(StatusCode::kResourceExhausted), 413u);
-  EXPECT_EQ(HttpStatusFor(StatusCode::kFailedPrecondition), 503u);
+  EXPECT_EQ(HttpStatusFor(StatusCode::kFailedPrecondition), 409u);
+  EXPECT_EQ(HttpStatusFor(StatusCode::kUnauthenticated), 401u);
+  EXPECT_EQ(HttpStatusFor(StatusCode::kRateLimited), 429u);
   EXPECT_EQ(HttpStatusFor(StatusCode::kUnavailable), 503u);
   EXPECT_EQ(HttpStatusFor(StatusCode::kDeadlineExceeded), 504u);
   EXPECT_EQ(HttpStatusFor(StatusCode::kInternal), 500u);
+}
+
+}  // namespace
+}  // namespace recserve::http
+
+namespace recserve::http {
+namespace {
+
+TEST(DecodeReloadRequest, EmptyBodyIsARefreshAndEveryModeDecodes) {
+  for (const char* body : {"", "  \n", "{}", R"({"mode":"refresh"})"}) {
+    auto r = DecodeReloadRequest(body);
+    ASSERT_TRUE(r.ok()) << body;
+    EXPECT_EQ(r->mode, engine::ReloadMode::kRefresh);
+    EXPECT_FALSE(r->source.has_value());
+  }
+  auto shadow =
+      DecodeReloadRequest(R"({"mode":"shadow","source":"models/staging/run","rollout":0.05})");
+  ASSERT_TRUE(shadow.ok());
+  EXPECT_EQ(shadow->mode, engine::ReloadMode::kShadow);
+  EXPECT_EQ(*shadow->source, "models/staging/run");
+  EXPECT_DOUBLE_EQ(*shadow->rollout, 0.05);
+  EXPECT_EQ(DecodeReloadRequest(R"({"mode":"primary"})")->mode, engine::ReloadMode::kPrimary);
+  EXPECT_EQ(DecodeReloadRequest(R"({"mode":"rollback"})")->mode, engine::ReloadMode::kRollback);
+}
+
+TEST(DecodeReloadRequest, RejectsWithTheOffendingKey) {
+  struct Case {
+    const char* body;
+    const char* names;
+  } cases[] = {
+      {"not json", "JSON"},
+      {"[1]", "object"},
+      {R"({"mode":"promote"})", "mode"},
+      {R"({"mode":1})", "mode"},
+      {R"({"source":"x"})", "mode"},
+      {R"({"mode":"shadow","source":7})", "source"},
+      {R"({"mode":"shadow","rollout":"5%"})", "rollout"},
+      {R"({"mode":"shadow","rollot":0.1})", "rollot"},
+  };
+  for (const auto& c : cases) {
+    auto r = DecodeReloadRequest(c.body);
+    ASSERT_FALSE(r.ok()) << c.body;
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(r.status().message().find(c.names), std::string::npos) << r.status().message();
+  }
 }
 
 }  // namespace

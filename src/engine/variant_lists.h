@@ -1,0 +1,74 @@
+#pragma once
+// VariantLists: the last recommendation list each variant produced for each user, so an
+// interaction reported by POST /events can be credited to the variants whose list held the item
+// ("Shadow hit ratio", docs/METRICS.md):
+//
+//   recommendation_variant_lists_total{variant}  lists recorded
+//   recommendation_variant_hits_total{variant}   lists that received at least one interaction
+//                                                with one of their items while still the last
+//                                                list of that variant for that user
+//
+// hits/lists is a hit ratio in [0, 1] per variant. A list counts at most one hit, so a user who
+// clicks three recommended items does not outweigh three users who click one each. The shadow's
+// lists are never shown: its hits are "would have hit" on the same interactions, which is the
+// comparison the runbook's promotion decision needs. The shadow cohort is a uniform hash sample
+// of users, so its hit ratio estimates what the shadow would do for everyone.
+//
+// Memory is bounded: at most `capacity` users (split over shards); the least recently recorded
+// user of a shard is forgotten first.
+//
+// Thread-safe: Record and CreditInteraction may be called from any thread.
+
+#include <array>
+#include <cstddef>
+#include <list>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "observe/metrics.h"
+
+namespace recserve::engine {
+
+class VariantLists {
+ public:
+  VariantLists(observe::Registry& registry, size_t capacity);
+  VariantLists(const VariantLists&) = delete;
+  VariantLists& operator=(const VariantLists&) = delete;
+
+  // `items` is now the last list `variant` produced for `user_id` (replacing the previous one).
+  void Record(std::string_view user_id, std::string_view variant,
+              const std::vector<std::string>& items);
+  // `user_id` interacted with `item_id`: every variant whose last list for the user holds the
+  // item and has not been credited yet gets one hit.
+  void CreditInteraction(std::string_view user_id, std::string_view item_id);
+
+  size_t users() const;
+
+ private:
+  struct VariantList {
+    std::string variant;
+    std::vector<std::string> items;
+    bool credited = false;
+  };
+  struct UserLists {
+    std::vector<VariantList> lists;  // one per variant (a handful)
+    std::list<std::string>::iterator recency;
+  };
+  struct Shard {
+    mutable std::mutex mu;
+    std::unordered_map<std::string, UserLists> users;
+    std::list<std::string> order;  // front = most recently recorded
+  };
+  static constexpr size_t kShards = 16;
+  Shard& ShardFor(std::string_view user_id);
+
+  size_t capacity_per_shard_;
+  std::array<Shard, kShards> shards_;
+  observe::Family<observe::Counter>& lists_;
+  observe::Family<observe::Counter>& hits_;
+};
+
+}  // namespace recserve::engine

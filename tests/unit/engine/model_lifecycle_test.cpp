@@ -1,0 +1,375 @@
+// ModelManager (POST /models/reload semantics), shadow scoring through the Recommender, the
+// rollout bucket and the hit-ratio lists.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/hashing.h"
+#include "engine/live_state.h"
+#include "engine/model_manager.h"
+#include "engine/recommender.h"
+#include "engine/shadow_scorer.h"
+#include "engine/variant_lists.h"
+
+namespace recserve::engine {
+namespace {
+
+namespace fs = std::filesystem;
+
+// prefix + number (built by appending: GCC 12's -Wrestrict misfires on `"literal" + string`).
+std::string Name(std::string prefix, size_t n) {
+  prefix += std::to_string(n);
+  return prefix;
+}
+
+// A model whose every list is "<version>-0", "<version>-1", ...: any answer tells which bundle
+// produced it. Knows every user.
+class VersionedModel final : public ServingModel {
+ public:
+  explicit VersionedModel(std::string version) : version_(std::move(version)) {}
+  const std::string& version() const override { return version_; }
+  bool KnowsUser(std::string_view) const override { return true; }
+  bool KnowsItem(std::string_view) const override { return true; }
+  Result<std::vector<ScoredItem>> Recall(const RecommendationQuery&) const override {
+    std::vector<ScoredItem> out;
+    for (int i = 0; i < 20; ++i)
+      out.push_back({Name(version_ + "-", static_cast<size_t>(i)), 20.0 - i});
+    return out;
+  }
+  Result<std::vector<ScoredItem>> Rank(const RecommendationQuery&,
+                                       std::vector<ScoredItem> c) const override {
+    return c;
+  }
+  Result<std::vector<ScoredItem>> Similar(std::string_view, uint32_t) const override {
+    return std::vector<ScoredItem>{};
+  }
+  std::vector<ScoredItem> Popular(uint32_t) const override { return {}; }
+
+ private:
+  std::string version_;
+};
+
+// A models root with bundle directories; the loader "loads" a directory by reading its VERSION
+// file, and refuses one that holds a BROKEN file.
+struct ManagerFixture : ::testing::Test {
+  void SetUp() override {
+    root = fs::temp_directory_path() /
+           ("recserve-manager-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(root);
+    fs::create_directories(root);
+    for (const char* v : {"v1", "v2", "v3"}) MakeBundle(v);
+    fs::create_directory_symlink("v1", root / "current");
+    options.models_root = root;
+    options.min_interval = std::chrono::milliseconds(0);
+    manager = std::make_unique<ModelManager>(options, slots, Loader(), registry);
+  }
+  void TearDown() override { fs::remove_all(root); }
+
+  void MakeBundle(const std::string& version) {
+    fs::create_directories(root / version);
+    std::ofstream(root / version / "VERSION") << version;
+  }
+  ModelManager::Loader Loader() {
+    return [this](const fs::path& dir) -> Result<std::shared_ptr<const ServingModel>> {
+      ++loads;
+      if (fs::exists(dir / "BROKEN")) return DataLoss("checksum mismatch in " + dir.string());
+      std::string version;
+      std::ifstream(dir / "VERSION") >> version;
+      return std::shared_ptr<const ServingModel>(std::make_shared<VersionedModel>(version));
+    };
+  }
+  static std::string Version(const std::shared_ptr<const ServingModel>& m) {
+    return m ? m->version() : "-";
+  }
+  ReloadRequest Shadow(std::string source, std::optional<double> rollout = std::nullopt) {
+    return {ReloadMode::kShadow, std::move(source), rollout};
+  }
+
+  fs::path root;
+  observe::Registry registry;
+  ModelSlot slots;
+  ModelManagerOptions options;
+  std::atomic<int> loads{0};
+  std::unique_ptr<ModelManager> manager;
+};
+
+TEST_F(ManagerFixture, ShadowPromoteRollbackCycle) {
+  ASSERT_TRUE(manager->LoadCurrent().ok());
+  EXPECT_EQ(Version(slots.Get().primary), "v1");
+
+  auto shadow = manager->Reload(Shadow("v2", 0.2));
+  ASSERT_TRUE(shadow.ok()) << shadow.status().ToString();
+  EXPECT_EQ(Version(shadow->primary), "v1");
+  EXPECT_EQ(Version(shadow->shadow), "v2");
+  EXPECT_DOUBLE_EQ(shadow->shadow_rollout, 0.2);
+  EXPECT_EQ(shadow->shadow_source, fs::canonical(root / "v2"));
+
+  auto promoted = manager->Reload({ReloadMode::kPrimary, std::nullopt, std::nullopt});
+  ASSERT_TRUE(promoted.ok());
+  EXPECT_EQ(Version(promoted->primary), "v2");
+  EXPECT_EQ(promoted->shadow, nullptr);
+  EXPECT_EQ(Version(promoted->previous), "v1");
+  EXPECT_EQ(manager->shadow_rollout(), 0);
+
+  auto rolled = manager->Reload({ReloadMode::kRollback, std::nullopt, std::nullopt});
+  ASSERT_TRUE(rolled.ok());
+  EXPECT_EQ(Version(rolled->primary), "v1");
+  EXPECT_EQ(Version(rolled->previous), "v2");
+  EXPECT_EQ(rolled->primary_source, fs::canonical(root / "v1"));
+
+  auto direct = manager->Reload({ReloadMode::kPrimary, "v3", std::nullopt});
+  ASSERT_TRUE(direct.ok());
+  EXPECT_EQ(Version(direct->primary), "v3");
+  EXPECT_EQ(Version(direct->previous), "v1");
+
+  auto& info = registry.AddGauge("recommendation_model_info", "", {"variant", "version"});
+  EXPECT_EQ(info.WithLabels({"primary", "v3"}).Value(), 1);
+  EXPECT_EQ(info.WithLabels({"previous", "v1"}).Value(), 1);
+  EXPECT_EQ(info.WithLabels({"primary", "v1"}).Value(), 0);
+  EXPECT_EQ(info.WithLabels({"shadow", "v2"}).Value(), 0);
+  auto& reloads = registry.AddCounter("recommendation_model_reloads_total", "", {"mode", "result"});
+  EXPECT_EQ(reloads.WithLabels({"primary", "ok"}).Value(), 2);
+}
+
+TEST_F(ManagerFixture, RefusedReloadsChangeNothing) {
+  ASSERT_TRUE(manager->LoadCurrent().ok());
+  ASSERT_TRUE(manager->Reload(Shadow("v2")).ok());
+  std::ofstream(root / "v3" / "BROKEN") << "x";
+  fs::create_directories(root.parent_path() / "outside-bundle");
+  struct Case {
+    ReloadRequest request;
+    StatusCode code;
+  } cases[] = {
+      {Shadow("v3"), StatusCode::kDataLoss},
+      {{ReloadMode::kPrimary, "v3", std::nullopt}, StatusCode::kDataLoss},
+      {Shadow("does-not-exist"), StatusCode::kNotFound},
+      {Shadow("../outside-bundle"), StatusCode::kInvalidArgument},
+      {Shadow((root.parent_path() / "outside-bundle").string()), StatusCode::kInvalidArgument},
+      {Shadow("v2", 1.5), StatusCode::kInvalidArgument},
+      {Shadow("v2", -0.1), StatusCode::kInvalidArgument},
+      {{ReloadMode::kShadow, std::nullopt, std::nullopt}, StatusCode::kInvalidArgument},
+      {{ReloadMode::kRollback, "v2", std::nullopt}, StatusCode::kInvalidArgument},
+      {{ReloadMode::kPrimary, std::nullopt, 0.5}, StatusCode::kInvalidArgument},
+      {{ReloadMode::kRollback, std::nullopt, std::nullopt}, StatusCode::kFailedPrecondition},
+  };
+  for (const auto& c : cases) {
+    auto result = manager->Reload(c.request);
+    ASSERT_FALSE(result.ok());
+    EXPECT_EQ(result.status().code(), c.code) << result.status().ToString();
+    EXPECT_FALSE(result.status().message().empty());
+    auto s = slots.Get();
+    EXPECT_EQ(Version(s.primary), "v1");
+    EXPECT_EQ(Version(s.shadow), "v2");
+    EXPECT_EQ(s.previous, nullptr);
+  }
+  // A symlink that escapes the root is refused like "..".
+  fs::create_directory_symlink(root.parent_path() / "outside-bundle", root / "escape");
+  EXPECT_EQ(manager->Reload(Shadow("escape")).status().code(), StatusCode::kInvalidArgument);
+  fs::remove_all(root.parent_path() / "outside-bundle");
+
+  // Promote with no shadow.
+  ASSERT_TRUE(manager->Reload({ReloadMode::kPrimary, std::nullopt, std::nullopt}).ok());
+  EXPECT_EQ(manager->Reload({ReloadMode::kPrimary, std::nullopt, std::nullopt}).status().code(),
+            StatusCode::kFailedPrecondition);
+}
+
+TEST_F(ManagerFixture, RateLimitedAndSerialised) {
+  options.min_interval = std::chrono::milliseconds(60000);
+  ModelManager limited(options, slots, Loader(), registry);
+  ASSERT_TRUE(limited.Reload(Shadow("v2")).ok());
+  auto second = limited.Reload(Shadow("v3"));
+  EXPECT_EQ(second.status().code(), StatusCode::kRateLimited);
+  EXPECT_EQ(Version(slots.Get().shadow), "v2");
+
+  // A reload that is still loading makes a concurrent one fail fast instead of queueing.
+  std::atomic<bool> release{false};
+  std::atomic<bool> loading{false};
+  options.min_interval = std::chrono::milliseconds(0);
+  ModelManager slow(
+      options, slots,
+      [&](const fs::path&) -> Result<std::shared_ptr<const ServingModel>> {
+        loading = true;
+        while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        return std::shared_ptr<const ServingModel>(std::make_shared<VersionedModel>("slow"));
+      },
+      registry);
+  std::thread first([&] { ASSERT_TRUE(slow.Reload(Shadow("v3")).ok()); });
+  while (!loading) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_EQ(slow.Reload(Shadow("v2")).status().code(), StatusCode::kRateLimited);
+  release = true;
+  first.join();
+  EXPECT_EQ(Version(slots.Get().shadow), "slow");
+}
+
+TEST_F(ManagerFixture, RefreshLoadsANewCurrentAndRunsHooks) {
+  ASSERT_TRUE(manager->LoadCurrent().ok());
+  int hook_calls = 0;
+  manager->AddRefreshHook("cache", [&] {
+    ++hook_calls;
+    return Status::Ok();
+  });
+  manager->AddRefreshHook("feature_store", [] { return Unavailable("redis still down"); });
+  int loads_before = loads;
+  auto same = manager->Reload({});
+  ASSERT_TRUE(same.ok());
+  EXPECT_FALSE(same->changed);
+  EXPECT_EQ(loads, loads_before);  // current unchanged: nothing reloaded
+  ASSERT_EQ(same->refreshed.size(), 3u);
+  EXPECT_EQ(same->refreshed[0].name, "model");
+  EXPECT_TRUE(same->refreshed[1].status.ok());
+  EXPECT_EQ(same->refreshed[2].status.code(), StatusCode::kUnavailable);
+
+  fs::remove(root / "current");
+  fs::create_directory_symlink("v2", root / "current");
+  auto moved = manager->Reload({});
+  ASSERT_TRUE(moved.ok());
+  EXPECT_TRUE(moved->changed);
+  EXPECT_EQ(Version(moved->primary), "v2");
+  EXPECT_EQ(Version(moved->previous), "v1");
+  EXPECT_EQ(hook_calls, 2);
+
+  // A broken `current` is reported and the primary stays.
+  fs::remove(root / "current");
+  std::ofstream(root / "v3" / "BROKEN") << "x";
+  fs::create_directory_symlink("v3", root / "current");
+  auto broken = manager->Reload({});
+  ASSERT_TRUE(broken.ok());
+  EXPECT_EQ(broken->refreshed[0].status.code(), StatusCode::kDataLoss);
+  EXPECT_EQ(Version(slots.Get().primary), "v2");
+}
+
+// The bucket formula is the documented one: fmix64(FNV-1a 64 of "<salt>:<user>"), top 53 bits,
+// divided by 2^53; recomputed here from the definitions.
+TEST(UserRolloutBucket, MatchesTheDocumentedFormulaAndSplitsUsersEvenly) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (char c : std::string("shadow:user-42")) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 0x100000001b3ULL;
+  }
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ULL;
+  h ^= h >> 33;
+  EXPECT_DOUBLE_EQ(UserRolloutBucket("shadow", "user-42"),
+                   static_cast<double>(h >> 11) / 9007199254740992.0);
+  size_t in = 0;
+  constexpr size_t kUsers = 100000;
+  for (size_t u = 0; u < kUsers; ++u) {
+    double b = UserRolloutBucket("shadow", Name("u", u));
+    ASSERT_GE(b, 0.0);
+    ASSERT_LT(b, 1.0);
+    if (b < 0.05) ++in;
+  }
+  EXPECT_NEAR(static_cast<double>(in) / kUsers, 0.05, 0.01);
+  // Another salt gives another (independent) cohort.
+  size_t both = 0;
+  for (size_t u = 0; u < kUsers; ++u) {
+    std::string user = Name("u", u);
+    if (UserRolloutBucket("shadow", user) < 0.05 && UserRolloutBucket("other", user) < 0.05) {
+      ++both;
+    }
+  }
+  EXPECT_LT(static_cast<double>(both) / kUsers, 0.01);
+}
+
+TEST(VariantLists, CreditsEachListOnceAndForgetsOldUsers) {
+  observe::Registry registry;
+  VariantLists lists(registry, 32);
+  lists.Record("u1", "primary", {"a", "b"});
+  lists.Record("u1", "shadow", {"b", "c"});
+  lists.CreditInteraction("u1", "b");  // both lists hold b
+  lists.CreditInteraction("u1", "a");  // primary already credited
+  lists.CreditInteraction("u1", "c");  // shadow already credited
+  lists.CreditInteraction("u2", "a");  // no list for u2
+  auto& hits = registry.AddCounter("recommendation_variant_hits_total", "", {"variant"});
+  auto& recorded = registry.AddCounter("recommendation_variant_lists_total", "", {"variant"});
+  EXPECT_EQ(hits.WithLabels({"primary"}).Value(), 1);
+  EXPECT_EQ(hits.WithLabels({"shadow"}).Value(), 1);
+  EXPECT_EQ(recorded.WithLabels({"primary"}).Value(), 1);
+  // A new list replaces the old one and can be credited again.
+  lists.Record("u1", "primary", {"d"});
+  lists.CreditInteraction("u1", "a");
+  EXPECT_EQ(hits.WithLabels({"primary"}).Value(), 1);
+  lists.CreditInteraction("u1", "d");
+  EXPECT_EQ(hits.WithLabels({"primary"}).Value(), 2);
+  for (int u = 0; u < 1000; ++u)
+    lists.Record(Name("user", static_cast<size_t>(u)), "primary", {"x"});
+  EXPECT_LE(lists.users(), 32u);
+}
+
+struct ShadowFixture : ::testing::Test {
+  observe::Registry registry;
+  EngineMetrics metrics{registry};
+  LiveState live;
+  ModelSlot slots;
+  VariantLists lists{registry, 1000};
+  Recommender recommender{live, slots, nullptr, nullptr, metrics};
+  double rollout = 1.0;
+  std::unique_ptr<ShadowScorer> scorer;
+
+  void SetUp() override {
+    scorer = std::make_unique<ShadowScorer>(ShadowOptions{}, registry);
+    recommender.SetShadowScorer(scorer.get(), [this] { return rollout; });
+    recommender.SetVariantLists(&lists);
+    slots.ReplacePrimary(std::make_shared<VersionedModel>("p"));
+    slots.LoadShadow(std::make_shared<VersionedModel>("s"));
+  }
+  void TearDown() override { scorer.reset(); }  // before the recommender it calls back into
+  double Shadowed(const char* status) {
+    return metrics.requests.WithLabels({"/recommendations/{user_id}", status, "shadow"}).Value();
+  }
+  // Waits (bounded) until the shadow worker has scored `n` requests.
+  void AwaitShadowed(double n) {
+    for (int i = 0; i < 5000 && Shadowed("200") < n; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+};
+
+TEST_F(ShadowFixture, ShadowScoresOffPathAndIsCreditedOnEvents) {
+  RequestContext ctx{"req-1", "/recommendations/{user_id}"};
+  auto answer = recommender.Recommend(ctx, "u1", 5);
+  ASSERT_TRUE(answer.ok());
+  EXPECT_EQ(answer->model_version, "p");  // the user sees the primary only
+  EXPECT_EQ(answer->items[0].item_id, "p-0");
+  AwaitShadowed(1);
+  ASSERT_EQ(Shadowed("200"), 1);
+  // The user then interacts with an item only the shadow proposed.
+  ASSERT_TRUE(recommender.IngestEvents({Event{"u1", "s-3", "view", std::nullopt}}, 1).ok());
+  auto& hits = registry.AddCounter("recommendation_variant_hits_total", "", {"variant"});
+  EXPECT_EQ(hits.WithLabels({"shadow"}).Value(), 1);
+  EXPECT_EQ(hits.WithLabels({"primary"}).Value(), 0);
+  auto& overlap = registry.AddHistogram("recommendation_shadow_overlap", "", {}, {});
+  EXPECT_EQ(overlap.Get().Count(), 1u);
+  EXPECT_EQ(overlap.Get().Sum(), 0);  // disjoint lists
+  EXPECT_EQ(metrics.degraded.WithLabels({"recall_failed"}).Value(), 0);
+}
+
+TEST_F(ShadowFixture, OnlyTheCohortIsShadowed) {
+  rollout = 0.05;
+  RequestContext ctx{"req", "/recommendations/{user_id}"};
+  int expected = 0;
+  for (int u = 0; u < 400; ++u) {
+    std::string user = Name("user", static_cast<size_t>(u));
+    if (UserRolloutBucket("shadow", user) < rollout) ++expected;
+    ASSERT_TRUE(recommender.Recommend(ctx, user, 3).ok());
+  }
+  ASSERT_GT(expected, 0);
+  AwaitShadowed(expected);
+  auto& dropped = registry.AddCounter("recommendation_shadow_dropped_total", "", {"reason"});
+  EXPECT_EQ(Shadowed("200") + dropped.WithLabels({"queue_full"}).Value() +
+                dropped.WithLabels({"stale"}).Value(),
+            expected);
+}
+
+}  // namespace
+}  // namespace recserve::engine
