@@ -148,8 +148,8 @@ TEST_F(ManagerFixture, RefusedReloadsChangeNothing) {
     ReloadRequest request;
     StatusCode code;
   } cases[] = {
-      {Shadow("v3"), StatusCode::kDataLoss},
-      {{ReloadMode::kPrimary, "v3", std::nullopt}, StatusCode::kDataLoss},
+      {Shadow("v3"), StatusCode::kInvalidArgument},
+      {{ReloadMode::kPrimary, "v3", std::nullopt}, StatusCode::kInvalidArgument},
       {Shadow("does-not-exist"), StatusCode::kNotFound},
       {Shadow("../outside-bundle"), StatusCode::kInvalidArgument},
       {Shadow((root.parent_path() / "outside-bundle").string()), StatusCode::kInvalidArgument},
