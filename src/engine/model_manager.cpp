@@ -4,6 +4,10 @@
 
 #include <cmath>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include "lifecycle/path_safety.h"
 
 namespace recserve::engine {
@@ -45,7 +49,15 @@ Result<std::shared_ptr<const ServingModel>> ModelManager::LoadSource(
     const std::filesystem::path& dir) {
   std::error_code ec;
   if (!std::filesystem::exists(dir, ec)) return NotFound("no bundle at " + dir.string());
-  return loader_(dir);
+  auto model = loader_(dir);
+  // A bundle that fails validation is the caller's input being wrong (a 4xx), whatever the
+  // loader's own code (DataLoss for a checksum mismatch, Internal for an unreadable model).
+  if (!model.ok() && model.status().code() != StatusCode::kNotFound) {
+    return InvalidArgument("bundle " + dir.string() + " refused (" +
+                           std::string(StatusCodeName(model.status().code())) +
+                           "): " + model.status().message());
+  }
+  return model;
 }
 
 ModelState ModelManager::StateLocked(bool changed) const {
@@ -129,6 +141,12 @@ Result<ModelState> ModelManager::Reload(const ReloadRequest& request) {
   last_reload_ = now;
   auto state = ReloadLocked(request);
   count(state.status());
+#if defined(__GLIBC__)
+  // A replaced bundle's memory was freed into the allocator's arenas; hand the free pages back
+  // to the kernel so RSS returns to what the loaded bundles need (a bundle released later, by
+  // the last request still holding it, is returned at the next reload).
+  malloc_trim(0);
+#endif
   if (state.ok()) {
     spdlog::info("model reload ({}): primary {}, shadow {} at {}", ReloadModeName(request.mode),
                  state->primary ? state->primary->version() : "-",

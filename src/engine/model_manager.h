@@ -99,7 +99,8 @@ class ModelManager {
   //   NotFound          source does not exist;
   //   FailedPrecondition promote without a shadow, rollback without a previous model;
   //   RateLimited       another reload is running, or the last one was less than min_interval ago;
-  //   the loader's errors (DataLoss, InvalidArgument, ...) when the bundle is refused.
+  //   InvalidArgument   the bundle is refused by the loader (checksum, truncated model, ...),
+  //                     the loader's own code and message quoted in the message.
   // A refresh never fails as a whole: each hook's outcome is reported in `refreshed`, and a
   // refused `current` bundle is reported there too ("model").
   Result<ModelState> Reload(const ReloadRequest& request);
