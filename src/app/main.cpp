@@ -1,4 +1,5 @@
 // recserve: one binary, subcommands for serving and for the offline pipeline.
+#include <csignal>
 #include <iostream>
 
 #include "app/commands.h"
@@ -20,6 +21,10 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return root.exit(e);
   }
+  // A peer that vanishes mid-write (redis-server killed during a sync or a cache call, a client
+  // gone) must surface as an EPIPE error on that call, not kill the process: hiredis writes with
+  // plain write(2), which raises SIGPIPE by default.
+  std::signal(SIGPIPE, SIG_IGN);
   recserve::observe::SetUpLogging();
   for (const Command& c : commands) {
     if (c.cli->parsed()) return c.run();
