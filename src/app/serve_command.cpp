@@ -221,6 +221,13 @@ int RunServe(const ServeFlags& flags) {
     spdlog::warn("ADMIN_TOKEN is not set: POST /models/reload is open to every client");
   }
   http::ApiService api(recommender, registry, health, admin);
+  manager.AddRefreshHook("data_quality", [&api, &registry, report_path]() -> Status {
+    auto summary = observe::ReadDataQualitySummary(report_path);
+    if (!summary.ok()) return summary.status();
+    observe::ExportDataQualitySummary(registry, *summary);
+    api.SetDataQuality(summary->score, summary->last_success);
+    return Status::Ok();
+  });
   http::HttpServer server(options, api);
   Status listening = server.Listen();
   if (!listening.ok()) {

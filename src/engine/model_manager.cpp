@@ -45,6 +45,21 @@ void ModelManager::AddRefreshHook(std::string name, RefreshHook hook) {
   refresh_hooks_.emplace_back(std::move(name), std::move(hook));
 }
 
+Result<std::filesystem::path> ModelManager::ResolveSource(std::string_view source) const {
+  std::filesystem::path path(source);
+  if (!source.empty() && path.is_relative() && source.find('\0') == std::string_view::npos) {
+    // The runbook names sources from the service's working directory ("models/staging/run"
+    // with MODEL_DIR=models); accept that when it lands inside the root.
+    std::error_code ec;
+    std::filesystem::path from_cwd = std::filesystem::absolute(path, ec);
+    if (!ec) {
+      auto inside = lifecycle::ResolveInsideRoot(options_.models_root, from_cwd.string());
+      if (inside.ok()) return inside;
+    }
+  }
+  return lifecycle::ResolveInsideRoot(options_.models_root, source);
+}
+
 Result<std::shared_ptr<const ServingModel>> ModelManager::LoadSource(
     const std::filesystem::path& dir) {
   std::error_code ec;
@@ -173,7 +188,7 @@ Result<ModelState> ModelManager::ReloadLocked(const ReloadRequest& request) {
   }
   std::filesystem::path source;
   if (request.source) {
-    auto resolved = lifecycle::ResolveInsideRoot(options_.models_root, *request.source);
+    auto resolved = ResolveSource(*request.source);
     if (!resolved.ok()) return resolved.status();
     source = std::move(resolved).value();
   }

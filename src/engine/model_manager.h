@@ -38,7 +38,7 @@ std::string_view ReloadModeName(ReloadMode mode);
 // A decoded POST /models/reload body (http/wire_json.h DecodeReloadRequest).
 struct ReloadRequest {
   ReloadMode mode = ReloadMode::kRefresh;
-  std::optional<std::string> source;  // bundle directory, relative to the models root or inside it
+  std::optional<std::string> source;  // bundle directory (see ModelManager::ResolveSource)
   std::optional<double> rollout;      // shadow only: share of users shadowed, in [0, 1]
 };
 
@@ -113,6 +113,10 @@ class ModelManager {
  private:
   Result<ModelState> ReloadLocked(const ReloadRequest& request);
   Result<ModelState> LoadCurrentLocked();
+  // A reload's `source` as a canonical directory inside the models root: relative to the
+  // working directory when that lands inside the root (the runbook's "models/staging/run"),
+  // else relative to the root ("staging/run"); absolute paths must be inside the root.
+  Result<std::filesystem::path> ResolveSource(std::string_view source) const;
   Result<std::shared_ptr<const ServingModel>> LoadSource(const std::filesystem::path& dir);
   ModelState StateLocked(bool changed) const;
   // Keeps recommendation_model_info{variant,version} equal to the slots.

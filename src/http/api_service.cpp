@@ -308,9 +308,21 @@ Reply ApiService::Events(const Call& call) {
   return MakeReply(200, w.Take(), call.request_id, call.endpoint);
 }
 
+void ApiService::SetDataQuality(std::optional<double> score,
+                                std::optional<int64_t> pipeline_last_run) {
+  std::lock_guard lock(health_mu_);
+  health_.data_quality_score = score;
+  health_.pipeline_last_run = pipeline_last_run;
+}
+
 Reply ApiService::Health(const Call& call) {
   auto model = recommender_.PrimaryModel();
   auto shadow = recommender_.ShadowModel();
+  HealthInfo health;
+  {
+    std::lock_guard lock(health_mu_);
+    health = health_;
+  }
   JsonWriter w;
   w.BeginObject()
       .Key("status")
@@ -320,7 +332,7 @@ Reply ApiService::Health(const Call& call) {
       .Key("cache")
       .String(recommender_.cache_enabled() ? "enabled" : "disabled")
       .Key("feature_store")
-      .String(health_.feature_store)
+      .String(health.feature_store)
       .Key("primary")
       .StringOrNull(model ? model->version() : "")
       .Key("shadow")
@@ -328,14 +340,14 @@ Reply ApiService::Health(const Call& call) {
       .Key("shadow_rollout")
       .Number(shadow && admin_.models ? admin_.models->shadow_rollout() : 0)
       .Key("data_quality_score");
-  if (health_.data_quality_score) {
-    w.Number(*health_.data_quality_score);
+  if (health.data_quality_score) {
+    w.Number(*health.data_quality_score);
   } else {
     w.Null();
   }
   w.Key("pipeline_last_run");
-  if (health_.pipeline_last_run) {
-    w.String(FormatIso8601(*health_.pipeline_last_run));
+  if (health.pipeline_last_run) {
+    w.String(FormatIso8601(*health.pipeline_last_run));
   } else {
     w.Null();
   }

@@ -4,6 +4,7 @@
 // this file only translates between the wire and the engine. Every error is a Status mapped to
 // one HTTP status by HttpStatusFor().
 
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -44,6 +45,10 @@ class ApiService final : public RequestHandler {
   ApiService(engine::Recommender& recommender, observe::Registry& registry, HealthInfo health,
              AdminConfig admin = {});
 
+  // Replaces the data-quality part of /health (an empty-body reload re-reads the report).
+  // Thread-safe.
+  void SetDataQuality(std::optional<double> score, std::optional<int64_t> pipeline_last_run);
+
   Reply Handle(Request& request) override;
   Reply Reject(const RequestHeader& header, const Status& status) override;
   void Completed(const Reply& reply, double seconds) override;
@@ -75,6 +80,7 @@ class ApiService final : public RequestHandler {
 
   engine::Recommender& recommender_;
   observe::Registry& registry_;
+  mutable std::mutex health_mu_;  // guards health_ (the data-quality fields change on reload)
   HealthInfo health_;
   AdminConfig admin_;
   Router<Handler> router_;

@@ -19,8 +19,7 @@ import urllib.request
 
 import yaml
 
-from recserve_testing import SOURCE_DIR, free_port, temp_dir
-from serve_or_skip import running_service
+from recserve_testing import SOURCE_DIR, Service, free_port, temp_dir
 
 PROM_DIR = os.path.join(SOURCE_DIR, "monitoring", "prometheus")
 DASHBOARD = os.path.join(SOURCE_DIR, "monitoring", "grafana", "dashboards",
@@ -483,8 +482,8 @@ class LivePrometheusTest(unittest.TestCase):
             self.assertEqual(float(value[0]["value"][1]), 93600)
 
     def test_recording_rules_produce_values_from_a_running_service(self):
-        with temp_dir() as work, running_service(
-                self, env={"MODEL_DIR": os.path.join(work, "models")}) as service, \
+        with temp_dir() as work, Service(
+                env={"MODEL_DIR": os.path.join(work, "models")}, wait_ready=False) as service, \
                 PrometheusServer(scrape_target=f"127.0.0.1:{service.port}") as prom:
             deadline = time.time() + 30
 

@@ -98,19 +98,35 @@ class RedisServer:
 class Service:
     """A running `recserve serve` on a free loopback port; stopped with SIGTERM on exit."""
 
-    def __init__(self, env=None, args=(), port=None):
+    def __init__(self, env=None, args=(), port=None, cwd=None, wait_ready=True):
+        """`wait_ready`: `with Service(...)` waits for /ready (a model loaded), else /live."""
         self.port = port or free_port()
+        self.cwd = cwd
+        self.wait_ready = wait_ready
         self.env = dict(os.environ)
         self.env.update(env or {})
         self.env["PORT"] = str(self.port)
+        self.env.setdefault("BIND_ADDRESS", "127.0.0.1")  # tests stay on loopback
         self.args = list(args)
         self.proc = None
         self.log_path = tempfile.mktemp(prefix="recserve-serve-", suffix=".log")
 
     def start(self, wait_ready=True, timeout=60):
+        for attempt in range(3):
+            try:
+                return self._start_once(wait_ready, timeout)
+            except RuntimeError as err:
+                # free_port() cannot reserve the port: another test on the machine may take it
+                # between the probe and serve's bind. Retry on a fresh port.
+                if "Address already in use" not in str(err) or attempt == 2:
+                    raise
+                self.port = free_port()
+                self.env["PORT"] = str(self.port)
+
+    def _start_once(self, wait_ready, timeout):
         self._log = open(self.log_path, "w")
         self.proc = subprocess.Popen([RECSERVE_BIN, "serve", *self.args], env=self.env,
-                                     stdout=self._log, stderr=subprocess.STDOUT)
+                                     stdout=self._log, stderr=subprocess.STDOUT, cwd=self.cwd)
         deadline = time.time() + timeout
         path = "/ready" if wait_ready else "/live"
         while time.time() < deadline:
@@ -163,7 +179,7 @@ class Service:
         return self.proc.returncode if self.proc else None
 
     def __enter__(self):
-        return self.start()
+        return self.start(wait_ready=self.wait_ready)
 
     def __exit__(self, *exc):
         self.stop()

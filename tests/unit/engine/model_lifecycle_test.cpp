@@ -181,6 +181,20 @@ TEST_F(ManagerFixture, RefusedReloadsChangeNothing) {
             StatusCode::kFailedPrecondition);
 }
 
+TEST_F(ManagerFixture, SourcesResolveFromTheWorkingDirectoryOrTheRoot) {
+  ASSERT_TRUE(manager->Reload(Shadow("v2")).ok());  // relative to the root
+  EXPECT_EQ(Version(slots.Get().shadow), "v2");
+  fs::path cwd = fs::current_path();
+  fs::current_path(root.parent_path());
+  // Relative to the working directory, naming the root itself (the runbook's models/staging/run).
+  auto from_cwd = manager->Reload(Shadow((root.filename() / "v3").string()));
+  fs::current_path(cwd);
+  ASSERT_TRUE(from_cwd.ok()) << from_cwd.status().ToString();
+  EXPECT_EQ(Version(slots.Get().shadow), "v3");
+  ASSERT_TRUE(manager->Reload(Shadow((root / "v1").string())).ok());  // absolute, inside
+  EXPECT_EQ(Version(slots.Get().shadow), "v1");
+}
+
 TEST_F(ManagerFixture, RateLimitedAndSerialised) {
   options.min_interval = std::chrono::milliseconds(60000);
   ModelManager limited(options, slots, Loader(), registry);
