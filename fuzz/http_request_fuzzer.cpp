@@ -125,17 +125,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     parser.body_limit(stack->limits.max_body_bytes);
     parser.eager(true);
     boost::beast::error_code ec;
-    // All of the client's bytes are here: when the parser needs more, the client has closed.
-    while (!parser.is_done() && !ec) {
-      size_t used = parser.put(boost::asio::buffer(input.data(), input.size()), ec);
+    // All of the client's bytes are here: when the parser makes no progress, the client has
+    // sent everything and closed its side.
+    while (!parser.is_done()) {
+      size_t used =
+          input.empty() ? 0 : parser.put(boost::asio::buffer(input.data(), input.size()), ec);
       input.remove_prefix(used);
-      if (ec == bhttp::error::need_more) {
-        ec = {};
-        if (used == 0) {
-          if (!parser.got_some()) return 0;  // nothing sent: the server just closes
-          parser.put_eof(ec);
-          if (!ec && !parser.is_done()) return 0;
-        }
+      if (ec == bhttp::error::need_more) ec = {};
+      if (ec) break;
+      if (used == 0) {
+        if (!parser.got_some()) return 0;  // nothing sent: the server just closes
+        parser.put_eof(ec);
+        if (ec) break;
+        if (!parser.is_done()) return 0;
       }
     }
     if (ec) {
