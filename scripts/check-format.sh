@@ -4,8 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mapfile -t files < <(git ls-files 'src/*.h' 'src/*.cpp' 'tests/*.h' 'tests/*.cpp' 'bench/*.cpp' \
-  'bench/*.h' 'fuzz/*.cpp' 2>/dev/null; git ls-files --others --exclude-standard 'src/*.h' \
-  'src/*.cpp' 'tests/*.h' 'tests/*.cpp' 'bench/*.cpp' 'bench/*.h' 'fuzz/*.cpp' 2>/dev/null)
+  'bench/*.h' 'fuzz/*.cpp' 'fuzz/*.h' 2>/dev/null; git ls-files --others --exclude-standard 'src/*.h' \
+  'src/*.cpp' 'tests/*.h' 'tests/*.cpp' 'bench/*.cpp' 'bench/*.h' 'fuzz/*.cpp' 'fuzz/*.h' 2>/dev/null)
 if [ ${#files[@]} -eq 0 ]; then echo "format-check: no files"; exit 0; fi
 if [ "${1:-}" = "--fix" ]; then clang-format -i "${files[@]}"; echo "format: ${#files[@]} files"; exit 0; fi
 bad=0

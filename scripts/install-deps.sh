@@ -18,7 +18,7 @@ PACKAGES=(
   libyaml-cpp-dev
   zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  clang clang-format libclang-rt-14-dev
+  clang clang-format libclang-rt-14-dev libomp-dev
   redis-server redis-tools
   prometheus
   wrk nginx-light

@@ -53,13 +53,27 @@ JsonWriter& JsonWriter::Key(std::string_view key) {
 
 namespace {
 
-// Length of the valid UTF-8 sequence starting at s[i], or 0 when invalid.
+// Length of the valid UTF-8 sequence starting at s[i], or 0 when invalid. Valid means RFC 3629
+// (the table of Unicode 15 section 3.9): no overlong forms (C0, C1, E0 80..9F, F0 80..8F), no
+// surrogates (ED A0..BF) and nothing above U+10FFFF (F4 90..BF, F5..FF), which JSON parsers
+// reject (found by fuzz/http_request_fuzzer: "\xc0\x94" in a path made the 404 body invalid).
 size_t Utf8SequenceLength(std::string_view s, size_t i) {
   unsigned char c = static_cast<unsigned char>(s[i]);
-  size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+  size_t n = c < 0x80                 ? 1
+             : c >= 0xC2 && c <= 0xDF ? 2
+             : c >= 0xE0 && c <= 0xEF ? 3
+             : c >= 0xF0 && c <= 0xF4 ? 4
+                                      : 0;
   if (n == 0 || i + n > s.size()) return 0;
   for (size_t j = 1; j < n; ++j) {
     if ((static_cast<unsigned char>(s[i + j]) & 0xC0) != 0x80) return 0;
+  }
+  if (n >= 3) {
+    unsigned char second = static_cast<unsigned char>(s[i + 1]);
+    if ((c == 0xE0 && second < 0xA0) || (c == 0xED && second > 0x9F) ||
+        (c == 0xF0 && second < 0x90) || (c == 0xF4 && second > 0x8F)) {
+      return 0;
+    }
   }
   return n;
 }
@@ -268,6 +282,8 @@ Status DecodeEvent(const nlohmann::json& j, size_t index, engine::Event& event) 
     if (!parsed) {
       return InvalidArgument(where + "timestamp: not unix seconds or an ISO-8601 date-time");
     }
+    // The same range as a number: a date before 1970 is as out of range as a negative number.
+    if (*parsed < 0) return InvalidArgument(where + "timestamp: out of range");
     event.timestamp = *parsed;
   } else {
     return InvalidArgument(where + "timestamp: must be unix seconds or an ISO-8601 string");

@@ -61,12 +61,12 @@ Result<BundleManifest> ParseManifest(std::string_view json_text) {
   try {
     const json& version = Field(doc, "format_version");
     if (!version.is_number_integer()) return InvalidArgument("format_version is not an integer");
-    m.format_version = version.get<int>();
-    if (m.format_version != kBundleFormatVersion) {
-      return FailedPrecondition("unsupported manifest format_version " +
-                                std::to_string(m.format_version) + " (this build reads " +
-                                std::to_string(kBundleFormatVersion) + ")");
+    // Compared as a JSON number: get<int>() would narrow 4294967297 to 1 and accept it.
+    if (version != kBundleFormatVersion) {
+      return FailedPrecondition("unsupported manifest format_version " + version.dump() +
+                                " (this build reads " + std::to_string(kBundleFormatVersion) + ")");
     }
+    m.format_version = kBundleFormatVersion;
     m.metadata.model_version = Field(doc, "model_version").get<std::string>();
     RECSERVE_RETURN_IF_ERROR(CheckModelVersionName(m.metadata.model_version));
     m.metadata.created_at = Field(doc, "created_at").get<std::string>();
@@ -83,7 +83,13 @@ Result<BundleManifest> ParseManifest(std::string_view json_text) {
     for (const json& f : files) {
       BundleFile file;
       file.path = Field(f, "path").get<std::string>();
-      file.size = Field(f, "size").get<uint64_t>();
+      // get<uint64_t>() would wrap -1 and truncate 1.5; only a non-negative integer is a size.
+      const json& size = Field(f, "size");
+      if (!size.is_number_unsigned()) {
+        return InvalidArgument("manifest size of \"" + file.path +
+                               "\" is not a non-negative integer");
+      }
+      file.size = size.get<uint64_t>();
       file.sha256 = Field(f, "sha256").get<std::string>();
       if (!IsSafeRelativePath(file.path) || file.path == kManifestFileName) {
         return InvalidArgument("manifest lists an unsafe file path \"" + file.path + "\"");

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <fstream>
 #include <future>
+#include <limits>
 
 #include "core/hashing.h"
 #include "core/text_input.h"
@@ -321,7 +322,9 @@ Status IngestInteractions(const IngestOptions& options, QuarantineWriter& quaran
       continue;
     }
     double weight = 1.0;
-    if (!fields[3].empty() && !ParseDouble(fields[3], weight)) {
+    // The table stores weights as float: a finite double beyond its range would become inf.
+    if (!fields[3].empty() && (!ParseDouble(fields[3], weight) ||
+                               std::fabs(weight) > std::numeric_limits<float>::max())) {
       reject(RejectReason::kBadNumber);
       continue;
     }
@@ -407,6 +410,9 @@ std::optional<int64_t> ParseTimestamp(std::string_view s) {
   }
   static constexpr int kDaysInMonth[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   if (month < 1 || month > 12 || day < 1 || day > kDaysInMonth[month - 1]) return std::nullopt;
+  // February 29 exists in leap years only; DaysFromCivil would silently make it March 1.
+  const bool leap_year = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  if (month == 2 && day == 29 && !leap_year) return std::nullopt;
   size_t pos = 10;
   int64_t offset = 0;
   if (pos < s.size()) {

@@ -80,6 +80,21 @@ TEST(JsonWriter, EscapesAndStructures) {
             "\"bad_utf8\":\"\xEF\xBF\xBD\",\"inf\":null}");
 }
 
+// Found by fuzz/http_request_fuzzer: overlong forms, surrogates and code points above U+10FFFF
+// used to pass through and made the response invalid JSON; valid multi-byte text stays as is.
+TEST(JsonWriter, ReplacesEveryInvalidUtf8SequenceSoTheOutputParses) {
+  for (const char* bad : {"\xC0\x94", "\xC1\xBF", "\xE0\x80\x80", "\xED\xA0\x80",
+                          "\xF0\x80\x80\x80", "\xF4\x90\x80\x80", "\xF5\x80\x80\x80"}) {
+    JsonWriter w;
+    w.String(bad);
+    EXPECT_EQ(w.str().find_first_of("\xC0\xC1\xF5"), std::string::npos) << w.str();
+    EXPECT_EQ(w.str().substr(0, 4), "\"\xEF\xBF\xBD") << w.str();
+  }
+  JsonWriter ok;
+  ok.String("\xC2\x9E\xE2\x82\xAC\xF0\x9F\x98\x80\xF4\x8F\xBF\xBF");
+  EXPECT_EQ(ok.str(), "\"\xC2\x9E\xE2\x82\xAC\xF0\x9F\x98\x80\xF4\x8F\xBF\xBF\"");
+}
+
 TEST(DecodeEvents, AcceptsOneObjectOrAnArray) {
   auto one = DecodeEvents(R"({"user_id":"u1","item_id":42,"event_type":"view"})");
   ASSERT_TRUE(one.ok()) << one.status().ToString();
@@ -111,6 +126,9 @@ TEST(DecodeEvents, RejectsBadBodiesWithAReason) {
   expect_bad(R"({"user_id":"u","item_id":"i","event_type":"v","timestamp":"yesterday"})",
              "timestamp");
   expect_bad(R"({"user_id":"u","item_id":"i","event_type":"v","timestamp":-5})", "timestamp");
+  // Found by fuzz/events_json_fuzzer: a date before 1970 passed where -5 did not.
+  expect_bad(R"({"user_id":"u","item_id":"i","event_type":"v","timestamp":"1012-11-28 10:00:00"})",
+             "timestamp: out of range");
   std::string big = "[";
   for (int i = 0; i < 1001; ++i) {
     big += std::string(i ? "," : "") + R"({"user_id":"u","item_id":"i","event_type":"v"})";

@@ -42,6 +42,31 @@ TEST(BundleManifestTest, JsonRoundTripKeepsEveryField) {
   EXPECT_EQ(ManifestToJson(*parsed), ManifestToJson(m));
 }
 
+// Found by fuzz/bundle_manifest_fuzzer: get<int>() narrowed 4294967297 to format_version 1, and
+// get<uint64_t>() wrapped a size of -1.
+TEST(BundleManifestTest, RejectsNumbersThatOnlyLookRightAfterConversion) {
+  BundleManifest m;
+  m.metadata = SampleMetadata();
+  m.files = {{"a.bin", 3, std::string(64, '1')}};
+  const std::string text = ManifestToJson(m);
+  auto replaced = [&](const std::string& from, const std::string& to) {
+    std::string t = text;
+    EXPECT_NE(t.find(from), std::string::npos) << from;
+    return t.replace(t.find(from), from.size(), to);
+  };
+  Result<BundleManifest> narrowed =
+      ParseManifest(replaced("\"format_version\": 1", "\"format_version\": 4294967297"));
+  ASSERT_FALSE(narrowed.ok());
+  EXPECT_EQ(narrowed.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(narrowed.status().message().find("4294967297"), std::string::npos);
+  for (const char* bad_size : {"-1", "1.5", "\"3\""}) {
+    Result<BundleManifest> r =
+        ParseManifest(replaced("\"size\": 3", std::string("\"size\": ") + bad_size));
+    ASSERT_FALSE(r.ok()) << bad_size;
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << bad_size;
+  }
+}
+
 TEST_F(BundleTest, PublishWritesManifestWithSizeAndSha256OfEveryFile) {
   EXPECT_EQ(bundle_, models_ / "20261129-a");
   BundleManifest m = ParseManifest(ManifestText()).value();

@@ -30,6 +30,13 @@ TEST(ParseTimestamp, RejectsGarbage) {
   }
 }
 
+// Found by fuzz/csv_row_fuzzer: February 29 of a common year used to become March 1.
+TEST(ParseTimestamp, RejectsFebruary29OfACommonYear) {
+  EXPECT_FALSE(ParseTimestamp("2023-02-29").has_value());
+  EXPECT_FALSE(ParseTimestamp("1900-02-29T00:00:00Z").has_value());
+  EXPECT_EQ(ParseTimestamp("2000-02-29"), 951782400);
+}
+
 class IngestTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -113,6 +120,15 @@ TEST_F(IngestTest, WholeFileProblemsAreErrors) {
   EXPECT_NE(r.status().message().find("wrong header"), std::string::npos);
   fs::remove(dir_ / "interactions.csv");
   EXPECT_EQ(Ingest(Options(false)).status().code(), StatusCode::kNotFound);
+}
+
+// Found by fuzz/ingest_file_fuzzer: a weight beyond float's range used to enter the table as inf.
+TEST_F(IngestTest, WeightBeyondFloatRangeIsAnUnparsableNumber) {
+  Write("interactions.csv", "user_id,item_id,timestamp,weight\nu1,i1,1,1e39\nu1,i2,1,3.4e38\n");
+  auto r = Ingest(Options(false));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->interactions.accepted_rows, 1u);
+  EXPECT_EQ(r->interactions.rejected_by_reason[static_cast<size_t>(RejectReason::kBadNumber)], 1u);
 }
 
 }  // namespace
