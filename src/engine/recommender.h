@@ -43,6 +43,8 @@ struct RequestContext {
   std::string request_id;
   std::string endpoint;  // route template, for the exposure log
   std::string variant = "primary";
+  // Recall settings for this request (experiment variant parameters, feature flags).
+  RecallOptions recall = {};
 };
 
 struct RecommendationAnswer {
@@ -109,7 +111,8 @@ class Recommender {
   RecommendationAnswer PopularAnswer(const ServingModel* model, uint32_t k,
                                      std::string_view degraded_reason);
   RecommendationAnswer Personalized(const std::shared_ptr<const ServingModel>& model,
-                                    std::string_view user_id, uint32_t k, std::string_view variant);
+                                    std::string_view user_id, uint32_t k,
+                                    const RequestContext& ctx);
   void RecordDegraded(std::string_view reason);
   // Live recent items (at `now`) and the feature store's recent interactions, newest first, one
   // entry per item. A feature-store miss or error leaves just the live part.
