@@ -14,9 +14,12 @@
 #           file with the same body size;
 #   4. serve's resident memory (VmRSS, VmHWM) after the runs.
 # Usage: bench/serving.sh [BUILD_DIR] [WORKDIR] [SECONDS<=60] [extra pipeline flags...]
+# BENCH_PERF=1 also records `perf record -g` of serve during the cache-off run (WORKDIR/perf.txt).
 # Needs ~1 GB of disk in WORKDIR; the pipeline step takes minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 build_dir=${1:-build}
 work=${2:-/tmp/recserve-bench-serving}
 duration=${3:-15}
@@ -59,9 +62,6 @@ cleanup() {
   [ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null && wait "$nginx_pid" 2>/dev/null || true
 }
 trap cleanup EXIT
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 wait_ready() {
   for _ in $(seq 1 600); do curl -fs "$1/ready" >/dev/null 2>&1 && return 0; sleep 0.1; done
   echo "serving.sh: $1 not ready"
@@ -99,7 +99,21 @@ memory() {
 
 start_serve 0
 echo "serving.sh: serve with the bundle, before traffic: $(memory)"
+perf_pid=""
+if [ "${BENCH_PERF:-0}" = 1 ] && command -v perf >/dev/null; then
+  # Call-graph samples of serve during the cache-off run, for the per-stage profile.
+  perf record -F 499 -g -p "$serve_pid" -o "$work/perf.data" -- sleep "$duration" \
+    >/dev/null 2>&1 &
+  perf_pid=$!
+fi
 run_wrk cache_off "$work/users.txt" "$base"
+if [ -n "$perf_pid" ]; then
+  wait "$perf_pid" || true
+  # Inclusive share of each function (children included), top entries.
+  perf report -i "$work/perf.data" --children --stdio -g none --percent-limit 2 --sort symbol \
+    2>/dev/null | grep -E "^ +[0-9]" | head -60 >"$work/perf.txt" || true
+  echo "serving.sh: perf profile in $work/perf.txt"
+fi
 echo "serving.sh: serve after the cache-off run: $(memory)"
 cache_off_metrics=$(curl -fs "$base/metrics" | grep -E '^recommendation_degraded_total' || true)
 echo "degraded: ${cache_off_metrics:-none}"
@@ -121,42 +135,12 @@ stop_serve
 
 nginx_port=$(free_port)
 rm -rf "$work/nginx" "$work/www"
-mkdir -p "$work/www/recommendations" "$work/nginx"
+mkdir -p "$work/www/recommendations"
 # Every hot user's path answers with the same bytes, so nginx sees the same request mix.
 while read -r user; do cp "$work/body.json" "$work/www/recommendations/$user"; done \
   <"$work/hot_users.txt"
-chmod -R a+rX "$work/www" "$work/nginx"
-chmod a+x "$work"
-cat >"$work/nginx.conf" <<CONF
-worker_processes auto;
-daemon off;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path $work/nginx/body;
-  proxy_temp_path $work/nginx/proxy;
-  fastcgi_temp_path $work/nginx/fastcgi;
-  uwsgi_temp_path $work/nginx/uwsgi;
-  scgi_temp_path $work/nginx/scgi;
-  keepalive_requests 1000000;
-  sendfile on;
-  open_file_cache max=1000 inactive=60s;
-  server {
-    listen 127.0.0.1:$nginx_port;
-    root $work/www;
-    default_type application/json;
-  }
-}
-CONF
-"$nginx_bin" -c "$work/nginx.conf" -p "$work/nginx" &
-nginx_pid=$!
-for _ in $(seq 1 100); do
-  curl -fs "http://127.0.0.1:$nginx_port/recommendations/$(head -n1 "$work/hot_users.txt")" \
-    >/dev/null 2>&1 && break
-  sleep 0.1
-done
+start_nginx "$nginx_bin" "$work" "$nginx_port"
+wait_http "http://127.0.0.1:$nginx_port/recommendations/$(head -n1 "$work/hot_users.txt")"
 run_wrk nginx "$work/hot_users.txt" "http://127.0.0.1:$nginx_port"
 python3 - "$work/cache_hits.wrk" "$work/nginx.wrk" "$size" <<'PY'
 import re, sys
