@@ -74,8 +74,11 @@ const RecallChannel* RecommenderModel::channel(const std::string& name) const {
 }
 
 float RecallParams::WeightOf(std::string_view channel) const {
+  // Bounded so quotas stay finite whatever a config says: NaN and negatives turn a channel off,
+  // and one channel can outweigh another by at most kMaxChannelWeight.
+  constexpr float kMaxChannelWeight = 1000.0f;
   for (const auto& [name, weight] : channel_weights) {
-    if (name == channel) return std::max(0.0f, weight);
+    if (name == channel) return weight > 0.0f ? std::min(weight, kMaxChannelWeight) : 0.0f;
   }
   return 1.0f;
 }

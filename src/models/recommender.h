@@ -53,9 +53,9 @@ struct RecallParams {
   bool use_ann = true;        // iALS candidates from the ANN index when it exists
   // Weight per channel (by name, see kRecallChannelNames) in both the candidate quota (a channel
   // gets candidates · w / Σw) and the fused recall order (w / (60 + rank)). Channels not listed
-  // weigh 1; a weight <= 0 turns the channel's recall off, but its scores still feed the ranker's
-  // features for every candidate, so the ranker sees the inputs it was trained on. Names the
-  // bundle does not have are ignored.
+  // weigh 1; weights above 1000 count as 1000. A weight <= 0 (or NaN) turns the channel's recall
+  // off, but its scores still feed the ranker's features for every candidate, so the ranker sees
+  // the inputs it was trained on. Names the bundle does not have are ignored.
   std::vector<std::pair<std::string, float>> channel_weights = {};
 
   // The weight of `channel` under these params (1 when not listed, 0 when turned off).

@@ -400,6 +400,14 @@ TEST(RecommenderModelTest, RecallWeightsTurnChannelsOffAndSplitTheQuota) {
   for (std::string_view name : kRecallChannelNames) none.channel_weights.emplace_back(name, 0.0f);
   EXPECT_TRUE(model.Recall(q, none).items.empty());
 
+  // Odd weights from a config are bounded, not undefined: infinity, NaN and negatives.
+  RecallParams odd;
+  odd.candidates = 20;
+  odd.channel_weights = {{"ials", INFINITY}, {"item_knn", NAN}, {"popularity", -3.0f}};
+  CandidateSet odd_set = model.Recall(q, odd);
+  EXPECT_FALSE(odd_set.items.empty());
+  EXPECT_LE(odd_set.items.size(), 20u + model.channels().size());
+
   // Default weights: more candidates asked, more (or equal) returned; never a seen item.
   size_t previous = 0;
   for (uint32_t candidates : {6u, 30u, 60u}) {
