@@ -12,9 +12,7 @@ duration=${2:-10}
 if [ "$duration" -gt 20 ]; then duration=20; fi
 bin="$build_dir/recserve"
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
-for tool in wrk curl "$nginx_bin" "$bin"; do
-  command -v "$tool" >/dev/null || [ -x "$tool" ] || { echo "http.sh: $tool missing"; exit 2; }
-done
+require_tools wrk curl "$nginx_bin" "$bin"
 
 work=$(mktemp -d /tmp/recserve-bench-http.XXXXXX)
 serve_pid=""

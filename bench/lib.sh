@@ -1,6 +1,13 @@
 # Shared by the bench/*.sh harnesses (sourced, not run): free loopback ports, waiting for an
 # HTTP endpoint, and a static-file nginx for same-run comparisons with recserve.
 
+# require_tools TOOL...: exits 2 naming the first tool that is neither on PATH nor executable.
+require_tools() {
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null || [ -x "$tool" ] || { echo "bench: $tool missing"; exit 2; }
+  done
+}
+
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }

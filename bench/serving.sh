@@ -27,9 +27,7 @@ shift $(($# > 3 ? 3 : $#))
 if [ "$duration" -gt 60 ]; then duration=60; fi
 bin="$build_dir/recserve"
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
-for tool in wrk curl "$nginx_bin" "$bin"; do
-  command -v "$tool" >/dev/null || [ -x "$tool" ] || { echo "serving.sh: $tool missing"; exit 2; }
-done
+require_tools wrk curl "$nginx_bin" "$bin"
 export OMP_WAIT_POLICY=passive
 mkdir -p "$work"
 load() { cut -d' ' -f1-3 /proc/loadavg; }
