@@ -5,14 +5,14 @@
 # Usage: bench/http.sh [BUILD_DIR] [DURATION_SECONDS<=20]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 build_dir=${1:-build}
 duration=${2:-10}
 if [ "$duration" -gt 20 ]; then duration=20; fi
 bin="$build_dir/recserve"
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
-for tool in wrk curl "$nginx_bin" "$bin"; do
-  command -v "$tool" >/dev/null || [ -x "$tool" ] || { echo "http.sh: $tool missing"; exit 2; }
-done
+require_tools wrk curl "$nginx_bin" "$bin"
 
 work=$(mktemp -d /tmp/recserve-bench-http.XXXXXX)
 serve_pid=""
@@ -23,14 +23,6 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-wait_http() {
-  for _ in $(seq 1 100); do curl -fs "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done
-  echo "http.sh: $1 did not answer"; return 1
-}
 
 serve_port=$(free_port)
 PORT=$serve_port "$bin" serve --bind 127.0.0.1 >"$work/serve.log" 2>&1 &
@@ -53,36 +45,9 @@ curl -fs -H 'X-Request-ID: bench-fixed-id-0000000000000000' "$url_serve" >"$work
 size=$(stat -c %s "$work/popular.json")
 
 nginx_port=$(free_port)
-mkdir -p "$work/www" "$work/nginx"
+mkdir -p "$work/www"
 cp "$work/popular.json" "$work/www/popular.json"
-# nginx workers run as an unprivileged user when started by root: the files must be readable.
-chmod -R a+rX "$work"
-cat >"$work/nginx.conf" <<CONF
-worker_processes auto;
-daemon off;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path $work/nginx/body;
-  proxy_temp_path $work/nginx/proxy;
-  fastcgi_temp_path $work/nginx/fastcgi;
-  uwsgi_temp_path $work/nginx/uwsgi;
-  scgi_temp_path $work/nginx/scgi;
-  keepalive_requests 1000000;
-  sendfile on;
-  tcp_nopush on;
-  open_file_cache max=16 inactive=60s;
-  server {
-    listen 127.0.0.1:$nginx_port;
-    root $work/www;
-    default_type application/json;
-  }
-}
-CONF
-"$nginx_bin" -c "$work/nginx.conf" -p "$work/nginx" &
-nginx_pid=$!
+start_nginx "$nginx_bin" "$work" "$nginx_port"
 url_nginx="http://127.0.0.1:$nginx_port/popular.json"
 wait_http "$url_nginx"
 

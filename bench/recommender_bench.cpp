@@ -1,5 +1,6 @@
 // Per-request cost of the serving path's model stages, single thread: Recall (200 candidates
-// from every channel), Rank (feature rows + XGBoost over those candidates) and Recall+Rank+top 10.
+// from every channel), Rank (feature rows + XGBoost over those candidates), Recall+Rank+top 10,
+// and the channels' candidate selection dense vs sparse.
 // Figures go to docs/PERFORMANCE.md ("serving: model stages").
 //
 // The model bundle is a directory written by RecommenderModel::Save() (e.g. the `model` part of
@@ -100,6 +101,37 @@ void BM_RecallRankTop10(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_RecallRankTop10)->Unit(benchmark::kMicrosecond);
+
+// Every non-iALS channel's candidate selection for one request (200 candidates / channels each),
+// arg 0: dense (Score() over the whole catalogue + TopK, what Recall did before sparse recall),
+// arg 1: sparse (Top()). The difference is what sparse recall saves per request.
+void BM_ChannelSelection(benchmark::State& state) {
+  std::string error;
+  const RecommenderModel* model = BenchModel(error);
+  if (model == nullptr) return state.SkipWithError(error.c_str());
+  const bool sparse = state.range(0) == 1;
+  auto queries = Queries(*model, 256);
+  const size_t quota = (200 + model->channels().size() - 1) / model->channels().size();
+  std::vector<float> scores(model->num_items());
+  size_t q = 0;
+  for (auto _ : state) {
+    const UserQuery& query = queries[q++ % queries.size()];
+    std::vector<char> seen = model->SeenMask(query);
+    for (const auto& channel : model->channels()) {
+      if (channel.get() == model->ials()) continue;  // iALS uses the ANN index either way
+      if (sparse) {
+        auto top = channel->Top(query, quota, seen);
+        benchmark::DoNotOptimize(top.data());
+      } else {
+        channel->Score(query, scores);
+        auto top = recserve::models::TopK(scores, quota, seen);
+        benchmark::DoNotOptimize(top.data());
+      }
+    }
+  }
+  state.SetLabel(sparse ? "sparse" : "dense");
+}
+BENCHMARK(BM_ChannelSelection)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

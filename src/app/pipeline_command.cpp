@@ -323,6 +323,8 @@ Command AddPipelineCommand(CLI::App& root) {
   c.cli->add_option("--neighbours", t.model.knn_neighbours, "item-kNN neighbours per item (100)");
   c.cli->add_option("--shrink", t.model.knn_shrink, "item-kNN similarity shrinkage");
   c.cli->add_option("--candidates", t.model.candidates, "recall candidates per request (200)");
+  c.cli->add_option("--ease-max-items", t.model.ease_max_items,
+                    "train EASE only for catalogues up to this many items (20000; 0 = never)");
   c.cli->add_option("--trees", t.model.ranker.trees, "ranker boosting rounds (300)");
   c.cli->add_option("--depth", t.model.ranker.depth, "ranker tree depth (6)");
   c.run = [flags] { return RunPipeline(*flags); };

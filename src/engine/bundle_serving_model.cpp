@@ -1,7 +1,6 @@
 #include "engine/bundle_serving_model.h"
 
 #include <algorithm>
-#include <unordered_set>
 
 namespace recserve::engine {
 
@@ -63,32 +62,58 @@ std::vector<ScoredItem> BundleServingModel::Named(
   return out;
 }
 
-Result<std::vector<ScoredItem>> BundleServingModel::Recall(const RecommendationQuery& query) const {
-  models::CandidateSet candidates = model_.Recall(ToModelQuery(query), models::RecallParams{});
-  std::vector<ScoredItem> out;
-  out.reserve(candidates.items.size());
-  for (size_t i = 0; i < candidates.items.size(); ++i) {
-    out.push_back(
-        {model_.items().Name(candidates.items[i]), static_cast<double>(candidates.scores[i])});
+namespace {
+
+// What Recall() leaves for Rank(): the model query (so it is built once) and the candidates with
+// their per-channel scores.
+class BundleRecallState final : public RecallState {
+ public:
+  BundleRecallState(const BundleServingModel* owner, models::UserQuery query,
+                    models::CandidateSet set)
+      : owner(owner), query(std::move(query)), set(std::move(set)) {}
+  const BundleServingModel* owner;
+  models::UserQuery query;
+  models::CandidateSet set;
+};
+
+}  // namespace
+
+models::RecallParams BundleServingModel::ToRecallParams(const RecallOptions& options) {
+  models::RecallParams params;
+  if (options.candidates != 0) {
+    params.candidates = std::min(options.candidates, kMaxRecallCandidates);
   }
+  for (const auto& [name, weight] : options.channel_weights) {
+    params.channel_weights.emplace_back(name, static_cast<float>(weight));
+  }
+  return params;
+}
+
+Result<RecalledCandidates> BundleServingModel::Recall(const RecommendationQuery& query) const {
+  models::UserQuery model_query = ToModelQuery(query);
+  models::CandidateSet set = model_.Recall(model_query, ToRecallParams(query.recall));
+  RecalledCandidates out;
+  out.items.reserve(set.items.size());
+  for (size_t i = 0; i < set.items.size(); ++i) {
+    out.items.push_back({model_.items().Name(set.items[i]), static_cast<double>(set.scores[i])});
+  }
+  out.model_state =
+      std::make_shared<const BundleRecallState>(this, std::move(model_query), std::move(set));
   return out;
 }
 
-Result<std::vector<ScoredItem>> BundleServingModel::Rank(const RecommendationQuery& query,
-                                                         std::vector<ScoredItem> candidates) const {
+Result<std::vector<ScoredItem>> BundleServingModel::Rank(
+    const RecommendationQuery&, const RecalledCandidates& candidates) const {
   if (!model_.has_ranker()) return FailedPrecondition("the bundle has no ranker");
-  models::UserQuery model_query = ToModelQuery(query);
-  models::CandidateSet set = model_.Recall(model_query, models::RecallParams{});
-  RECSERVE_RETURN_IF_ERROR(model_.Rank(model_query, set));
-  std::unordered_set<std::string_view> wanted;
-  for (const auto& c : candidates) wanted.insert(c.item_id);
+  const auto* state = dynamic_cast<const BundleRecallState*>(candidates.model_state.get());
+  if (state == nullptr || state->owner != this) {
+    return InvalidArgument("candidates were not recalled by bundle " + version_);
+  }
+  models::CandidateSet set = state->set;  // Rank replaces scores; the recalled set stays intact
+  RECSERVE_RETURN_IF_ERROR(model_.Rank(state->query, set));
   std::vector<models::ScoredItem> ranked;
   ranked.reserve(set.items.size());
-  for (size_t i = 0; i < set.items.size(); ++i) {
-    if (wanted.count(model_.items().Name(set.items[i])) != 0) {
-      ranked.push_back({set.items[i], set.scores[i]});
-    }
-  }
+  for (size_t i = 0; i < set.items.size(); ++i) ranked.push_back({set.items[i], set.scores[i]});
   // The same order as RecommenderModel::Recommend: score desc, item index asc.
   std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
     return a.score != b.score ? a.score > b.score : a.item < b.item;

@@ -28,19 +28,23 @@ class BundleServingModel final : public ServingModel {
   const std::filesystem::path& dir() const { return dir_; }
   bool KnowsUser(std::string_view user_id) const override;
   bool KnowsItem(std::string_view item_id) const override;
-  Result<std::vector<ScoredItem>> Recall(const RecommendationQuery& query) const override;
-  // Ranks with the bundle's ranker. The models room's ranker needs the per-channel recall scores,
-  // which the ServingModel seam does not carry, so the candidate set is recalled again for the
-  // same query (deterministic) and only items among `candidates` are returned.
-  // FailedPrecondition when the bundle has no ranker.
+  // One pass of the models room's sparse Recall with query.recall mapped onto RecallParams; the
+  // returned model_state keeps the model query and the CandidateSet (per-channel scores) for
+  // Rank, so a ranked request recalls once.
+  Result<RecalledCandidates> Recall(const RecommendationQuery& query) const override;
+  // Ranks the recalled CandidateSet with the bundle's ranker, ties by item index (the order of
+  // RecommenderModel::Recommend). FailedPrecondition when the bundle has no ranker;
+  // InvalidArgument when `candidates` came from another model.
   Result<std::vector<ScoredItem>> Rank(const RecommendationQuery& query,
-                                       std::vector<ScoredItem> candidates) const override;
+                                       const RecalledCandidates& candidates) const override;
   Result<std::vector<ScoredItem>> Similar(std::string_view item_id, uint32_t k) const override;
   std::vector<ScoredItem> Popular(uint32_t k) const override;
 
   // The models room's query for `query`: the user's index when known, the history items the
   // model knows, oldest first. Public so tests can run the same query through the model.
   models::UserQuery ToModelQuery(const RecommendationQuery& query) const;
+  // The models room's recall parameters for query.recall.
+  static models::RecallParams ToRecallParams(const RecallOptions& options);
   const models::RecommenderModel& model() const { return model_; }
 
  private:

@@ -34,8 +34,7 @@ RankingGuard::RankingGuard(RankingGuardOptions options, observe::Registry& regis
 
 GuardedRanking RankingGuard::Rank(std::shared_ptr<const ServingModel> model,
                                   const RecommendationQuery& query,
-                                  const std::vector<ScoredItem>& candidates,
-                                  std::string_view variant) {
+                                  const RecalledCandidates& candidates, std::string_view variant) {
   GuardedRanking out;
   resilience::CircuitBreaker::Permit permit = breaker_.TryAcquire();
   if (!permit) {

@@ -51,12 +51,13 @@ class RankingGuard {
   RankingGuard(const RankingGuard&) = delete;
   RankingGuard& operator=(const RankingGuard&) = delete;
 
-  // Ranks `candidates` for `query` with `model` on a worker, waiting at most the timeout. A late
+  // Ranks `candidates` (from `model`'s Recall for `query`) with `model` on a worker, waiting at
+  // most the timeout; the worker gets its own copy of both, so nothing is shared mutably. A late
   // task is abandoned (it finishes on its worker; the model stays alive through its shared_ptr)
   // and counted in recommendation_timeouts_total{operation="model_inference"}. A full queue is
   // treated as a timeout (the ranker cannot keep up).
   GuardedRanking Rank(std::shared_ptr<const ServingModel> model, const RecommendationQuery& query,
-                      const std::vector<ScoredItem>& candidates, std::string_view variant);
+                      const RecalledCandidates& candidates, std::string_view variant);
 
  private:
   RankingGuardOptions options_;

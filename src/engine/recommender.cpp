@@ -102,18 +102,21 @@ RecommendationAnswer Recommender::PopularAnswer(const ServingModel* model, uint3
 
 RecommendationAnswer Recommender::Personalized(const std::shared_ptr<const ServingModel>& model_ptr,
                                                std::string_view user_id, uint32_t k,
-                                               std::string_view variant, bool shadow) {
+                                               const RequestContext& ctx, bool shadow) {
   const ServingModel& model = *model_ptr;
   RecommendationQuery query;
   query.user_id = std::string(user_id);
   query.k = k;
   query.recent_items = live_.RecentItems(user_id);
   query.history = UserHistory(user_id, query.recent_items);
+  query.recall = ctx.recall;
   if (!model.KnowsUser(user_id) && query.history.empty()) {
     return PopularAnswer(&model, k, "");  // cold start: popular items, not a degradation
   }
+  // Recall runs once; ranking reorders exactly these candidates (their per-channel scores ride
+  // along in the model's state), and recall order is the fallback when ranking fails.
   auto candidates = model.Recall(query);
-  if (!candidates.ok() || candidates->empty()) {
+  if (!candidates.ok() || candidates->items.empty()) {
     return PopularAnswer(&model, k, kReasonRecallFailed, /*count_degraded=*/!shadow);
   }
   std::string degraded_reason;
@@ -123,7 +126,7 @@ RecommendationAnswer Recommender::Personalized(const std::shared_ptr<const Servi
   // The shadow ranks inline on its own worker: its slowness or failures must not reach the
   // primary's ranking deadline pool or trip the primary's ranker breaker.
   if (ranking_guard_ != nullptr && !shadow) {
-    GuardedRanking guarded = ranking_guard_->Rank(model_ptr, query, *candidates, variant);
+    GuardedRanking guarded = ranking_guard_->Rank(model_ptr, query, *candidates, ctx.variant);
     if (guarded.failure == RankingFailure::kNone) {
       ranked = std::move(guarded.items);
     } else if (guarded.failure == RankingFailure::kTimeout) {
@@ -138,10 +141,10 @@ RecommendationAnswer Recommender::Personalized(const std::shared_ptr<const Servi
     ordered = std::move(ranked).value();
   } else {
     degraded_reason = std::string(rank_failure);
-    ordered = std::move(candidates).value();
-    std::stable_sort(ordered.begin(), ordered.end(),
-                     [](const ScoredItem& a, const ScoredItem& b) { return a.score > b.score; });
+    ordered = std::move(candidates->items);  // already in recall order
   }
+  // The model excludes everything it knows the user has seen; this also drops live history
+  // items the model has never heard of.
   std::unordered_set<std::string> seen;
   for (const auto& h : query.history) seen.insert(h.item_id);
   RecommendationAnswer answer;
@@ -207,7 +210,7 @@ Result<RecommendationAnswer> Recommender::Recommend(const RequestContext& ctx,
   } else {
     metrics_.cache_requests.WithLabels({"bypass"}).Inc();
   }
-  RecommendationAnswer answer = Personalized(model, user_id, kk, ctx.variant);
+  RecommendationAnswer answer = Personalized(model, user_id, kk, ctx);
   answer.variant = ctx.variant;
   if (!cache_failure.empty() && answer.degraded_reason.empty()) {
     answer.degraded_reason = std::string(cache_failure);
@@ -245,8 +248,7 @@ Result<RecommendationAnswer> Recommender::Detail(const RequestContext& ctx,
   if (!similar.ok() || !user_id) return similar;
   std::shared_ptr<const ServingModel> model = models_.Get().primary;
   if (!model) return similar;  // unloaded since Similar(): the similar items still stand
-  RecommendationAnswer personal =
-      Personalized(model, *user_id, static_cast<uint32_t>(k), ctx.variant);
+  RecommendationAnswer personal = Personalized(model, *user_id, static_cast<uint32_t>(k), ctx);
   // Blend: alternate similar and personal items, skipping duplicates and the page item itself.
   RecommendationAnswer answer = std::move(similar).value();
   std::vector<ScoredItem> blended;
@@ -318,7 +320,9 @@ void Recommender::ScoreShadow(const std::shared_ptr<const ServingModel>& shadow,
                               const RequestContext& ctx, const std::string& user_id, uint32_t k,
                               const std::vector<std::string>& primary) {
   auto started = std::chrono::steady_clock::now();
-  RecommendationAnswer answer = Personalized(shadow, user_id, k, kVariantShadow, /*shadow=*/true);
+  RequestContext shadow_ctx = ctx;
+  shadow_ctx.variant = std::string(kVariantShadow);
+  RecommendationAnswer answer = Personalized(shadow, user_id, k, shadow_ctx, /*shadow=*/true);
   answer.variant = std::string(kVariantShadow);
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

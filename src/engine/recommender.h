@@ -49,6 +49,8 @@ struct RequestContext {
   std::string request_id;
   std::string endpoint;  // route template, for the exposure log
   std::string variant = "primary";
+  // Recall settings for this request (experiment variant parameters, feature flags).
+  RecallOptions recall = {};
 };
 
 struct RecommendationAnswer {
@@ -136,8 +138,8 @@ class Recommender {
   // The full personal list for `user_id` from `model`. `shadow`: rank inline instead of through
   // the ranking guard, and count no degradation (the caller accounts for the shadow itself).
   RecommendationAnswer Personalized(const std::shared_ptr<const ServingModel>& model,
-                                    std::string_view user_id, uint32_t k, std::string_view variant,
-                                    bool shadow = false);
+                                    std::string_view user_id, uint32_t k,
+                                    const RequestContext& ctx, bool shadow = false);
   // After a /recommendations answer: exposure log, the variant's list for the hit ratio, and
   // the shadow scoring of the same request.
   void FinishPersonal(const RequestContext& ctx, std::string_view user_id, uint32_t k,

@@ -1,5 +1,6 @@
 #include "http/api_service.h"
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <random>
@@ -101,10 +102,25 @@ Reply StatusReply(const Status& status, const std::string& request_id, std::stri
                     request_id, endpoint);
 }
 
+// True when the query string has a `name` key, whatever its value (even a malformed one).
+bool HasQueryKey(std::string_view query, std::string_view name) {
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view key = query.substr(0, std::min(amp, query.find('=')));
+    if (key == name) return true;
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+  }
+  return false;
+}
+
 // k from the query string: absent → default; otherwise an integer (range checked by the engine).
+// A malformed percent-escape (k=%zz) is a bad k, not an absent one.
 Result<int64_t> QueryK(std::string_view query, int64_t default_k = 10) {
   std::string text;
-  if (!QueryParam(query, "k", text)) return default_k;
+  if (!QueryParam(query, "k", text)) {
+    if (HasQueryKey(query, "k")) return InvalidArgument("k must be an integer within 1..200");
+    return default_k;
+  }
   int64_t k = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), k);
   if (ec != std::errc() || end != text.data() + text.size()) {

@@ -51,12 +51,107 @@ ItemMajor TransposeToItems(const InteractionMatrix& m) {
   return t;
 }
 
-const std::string kPopularityName = "popularity";
-const std::string kTrendingName = "trending";
-const std::string kIalsName = "ials";
-const std::string kEaseName = "ease";
+const std::string kPopularityName(kPopularityChannel);
+const std::string kTrendingName(kTrendingChannel);
+const std::string kIalsName(kIalsChannel);
+const std::string kEaseName(kEaseChannel);
+
+bool Better(const ScoredItem& a, const ScoredItem& b) {
+  return a.score != b.score ? a.score > b.score : a.item < b.item;
+}
+
+// Keeps the best `k` items offered, worst on top of a heap, so selection costs O(offered · log k).
+class BestK {
+ public:
+  explicit BestK(size_t k) : k_(k) { best_.reserve(k); }
+  bool full() const { return best_.size() >= k_; }
+  // The worst kept item. REQUIRES: full() and k > 0.
+  const ScoredItem& worst() const { return best_.front(); }
+  void Offer(ScoredItem candidate) {
+    if (k_ == 0) return;
+    if (best_.size() < k_) {
+      best_.push_back(candidate);
+      std::push_heap(best_.begin(), best_.end(), Better);
+    } else if (Better(candidate, best_.front())) {
+      std::pop_heap(best_.begin(), best_.end(), Better);
+      best_.back() = candidate;
+      std::push_heap(best_.begin(), best_.end(), Better);
+    }
+  }
+  // Best first.
+  std::vector<ScoredItem> Take() {
+    std::sort_heap(best_.begin(), best_.end(), Better);
+    return std::move(best_);
+  }
+
+ private:
+  size_t k_;
+  std::vector<ScoredItem> best_;
+};
+
+// Items ordered by `key` descending, ties by index ascending.
+std::vector<uint32_t> OrderByDescending(size_t n, const auto& key) {
+  std::vector<uint32_t> order(n);
+  for (uint32_t i = 0; i < n; ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](uint32_t a, uint32_t b) { return key(a) > key(b); });
+  return order;
+}
+
+// A per-thread dense accumulator reused across requests, so sparse scoring allocates nothing
+// after a thread's first request: `value` holds sums, `touched` the slots written, which are
+// reset (and only those) before the next use.
+struct SparseAccumulator {
+  std::vector<float> value;
+  std::vector<char> used;
+  std::vector<uint32_t> touched;
+
+  void Add(uint32_t item, float v) {
+    if (!used[item]) {
+      used[item] = 1;
+      touched.push_back(item);
+    }
+    value[item] += v;
+  }
+  void Reset() {
+    for (uint32_t i : touched) value[i] = 0.0f, used[i] = 0;
+    touched.clear();
+  }
+};
+
+SparseAccumulator& ThreadAccumulator(uint32_t num_items) {
+  thread_local SparseAccumulator acc;
+  if (acc.value.size() < num_items) {
+    acc.Reset();
+    acc.value.assign(num_items, 0.0f);
+    acc.used.assign(num_items, 0);
+  }
+  return acc;
+}
 
 }  // namespace
+
+std::vector<ScoredItem> TopK(std::span<const float> scores, size_t k,
+                             const std::vector<char>& excluded) {
+  // Bounded selection, so a request costs O(n log k) and k entries of memory instead of copying
+  // the whole catalogue. The order (score descending, ties by item index) is strict, so the
+  // result equals a full sort's prefix.
+  BestK best(std::min(k, scores.size()));
+  for (uint32_t i = 0; i < scores.size(); ++i) {
+    if (i < excluded.size() && excluded[i]) continue;
+    best.Offer({i, scores[i]});
+  }
+  return best.Take();
+}
+
+// ---- defaults: dense ----
+
+std::vector<ScoredItem> RecallChannel::Top(const UserQuery& query, size_t count,
+                                           const std::vector<char>& excluded) const {
+  std::vector<float> scores(excluded.size(), 0.0f);
+  Score(query, scores);
+  return TopK(scores, count, excluded);
+}
 
 // ---- popularity ----
 
@@ -64,7 +159,28 @@ PopularityChannel PopularityChannel::Train(const InteractionMatrix& m) {
   PopularityChannel c;
   c.counts_.assign(m.num_items, 0.0f);
   for (uint32_t i : m.items) c.counts_[i] += 1.0f;
+  c.BuildOrder();
   return c;
+}
+
+void PopularityChannel::BuildOrder() {
+  order_ = OrderByDescending(counts_.size(), [this](uint32_t i) { return counts_[i]; });
+}
+
+std::vector<ScoredItem> PopularityChannel::Top(const UserQuery&, size_t count,
+                                               const std::vector<char>& excluded) const {
+  std::vector<ScoredItem> out;
+  for (uint32_t i : order_) {
+    if (out.size() >= count) break;
+    if (i < excluded.size() && excluded[i]) continue;
+    out.push_back({i, counts_[i]});
+  }
+  return out;
+}
+
+void PopularityChannel::ScoreItems(const UserQuery&, std::span<const uint32_t> items,
+                                   std::span<float> out) const {
+  for (size_t k = 0; k < items.size(); ++k) out[k] = counts_[items[k]];
 }
 
 const std::string& PopularityChannel::name() const { return kPopularityName; }
@@ -87,6 +203,7 @@ Result<PopularityChannel> PopularityChannel::Load(const std::filesystem::path& d
   PopularityChannel c;
   c.counts_ = r.F32Array();
   RECSERVE_RETURN_IF_ERROR(r.Finish());
+  c.BuildOrder();
   return c;
 }
 
@@ -96,18 +213,49 @@ TrendingChannel TrendingChannel::Train(const InteractionMatrix& m, int64_t windo
   TrendingChannel c;
   c.window_seconds_ = window_seconds;
   c.timeline_ = ItemTimeline::Build(m);
+  c.BuildOrder();
   return c;
+}
+
+void TrendingChannel::BuildOrder() {
+  order_ =
+      OrderByDescending(timeline_.num_items(), [this](uint32_t i) { return timeline_.Count(i); });
+}
+
+float TrendingChannel::ItemScore(uint32_t item, int64_t now) const {
+  float total = static_cast<float>(timeline_.times.size());
+  float recent = static_cast<float>(timeline_.CountIn(item, now - window_seconds_, now));
+  return recent + static_cast<float>(timeline_.Count(item)) / (1.0f + total);
+}
+
+std::vector<ScoredItem> TrendingChannel::Top(const UserQuery& query, size_t count,
+                                             const std::vector<char>& excluded) const {
+  const int64_t now = query.ReferenceTime();
+  const float total = static_cast<float>(timeline_.times.size());
+  BestK best(count);
+  for (uint32_t i : order_) {
+    // No item can have more events in the window than in all time, and order_ is by all-time
+    // count, so once the bound loses to the worst kept item every later item loses too.
+    float count_i = static_cast<float>(timeline_.Count(i));
+    float bound = count_i + count_i / (1.0f + total);
+    if (best.full() && (count == 0 || !Better({i, bound}, best.worst()))) break;
+    if (i < excluded.size() && excluded[i]) continue;
+    best.Offer({i, ItemScore(i, now)});
+  }
+  return best.Take();
+}
+
+void TrendingChannel::ScoreItems(const UserQuery& query, std::span<const uint32_t> items,
+                                 std::span<float> out) const {
+  const int64_t now = query.ReferenceTime();
+  for (size_t k = 0; k < items.size(); ++k) out[k] = ItemScore(items[k], now);
 }
 
 const std::string& TrendingChannel::name() const { return kTrendingName; }
 
 void TrendingChannel::Score(const UserQuery& query, std::span<float> out) const {
   int64_t now = query.ReferenceTime();
-  float total = static_cast<float>(timeline_.times.size());
-  for (uint32_t i = 0; i < timeline_.num_items(); ++i) {
-    float recent = static_cast<float>(timeline_.CountIn(i, now - window_seconds_, now));
-    out[i] = recent + static_cast<float>(timeline_.Count(i)) / (1.0f + total);
-  }
+  for (uint32_t i = 0; i < timeline_.num_items(); ++i) out[i] = ItemScore(i, now);
 }
 
 Status TrendingChannel::Save(const std::filesystem::path& dir,
@@ -131,6 +279,7 @@ Result<TrendingChannel> TrendingChannel::Load(const std::filesystem::path& dir) 
   if (c.timeline_.offsets.empty() || c.timeline_.offsets.back() != c.timeline_.times.size()) {
     return DataLoss("trending.bin: inconsistent offsets");
   }
+  c.BuildOrder();
   return c;
 }
 
@@ -207,8 +356,8 @@ ItemKnnChannel::ItemKnnChannel(std::string name, std::shared_ptr<const ItemNeigh
                                uint32_t recent_items)
     : name_(std::move(name)), neighbours_(std::move(neighbours)), recent_items_(recent_items) {}
 
-void ItemKnnChannel::Score(const UserQuery& query, std::span<float> out) const {
-  std::fill(out.begin(), out.end(), 0.0f);
+template <typename AddFn>
+void ItemKnnChannel::ForEachContribution(const UserQuery& query, AddFn add) const {
   size_t n = query.items.size();
   size_t first = (recent_items_ == 0 || n <= recent_items_) ? 0 : n - recent_items_;
   for (size_t h = first; h < n; ++h) {
@@ -216,9 +365,35 @@ void ItemKnnChannel::Score(const UserQuery& query, std::span<float> out) const {
     if (j >= neighbours_->num_items) continue;
     for (uint64_t k = neighbours_->reverse_offsets[j]; k < neighbours_->reverse_offsets[j + 1];
          ++k) {
-      out[neighbours_->reverse_item[k]] += neighbours_->reverse_similarity[k];
+      add(neighbours_->reverse_item[k], neighbours_->reverse_similarity[k]);
     }
   }
+}
+
+void ItemKnnChannel::Score(const UserQuery& query, std::span<float> out) const {
+  std::fill(out.begin(), out.end(), 0.0f);
+  ForEachContribution(query, [&](uint32_t item, float sim) { out[item] += sim; });
+}
+
+std::vector<ScoredItem> ItemKnnChannel::Top(const UserQuery& query, size_t count,
+                                            const std::vector<char>& excluded) const {
+  SparseAccumulator& acc = ThreadAccumulator(neighbours_->num_items);
+  ForEachContribution(query, [&](uint32_t item, float sim) { acc.Add(item, sim); });
+  BestK best(count);
+  for (uint32_t i : acc.touched) {
+    if (i < excluded.size() && excluded[i]) continue;
+    if (acc.value[i] != 0.0f) best.Offer({i, acc.value[i]});
+  }
+  acc.Reset();
+  return best.Take();
+}
+
+void ItemKnnChannel::ScoreItems(const UserQuery& query, std::span<const uint32_t> items,
+                                std::span<float> out) const {
+  SparseAccumulator& acc = ThreadAccumulator(neighbours_->num_items);
+  ForEachContribution(query, [&](uint32_t item, float sim) { acc.Add(item, sim); });
+  for (size_t k = 0; k < items.size(); ++k) out[k] = acc.value[items[k]];
+  acc.Reset();
 }
 
 Status ItemKnnChannel::Save(const std::filesystem::path& dir,
@@ -353,6 +528,19 @@ void IalsChannel::Score(const UserQuery& query, std::span<float> out) const {
   scores.noalias() = items * u;
 }
 
+float IalsChannel::Dot(std::span<const float> user, uint32_t item) const {
+  const float* row = item_factors_.data() + static_cast<size_t>(item) * factors_;
+  float s = 0;
+  for (size_t f = 0; f < factors_; ++f) s += user[f] * row[f];
+  return s;
+}
+
+void IalsChannel::ScoreItems(const UserQuery& query, std::span<const uint32_t> items,
+                             std::span<float> out) const {
+  std::vector<float> user = UserVector(query);
+  for (size_t k = 0; k < items.size(); ++k) out[k] = Dot(user, items[k]);
+}
+
 Status IalsChannel::Save(const std::filesystem::path& dir, std::vector<std::string>& files) const {
   BinaryWriter w("RSIALS", kFormatVersion);
   w.U32(factors_);
@@ -426,6 +614,16 @@ void EaseChannel::Score(const UserQuery& query, std::span<float> out) const {
     if (j >= num_items_) continue;
     const float* row = weights_.data() + static_cast<size_t>(j) * num_items_;
     for (uint32_t i = 0; i < num_items_; ++i) out[i] += row[i];
+  }
+}
+
+void EaseChannel::ScoreItems(const UserQuery& query, std::span<const uint32_t> items,
+                             std::span<float> out) const {
+  std::fill(out.begin(), out.end(), 0.0f);
+  for (uint32_t j : query.items) {
+    if (j >= num_items_) continue;
+    const float* row = weights_.data() + static_cast<size_t>(j) * num_items_;
+    for (size_t k = 0; k < items.size(); ++k) out[k] += row[items[k]];
   }
 }
 

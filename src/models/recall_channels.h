@@ -1,24 +1,53 @@
 #pragma once
-// Recall channels: each scores the whole catalogue for one user query, is usable alone (and is
-// evaluated alone by `recserve evaluate`), and feeds the candidate merge in recommender.h.
+// Recall channels: each scores items for one user query, is usable alone (and is evaluated alone
+// by `recserve evaluate`), and feeds the candidate merge in recommender.h.
 //
-// Contract shared by every channel: Score() is const and thread-safe once trained or loaded;
-// `out` has one slot per catalogue item and receives a score where higher is better (scores of
-// different channels are not comparable). A query with no usable history gets all-zero scores
-// from the collaborative channels. Save()/Load() write/read one versioned little-endian file
-// (models/binary_io.h) in a directory.
+// Contract shared by every channel: Score(), Top() and ScoreItems() are const and thread-safe
+// once trained or loaded. Score() fills one slot per catalogue item with a score where higher is
+// better (scores of different channels are not comparable). Top() is the serving path: the same
+// best items as TopK(Score()), found by touching only the items the channel can reach
+// (neighbours of history items, the head of the popularity order) — except that the kNN channels
+// return only items with a non-zero score instead of padding with zero-score items in index
+// order (EASE keeps the dense selection: its weights, and so its scores, may be negative).
+// ScoreItems() gives Score()'s value for a few items without scoring the rest. A query with no
+// usable history gets all-zero scores from the collaborative channels. Save()/Load() write/read one
+// versioned little-endian file (models/binary_io.h) in a directory.
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/status.h"
 #include "models/interaction_matrix.h"
 
 namespace recserve::models {
+
+// Channel names: stable identifiers used in bundles, evaluation JSON, feature names, and by
+// per-request recall weights (experiments, feature flags). A bundle has every channel except
+// possibly EASE (skipped for large catalogues).
+inline constexpr std::string_view kPopularityChannel = "popularity";
+inline constexpr std::string_view kTrendingChannel = "trending";
+inline constexpr std::string_view kItemKnnChannel = "item_knn";
+inline constexpr std::string_view kRecentKnnChannel = "recent_knn";
+inline constexpr std::string_view kIalsChannel = "ials";
+inline constexpr std::string_view kEaseChannel = "ease";
+inline constexpr std::array<std::string_view, 6> kRecallChannelNames = {
+    kPopularityChannel, kTrendingChannel, kItemKnnChannel,
+    kRecentKnnChannel,  kIalsChannel,     kEaseChannel};
+
+struct ScoredItem {
+  uint32_t item;
+  float score;
+};
+
+// Sorts (score desc, index asc) and keeps the best k items whose excluded[] flag is false.
+std::vector<ScoredItem> TopK(std::span<const float> scores, size_t k,
+                             const std::vector<char>& excluded);
 
 class RecallChannel {
  public:
@@ -27,6 +56,16 @@ class RecallChannel {
   virtual const std::string& name() const = 0;
   // REQUIRES: out.size() == number of catalogue items.
   virtual void Score(const UserQuery& query, std::span<float> out) const = 0;
+  // Up to `count` best items whose excluded[] flag is false, best first (score desc, index
+  // asc), per the sparse contract in the file comment. This default scores the whole catalogue;
+  // channels override it to touch only what they can reach. REQUIRES: excluded.size() is the
+  // catalogue size.
+  virtual std::vector<ScoredItem> Top(const UserQuery& query, size_t count,
+                                      const std::vector<char>& excluded) const;
+  // out[k] = Score()'s value for items[k], without scoring the rest of the catalogue.
+  // REQUIRES: out.size() == items.size(), every item is in the catalogue.
+  virtual void ScoreItems(const UserQuery& query, std::span<const uint32_t> items,
+                          std::span<float> out) const = 0;
   // Writes the channel's file(s) into `dir`, appending their names to `files`.
   virtual Status Save(const std::filesystem::path& dir, std::vector<std::string>& files) const = 0;
 };
@@ -38,11 +77,19 @@ class PopularityChannel final : public RecallChannel {
   static Result<PopularityChannel> Load(const std::filesystem::path& dir);
   const std::string& name() const override;
   void Score(const UserQuery& query, std::span<float> out) const override;
+  // Walks the precomputed popularity order: O(count + excluded items passed).
+  std::vector<ScoredItem> Top(const UserQuery& query, size_t count,
+                              const std::vector<char>& excluded) const override;
+  void ScoreItems(const UserQuery& query, std::span<const uint32_t> items,
+                  std::span<float> out) const override;
   Status Save(const std::filesystem::path& dir, std::vector<std::string>& files) const override;
   const std::vector<float>& counts() const { return counts_; }
 
  private:
+  void BuildOrder();
+
   std::vector<float> counts_;
+  std::vector<uint32_t> order_;  // items by count desc, index asc (derived, never stored)
 };
 
 // Trending: events per item in the window (now - window, now] where now is the query's reference
@@ -54,13 +101,24 @@ class TrendingChannel final : public RecallChannel {
   static Result<TrendingChannel> Load(const std::filesystem::path& dir);
   const std::string& name() const override;
   void Score(const UserQuery& query, std::span<float> out) const override;
+  // Exact branch and bound: items in all-time count order, each scored, stopping once an item's
+  // upper bound (its whole count in the window) cannot beat the count-th best score found.
+  std::vector<ScoredItem> Top(const UserQuery& query, size_t count,
+                              const std::vector<char>& excluded) const override;
+  void ScoreItems(const UserQuery& query, std::span<const uint32_t> items,
+                  std::span<float> out) const override;
   Status Save(const std::filesystem::path& dir, std::vector<std::string>& files) const override;
   int64_t window_seconds() const { return window_seconds_; }
   const ItemTimeline& timeline() const { return timeline_; }
 
  private:
+  void BuildOrder();
+  // Score() of one item at reference time `now`.
+  float ItemScore(uint32_t item, int64_t now) const;
+
   int64_t window_seconds_ = 0;
   ItemTimeline timeline_;
+  std::vector<uint32_t> order_;  // items by all-time count desc, index asc (derived)
 };
 
 // Top-N cosine neighbours per item with shrinkage: sim(i,j) = |U_i ∩ U_j| /
@@ -92,6 +150,11 @@ class ItemKnnChannel final : public RecallChannel {
                  uint32_t recent_items);
   const std::string& name() const override { return name_; }
   void Score(const UserQuery& query, std::span<float> out) const override;
+  // Accumulates over the reverse neighbour lists of the history items only.
+  std::vector<ScoredItem> Top(const UserQuery& query, size_t count,
+                              const std::vector<char>& excluded) const override;
+  void ScoreItems(const UserQuery& query, std::span<const uint32_t> items,
+                  std::span<float> out) const override;
   // Saves the neighbour lists (shared by both kNN channels) under the channel name.
   Status Save(const std::filesystem::path& dir, std::vector<std::string>& files) const override;
   static Result<ItemKnnChannel> Load(const std::filesystem::path& dir, const std::string& name);
@@ -99,6 +162,11 @@ class ItemKnnChannel final : public RecallChannel {
   uint32_t recent_items() const { return recent_items_; }
 
  private:
+  // Calls add(item, similarity) for every neighbour-list entry the query's history reaches, in a
+  // fixed order (so sums are bitwise equal whichever entry point uses them).
+  template <typename AddFn>
+  void ForEachContribution(const UserQuery& query, AddFn add) const;
+
   std::string name_;
   std::shared_ptr<const ItemNeighbours> neighbours_;
   uint32_t recent_items_ = 0;
@@ -123,8 +191,12 @@ class IalsChannel final : public RecallChannel {
   static Result<IalsChannel> Load(const std::filesystem::path& dir);
   const std::string& name() const override;
   void Score(const UserQuery& query, std::span<float> out) const override;
+  void ScoreItems(const UserQuery& query, std::span<const uint32_t> items,
+                  std::span<float> out) const override;
   Status Save(const std::filesystem::path& dir, std::vector<std::string>& files) const override;
 
+  // user · item factors. REQUIRES: user.size() == factors(), item < num_items().
+  float Dot(std::span<const float> user, uint32_t item) const;
   // User vector for the query: the trained row when known, else solved from the history.
   std::vector<float> UserVector(const UserQuery& query) const;
   uint32_t factors() const { return factors_; }
@@ -154,7 +226,10 @@ class EaseChannel final : public RecallChannel {
   static Result<EaseChannel> Train(const InteractionMatrix& m, float lambda, uint32_t max_items);
   static Result<EaseChannel> Load(const std::filesystem::path& dir);
   const std::string& name() const override;
+  // Top() stays the dense default: every history item's weight row spans the catalogue.
   void Score(const UserQuery& query, std::span<float> out) const override;
+  void ScoreItems(const UserQuery& query, std::span<const uint32_t> items,
+                  std::span<float> out) const override;
   Status Save(const std::filesystem::path& dir, std::vector<std::string>& files) const override;
 
  private:

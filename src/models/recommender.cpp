@@ -10,54 +10,14 @@ namespace recserve::models {
 namespace {
 
 constexpr uint32_t kModelSetVersion = 1;
+constexpr uint32_t kUserSeenVersion = 1;
+constexpr const char* kUserSeenFile = "user_seen.bin";
 constexpr double kDay = 86400.0;
 // Reciprocal-rank fusion constant (Cormack et al. 2009): damps the head so one channel's top
 // item does not dominate the fused recall order.
 constexpr float kFusionK = 60.0f;
 
-std::vector<char> HistoryMask(const UserQuery& query, uint32_t num_items) {
-  std::vector<char> mask(num_items, 0);
-  for (uint32_t i : query.items) {
-    if (i < num_items) mask[i] = 1;
-  }
-  return mask;
-}
-
-float DotRow(const std::vector<float>& user, const std::vector<float>& items, uint32_t item) {
-  const float* row = items.data() + static_cast<size_t>(item) * user.size();
-  float s = 0;
-  for (size_t f = 0; f < user.size(); ++f) s += user[f] * row[f];
-  return s;
-}
-
 }  // namespace
-
-std::vector<ScoredItem> TopK(std::span<const float> scores, size_t k,
-                             const std::vector<char>& excluded) {
-  // Bounded selection: a heap of the k best seen so far with the worst on top, so a request
-  // costs O(n log k) and k entries of memory instead of copying the whole catalogue. The order
-  // (score descending, ties by item index) is strict, so the result equals a full sort's prefix.
-  auto better = [](const ScoredItem& a, const ScoredItem& b) {
-    return a.score != b.score ? a.score > b.score : a.item < b.item;
-  };
-  std::vector<ScoredItem> best;
-  if (k == 0) return best;
-  best.reserve(std::min(k, scores.size()));
-  for (uint32_t i = 0; i < scores.size(); ++i) {
-    if (i < excluded.size() && excluded[i]) continue;
-    ScoredItem candidate{i, scores[i]};
-    if (best.size() < k) {
-      best.push_back(candidate);
-      std::push_heap(best.begin(), best.end(), better);
-    } else if (better(candidate, best.front())) {
-      std::pop_heap(best.begin(), best.end(), better);
-      best.back() = candidate;
-      std::push_heap(best.begin(), best.end(), better);
-    }
-  }
-  std::sort_heap(best.begin(), best.end(), better);
-  return best;
-}
 
 Result<RecommenderModel> RecommenderModel::TrainChannels(const InteractionMatrix& train,
                                                          IdVocabulary users, IdVocabulary items,
@@ -70,6 +30,8 @@ Result<RecommenderModel> RecommenderModel::TrainChannels(const InteractionMatrix
   m.items_ = std::move(items);
   m.side_ = std::move(side);
   m.side_.tags.resize(train.num_items);
+  m.seen_offsets_ = train.row_offsets;
+  m.seen_items_ = train.items;
 
   auto popularity = std::make_unique<PopularityChannel>(PopularityChannel::Train(train));
   m.popularity_ = popularity.get();
@@ -111,63 +73,103 @@ const RecallChannel* RecommenderModel::channel(const std::string& name) const {
   return nullptr;
 }
 
-CandidateSet RecommenderModel::Recall(const UserQuery& query, const RecallParams& params) const {
-  const uint32_t n = num_items();
-  const size_t num_channels = channels_.size();
-  std::vector<char> history = HistoryMask(query, n);
-  size_t quota = (params.candidates + num_channels - 1) / std::max<size_t>(1, num_channels);
+float RecallParams::WeightOf(std::string_view channel) const {
+  // Bounded so quotas stay finite whatever a config says: NaN and negatives turn a channel off,
+  // and one channel can outweigh another by at most kMaxChannelWeight.
+  constexpr float kMaxChannelWeight = 1000.0f;
+  for (const auto& [name, weight] : channel_weights) {
+    if (name == channel) return weight > 0.0f ? std::min(weight, kMaxChannelWeight) : 0.0f;
+  }
+  return 1.0f;
+}
 
-  std::vector<std::vector<float>> full(num_channels);
-  std::vector<float> ials_user;
-  std::unordered_map<uint32_t, size_t> position;
-  CandidateSet out;
-  out.num_channels = num_channels;
-  std::vector<float> fused;
-  auto add = [&](uint32_t item, size_t rank) {
-    auto [it, inserted] = position.emplace(item, out.items.size());
-    if (inserted) {
-      out.items.push_back(item);
-      fused.push_back(0.0f);
-    }
-    fused[it->second] += 1.0f / (kFusionK + static_cast<float>(rank + 1));
-  };
+std::span<const uint32_t> RecommenderModel::SeenItems(uint32_t user) const {
+  if (user + size_t{1} >= seen_offsets_.size()) return {};
+  return {seen_items_.data() + seen_offsets_[user], seen_items_.data() + seen_offsets_[user + 1]};
+}
+
+std::vector<char> RecommenderModel::SeenMask(const UserQuery& query) const {
+  const uint32_t n = num_items();
+  std::vector<char> mask(n, 0);
+  for (uint32_t i : query.items) {
+    if (i < n) mask[i] = 1;
+  }
+  if (query.user) {
+    for (uint32_t i : SeenItems(*query.user)) mask[i] = 1;
+  }
+  return mask;
+}
+
+CandidateSet RecommenderModel::Recall(const UserQuery& query, const RecallParams& params) const {
+  const size_t num_channels = channels_.size();
+  const std::vector<char> seen = SeenMask(query);
+  std::vector<float> weights(num_channels);
+  float total_weight = 0.0f;
   for (size_t c = 0; c < num_channels; ++c) {
+    weights[c] = params.WeightOf(channels_[c]->name());
+    total_weight += weights[c];
+  }
+
+  std::vector<float> ials_user;  // computed once, for ANN search and the iALS score column
+  auto user_vector = [&]() -> const std::vector<float>& {
+    if (ials_user.empty()) ials_user = ials_->UserVector(query);
+    return ials_user;
+  };
+  std::unordered_map<uint32_t, size_t> position;
+  std::vector<uint32_t> items;
+  std::vector<float> fused;
+  for (size_t c = 0; c < num_channels; ++c) {
+    if (weights[c] <= 0.0f) continue;
+    const size_t quota = static_cast<size_t>(
+        std::ceil(static_cast<double>(params.candidates) * weights[c] / total_weight));
     const RecallChannel* channel = channels_[c].get();
+    std::vector<ScoredItem> top;
     if (channel == ials_ && ann_ && params.use_ann) {
-      ials_user = ials_->UserVector(query);
-      auto found = ann_->Search(ials_user, quota, history);
-      for (size_t r = 0; r < found.size(); ++r) add(found[r].first, r);
-      continue;
+      for (const auto& [item, score] : ann_->Search(user_vector(), quota, seen)) {
+        top.push_back({item, score});
+      }
+    } else {
+      top = channel->Top(query, quota, seen);
     }
-    full[c].assign(n, 0.0f);
-    channel->Score(query, full[c]);
-    auto top = TopK(full[c], quota, history);
-    for (size_t r = 0; r < top.size(); ++r) add(top[r].item, r);
-  }
-  out.channel_scores.assign(out.items.size() * num_channels, 0.0f);
-  for (size_t k = 0; k < out.items.size(); ++k) {
-    for (size_t c = 0; c < num_channels; ++c) {
-      out.channel_scores[k * num_channels + c] =
-          full[c].empty() ? DotRow(ials_user, ials_->item_factors(), out.items[k])
-                          : full[c][out.items[k]];
+    for (size_t r = 0; r < top.size(); ++r) {
+      auto [it, inserted] = position.emplace(top[r].item, items.size());
+      if (inserted) {
+        items.push_back(top[r].item);
+        fused.push_back(0.0f);
+      }
+      fused[it->second] += weights[c] / (kFusionK + static_cast<float>(r + 1));
     }
   }
+
   // Recall order: fused score descending, ties by item index.
-  std::vector<size_t> order(out.items.size());
+  std::vector<size_t> order(items.size());
   for (size_t k = 0; k < order.size(); ++k) order[k] = k;
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    return fused[a] != fused[b] ? fused[a] > fused[b] : out.items[a] < out.items[b];
+    return fused[a] != fused[b] ? fused[a] > fused[b] : items[a] < items[b];
   });
-  CandidateSet sorted;
-  sorted.num_channels = num_channels;
+  CandidateSet out;
+  out.num_channels = num_channels;
+  out.items.reserve(order.size());
+  out.scores.reserve(order.size());
   for (size_t k : order) {
-    sorted.items.push_back(out.items[k]);
-    sorted.scores.push_back(fused[k]);
-    sorted.channel_scores.insert(sorted.channel_scores.end(),
-                                 out.channel_scores.begin() + k * num_channels,
-                                 out.channel_scores.begin() + (k + 1) * num_channels);
+    out.items.push_back(items[k]);
+    out.scores.push_back(fused[k]);
   }
-  return sorted;
+  // Every channel's score for every candidate, channel-major first, then interleaved row-major.
+  std::vector<float> column(out.items.size());
+  out.channel_scores.assign(out.items.size() * num_channels, 0.0f);
+  for (size_t c = 0; c < num_channels; ++c) {
+    if (channels_[c].get() == ials_) {
+      const std::vector<float>& user = user_vector();
+      for (size_t k = 0; k < out.items.size(); ++k) column[k] = ials_->Dot(user, out.items[k]);
+    } else {
+      channels_[c]->ScoreItems(query, out.items, column);
+    }
+    for (size_t k = 0; k < out.items.size(); ++k) {
+      out.channel_scores[k * num_channels + c] = column[k];
+    }
+  }
+  return out;
 }
 
 std::vector<std::string> RecommenderModel::FeatureNames() const {
@@ -318,6 +320,13 @@ Result<std::vector<std::string>> RecommenderModel::Save(const std::filesystem::p
   for (const auto& c : channels_) RECSERVE_RETURN_IF_ERROR(c->Save(dir, files));
   if (ann_) RECSERVE_RETURN_IF_ERROR(ann_->Save(dir, files));
   if (ranker_) RECSERVE_RETURN_IF_ERROR(ranker_->Save(dir, files));
+  if (!seen_offsets_.empty()) {
+    BinaryWriter seen("RSSEEN", kUserSeenVersion);
+    seen.U64Array(seen_offsets_);
+    seen.U32Array(seen_items_);
+    files.push_back(kUserSeenFile);
+    RECSERVE_RETURN_IF_ERROR(seen.WriteTo(dir / files.back()));
+  }
   return files;
 }
 
@@ -399,6 +408,22 @@ Result<RecommenderModel> RecommenderModel::Load(const std::filesystem::path& dir
     auto ranker = Ranker::Load(dir, m.FeatureNames().size());
     if (!ranker.ok()) return ranker.status();
     m.ranker_ = std::move(ranker).value();
+  }
+  // Optional: bundles written before it existed serve with history-only exclusion.
+  std::error_code ec;
+  if (std::filesystem::exists(dir / kUserSeenFile, ec)) {
+    BinaryReader seen;
+    RECSERVE_RETURN_IF_ERROR(seen.Open(dir / kUserSeenFile, "RSSEEN", kUserSeenVersion));
+    m.seen_offsets_ = seen.U64Array();
+    m.seen_items_ = seen.U32Array();
+    RECSERVE_RETURN_IF_ERROR(seen.Finish());
+    if (m.seen_offsets_.size() != m.users_.size() + size_t{1} || m.seen_offsets_.front() != 0 ||
+        !std::is_sorted(m.seen_offsets_.begin(), m.seen_offsets_.end()) ||
+        m.seen_offsets_.back() != m.seen_items_.size() ||
+        std::any_of(m.seen_items_.begin(), m.seen_items_.end(),
+                    [n](uint32_t i) { return i >= n; })) {
+      return DataLoss(std::string(kUserSeenFile) + ": inconsistent with the vocabularies");
+    }
   }
   return m;
 }

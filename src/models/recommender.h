@@ -10,7 +10,9 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -47,8 +49,17 @@ struct ItemSide {
 };
 
 struct RecallParams {
-  uint32_t candidates = 200;  // merged candidates to return (fewer when the catalogue is small)
+  uint32_t candidates = 200;  // merged candidates wanted (fewer when channels reach fewer items)
   bool use_ann = true;        // iALS candidates from the ANN index when it exists
+  // Weight per channel (by name, see kRecallChannelNames) in both the candidate quota (a channel
+  // gets candidates · w / Σw) and the fused recall order (w / (60 + rank)). Channels not listed
+  // weigh 1; weights above 1000 count as 1000. A weight <= 0 (or NaN) turns the channel's recall
+  // off, but its scores still feed the ranker's features for every candidate, so the ranker sees
+  // the inputs it was trained on. Names the bundle does not have are ignored.
+  std::vector<std::pair<std::string, float>> channel_weights = {};
+
+  // The weight of `channel` under these params (1 when not listed, 0 when turned off).
+  float WeightOf(std::string_view channel) const;
 };
 
 // Candidates for one query, in recall order until Rank() replaces `scores`.
@@ -58,11 +69,6 @@ struct CandidateSet {
   std::vector<float> channel_scores;  // row-major items × num_channels
   std::vector<float> scores;          // fused recall score, then the ranker's score
   bool ranked = false;
-};
-
-struct ScoredItem {
-  uint32_t item;
-  float score;
 };
 
 class RecommenderModel {
@@ -77,9 +83,17 @@ class RecommenderModel {
                                                 IdVocabulary items, ItemSide side,
                                                 const ModelConfig& config);
 
-  // Candidates from every channel (each contributes its top candidates/num_channels, excluding
-  // the query's history), merged without duplicates and ordered by reciprocal-rank fusion.
+  // Candidates from every channel with a positive weight (each contributes its sparse Top() share
+  // of params.candidates, see RecallParams), merged without duplicates and ordered by weighted
+  // reciprocal-rank fusion, with every channel's score for every candidate (ScoreItems). Items
+  // the user has seen never appear: the query's history and, for a known user, every training
+  // interaction stored in the bundle (SeenItems).
   CandidateSet Recall(const UserQuery& query, const RecallParams& params) const;
+  // The catalogue-sized exclusion mask Recall() uses: 1 for every item the query's user has seen.
+  std::vector<char> SeenMask(const UserQuery& query) const;
+  // Items a known user interacted with in the training data (empty for an unknown index or a
+  // bundle saved before user_seen.bin existed).
+  std::span<const uint32_t> SeenItems(uint32_t user) const;
 
   // Fills candidates.scores with the ranker's scores. FailedPrecondition when the model has no
   // ranker; the candidates keep their recall order on any error, so a caller can fall back.
@@ -123,10 +137,10 @@ class RecommenderModel {
   const IalsChannel* ials_ = nullptr;
   std::unique_ptr<ItemAnnIndex> ann_;
   std::unique_ptr<Ranker> ranker_;
+  // Training interactions per user (CSR: user u's items are seen_items_[offsets[u], offsets[u+1])),
+  // so serving excludes everything a user has seen, not only the recent history it is sent.
+  std::vector<uint64_t> seen_offsets_;
+  std::vector<uint32_t> seen_items_;
 };
-
-// Sorts (score desc, index asc) and keeps the best k items whose excluded[] flag is false.
-std::vector<ScoredItem> TopK(std::span<const float> scores, size_t k,
-                             const std::vector<char>& excluded);
 
 }  // namespace recserve::models

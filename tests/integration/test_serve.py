@@ -118,7 +118,8 @@ class ServeTest(unittest.TestCase):
     def test_bad_k_unknown_paths_wrong_methods(self):
         for path in ["/popular?k=0", "/popular?k=201", "/popular?k=abc", "/popular?k=",
                      "/recommendations/u1?k=-1", "/hot/trending?timeframe=1h&k=1000",
-                     "/hot/trending?timeframe=7d"]:
+                     "/hot/trending?timeframe=7d", "/popular?k=%zz", "/recommendations/u1?k=%4",
+                     "/popular?x=1&k=%g0"]:
             status, body = self.svc.get_json(path)
             self.assertError(status, body, 400, "invalid_argument")
         status, body = self.svc.get_json("/no/such/path")

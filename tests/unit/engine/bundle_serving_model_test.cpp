@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -143,6 +144,54 @@ TEST_F(BundleFixture, LoadsCurrentAndAnswersLikeTheModel) {
   ASSERT_FALSE(expected_similar.empty());
   EXPECT_EQ(similar->items[0].item_id, serving.model().items().Name(expected_similar[0].item));
   EXPECT_EQ(recommender.Similar("no-such-item", 5).status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(BundleFixture, ExcludesEveryTrainingItemAndHonoursRecallOptions) {
+  auto bundle = LoadCurrentBundle(root_ / "models");
+  ASSERT_TRUE(bundle.ok()) << bundle.status().message();
+  const BundleServingModel& serving = **bundle;
+  const models::RecommenderModel& model = serving.model();
+  uint32_t user = *model.users().Find("user3");
+  std::span<const uint32_t> trained = model.SeenItems(user);
+  ASSERT_FALSE(trained.empty());
+
+  // Only one recent item is sent, yet nothing from the user's whole training row comes back.
+  RecommendationQuery query;
+  query.user_id = "user3";
+  query.history = {{"item31", kBase + 7200}};
+  auto recalled = serving.Recall(query);
+  ASSERT_TRUE(recalled.ok());
+  ASSERT_FALSE(recalled->items.empty());
+  for (const auto& c : recalled->items) {
+    uint32_t item = *model.items().Find(c.item_id);
+    EXPECT_EQ(std::count(trained.begin(), trained.end(), item), 0) << c.item_id;
+  }
+  auto ranked = serving.Rank(query, *recalled);
+  ASSERT_TRUE(ranked.ok()) << ranked.status().message();
+  EXPECT_EQ(ranked->size(), recalled->items.size());  // the same candidates, reordered
+
+  // Popularity alone, 5 candidates: the 5 most popular items the user has not seen, in order.
+  query.recall.candidates = 5;
+  for (std::string_view name : models::kRecallChannelNames) {
+    if (name != models::kPopularityChannel) query.recall.channel_weights.emplace_back(name, 0.0);
+  }
+  auto popular_only = serving.Recall(query);
+  ASSERT_TRUE(popular_only.ok());
+  std::vector<std::string> expected;
+  for (const auto& p : model.Popular(model.num_items())) {
+    bool seen = std::count(trained.begin(), trained.end(), p.item) != 0 ||
+                model.items().Name(p.item) == "item31";
+    if (!seen && expected.size() < 5) expected.push_back(model.items().Name(p.item));
+  }
+  ASSERT_EQ(popular_only->items.size(), expected.size());
+  for (size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_EQ(popular_only->items[i].item_id, expected[i]) << i;
+  }
+
+  // Candidates recalled by another bundle object are refused, not misread.
+  auto other = BundleServingModel::Load(root_ / "models" / "v-test-1");
+  ASSERT_TRUE(other.ok());
+  EXPECT_EQ((*other)->Rank(query, *popular_only).status().code(), StatusCode::kInvalidArgument);
 }
 
 TEST_F(BundleFixture, RefusesACorruptedBundle) {

@@ -1,7 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -120,7 +122,14 @@ TEST(LruCache, KeyIncludesVersionUserKAndGeneration) {
   EXPECT_NE(RecommendationCacheKey("v1", "u1", 0, 0), RecommendationCacheKey("v1", "u", 10, 0));
 }
 
+// What FakeModel's Recall hands to its Rank: the items it recalled, tagged with the recaller.
+struct FakeRecallState final : RecallState {
+  const ServingModel* owner = nullptr;
+  std::vector<ScoredItem> items;
+};
+
 // A tiny model: users u1/u2 known; recall returns items a..e; rank reverses alphabetical order.
+// Counts Recall calls and keeps the last query's recall options.
 class FakeModel final : public ServingModel {
  public:
   explicit FakeModel(std::string version, bool rank_fails = false)
@@ -128,12 +137,26 @@ class FakeModel final : public ServingModel {
   const std::string& version() const override { return version_; }
   bool KnowsUser(std::string_view u) const override { return u == "u1" || u == "u2"; }
   bool KnowsItem(std::string_view i) const override { return i.size() == 1; }
-  Result<std::vector<ScoredItem>> Recall(const RecommendationQuery&) const override {
-    return std::vector<ScoredItem>{{"a", 5}, {"b", 4}, {"c", 3}, {"d", 2}, {"e", 1}};
+  Result<RecalledCandidates> Recall(const RecommendationQuery& query) const override {
+    ++recalls;
+    {
+      std::lock_guard lock(mu);
+      last_recall = query.recall;
+    }
+    RecalledCandidates out;
+    out.items = {{"a", 5}, {"b", 4}, {"c", 3}, {"d", 2}, {"e", 1}};
+    auto state = std::make_shared<FakeRecallState>();
+    state->owner = this;
+    state->items = out.items;
+    out.model_state = std::move(state);
+    return out;
   }
   Result<std::vector<ScoredItem>> Rank(const RecommendationQuery&,
-                                       std::vector<ScoredItem> c) const override {
+                                       const RecalledCandidates& candidates) const override {
     if (rank_fails_) return Internal("ranker broke");
+    const auto* state = dynamic_cast<const FakeRecallState*>(candidates.model_state.get());
+    if (state == nullptr || state->owner != this) return InvalidArgument("foreign candidates");
+    std::vector<ScoredItem> c = state->items;
     std::sort(c.begin(), c.end(),
               [](const ScoredItem& x, const ScoredItem& y) { return x.item_id > y.item_id; });
     for (size_t i = 0; i < c.size(); ++i) c[i].score = 1.0 - 0.1 * static_cast<double>(i);
@@ -149,6 +172,10 @@ class FakeModel final : public ServingModel {
     if (out.size() > k) out.resize(k);
     return out;
   }
+
+  mutable std::atomic<int> recalls{0};
+  mutable std::mutex mu;
+  mutable RecallOptions last_recall;
 
  private:
   std::string version_;
@@ -270,6 +297,47 @@ TEST_F(EngineFixture, FastRankerThroughTheGuardIsUsed) {
   EXPECT_EQ(answer->items[0].item_id, "e");  // the ranker's order
   auto& seconds = registry.AddHistogram("model_inference_seconds", "", {"variant"}, {1});
   EXPECT_EQ(seconds.WithLabels({"primary"}).Count(), 1u);
+}
+
+TEST_F(EngineFixture, RankedRequestRecallsOnceWithTheRequestsRecallOptions) {
+  auto model = std::make_shared<FakeModel>("v1");
+  recommender.SetPrimaryModel(model);
+  RequestContext with_options = ctx;
+  with_options.recall.candidates = 50;
+  with_options.recall.channel_weights = {{"ease", 0.0}, {"ials", 2.0}};
+  auto inline_ranked = recommender.Recommend(with_options, "u1", 3);
+  ASSERT_TRUE(inline_ranked.ok());
+  EXPECT_EQ(inline_ranked->items[0].item_id, "e");  // ranked, from the single recall
+  EXPECT_EQ(model->recalls.load(), 1);
+  {
+    std::lock_guard lock(model->mu);
+    EXPECT_EQ(model->last_recall.candidates, 50u);
+    ASSERT_EQ(model->last_recall.channel_weights.size(), 2u);
+    EXPECT_EQ(model->last_recall.channel_weights[1].first, "ials");
+  }
+  // Through the guard as well (a worker ranks the candidates recalled on the request thread).
+  RankingGuardOptions options;
+  options.timeout = std::chrono::seconds(10);
+  RankingGuard guard(options, registry, nullptr);
+  LiveState fresh_live;
+  ModelSlot fresh_slot;
+  Recommender guarded{fresh_live, fresh_slot, nullptr, nullptr, metrics};
+  guarded.SetRankingGuard(&guard);
+  guarded.SetPrimaryModel(model);
+  auto answer = guarded.Recommend(ctx, "u2", 3);
+  ASSERT_TRUE(answer.ok());
+  EXPECT_EQ(answer->degraded_reason, "");
+  EXPECT_EQ(answer->items[0].item_id, "e");
+  EXPECT_EQ(model->recalls.load(), 2);
+}
+
+TEST_F(EngineFixture, CandidatesFromAnotherModelAreRefusedByRank) {
+  FakeModel a("v1"), b("v2");
+  RecommendationQuery query;
+  auto recalled = a.Recall(query);
+  ASSERT_TRUE(recalled.ok());
+  EXPECT_TRUE(a.Rank(query, *recalled).ok());
+  EXPECT_EQ(b.Rank(query, *recalled).status().code(), StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -37,15 +37,16 @@ class VersionedModel final : public ServingModel {
   const std::string& version() const override { return version_; }
   bool KnowsUser(std::string_view) const override { return true; }
   bool KnowsItem(std::string_view) const override { return true; }
-  Result<std::vector<ScoredItem>> Recall(const RecommendationQuery&) const override {
-    std::vector<ScoredItem> out;
-    for (int i = 0; i < 20; ++i)
-      out.push_back({Name(version_ + "-", static_cast<size_t>(i)), 20.0 - i});
+  Result<RecalledCandidates> Recall(const RecommendationQuery&) const override {
+    RecalledCandidates out;
+    for (int i = 0; i < 20; ++i) {
+      out.items.push_back({Name(version_ + "-", static_cast<size_t>(i)), 20.0 - i});
+    }
     return out;
   }
   Result<std::vector<ScoredItem>> Rank(const RecommendationQuery&,
-                                       std::vector<ScoredItem> c) const override {
-    return c;
+                                       const RecalledCandidates& c) const override {
+    return c.items;
   }
   Result<std::vector<ScoredItem>> Similar(std::string_view, uint32_t) const override {
     return std::vector<ScoredItem>{};

@@ -322,6 +322,130 @@ TEST(RecommenderModelTest, RecallExcludesHistoryAndRankFillsScores) {
   EXPECT_GE(popular[0].score, popular[4].score);
 }
 
+// The sparse serving path of every channel against the dense reference: Top() equals TopK over
+// Score() (kNN channels: restricted to non-zero scores), and ScoreItems() equals
+// Score() bit for bit, for random histories with random exclusions and reference times.
+TEST(RecommenderModelTest, SparseTopAndScoreItemsMatchDenseScoring) {
+  RecommenderModel model = TrainSmallModel();
+  const uint32_t n = model.num_items();
+  std::mt19937_64 rng(3);
+  int checked_channels = 0;
+  for (int trial = 0; trial < 40; ++trial) {
+    UserQuery q;
+    size_t history = rng() % 8;  // includes empty histories
+    for (size_t h = 0; h < history; ++h) {
+      q.items.push_back(static_cast<uint32_t>(rng() % n));
+      q.timestamps.push_back(1000000 + static_cast<int64_t>(rng() % 100000));
+    }
+    std::vector<char> excluded(n, 0);
+    for (uint32_t i = 0; i < n; ++i) excluded[i] = rng() % 5 == 0;
+    size_t count = 1 + rng() % 20;
+    for (const auto& channel : model.channels()) {
+      std::vector<float> dense(n, 0.0f);
+      channel->Score(q, dense);
+      bool neighbour_based =
+          channel->name() == kItemKnnChannel || channel->name() == kRecentKnnChannel;
+      std::vector<char> reference_mask = excluded;
+      if (neighbour_based) {
+        for (uint32_t i = 0; i < n; ++i) reference_mask[i] |= dense[i] == 0.0f;
+      }
+      auto expected = TopK(dense, count, reference_mask);
+      auto sparse = channel->Top(q, count, excluded);
+      ASSERT_EQ(sparse.size(), expected.size()) << channel->name() << " trial " << trial;
+      for (size_t k = 0; k < expected.size(); ++k) {
+        EXPECT_EQ(sparse[k].item, expected[k].item) << channel->name() << " rank " << k;
+        EXPECT_EQ(sparse[k].score, expected[k].score) << channel->name() << " rank " << k;
+      }
+      std::vector<uint32_t> items;
+      for (uint32_t i = 0; i < n; i += 3) items.push_back(i);
+      std::vector<float> some(items.size(), -1.0f);
+      channel->ScoreItems(q, items, some);
+      for (size_t k = 0; k < items.size(); ++k) {
+        if (channel->name() == kIalsChannel) {
+          EXPECT_NEAR(some[k], dense[items[k]], 1e-4f) << channel->name();
+        } else {
+          EXPECT_EQ(some[k], dense[items[k]]) << channel->name() << " item " << items[k];
+        }
+      }
+      ++checked_channels;
+    }
+  }
+  EXPECT_EQ(checked_channels, 40 * static_cast<int>(model.channels().size()));
+}
+
+TEST(RecommenderModelTest, RecallWeightsTurnChannelsOffAndSplitTheQuota) {
+  RecommenderModel model = TrainSmallModel();
+  UserQuery q;
+  q.items = {0, 13, 25};
+  q.timestamps = {1000000, 1000001, 1000002};
+  RecallParams popular_only;
+  popular_only.candidates = 7;
+  for (std::string_view name : kRecallChannelNames) {
+    if (name != kPopularityChannel) popular_only.channel_weights.emplace_back(name, 0.0f);
+  }
+  CandidateSet c = model.Recall(q, popular_only);
+  std::vector<char> seen(model.num_items(), 0);
+  for (uint32_t i : q.items) seen[i] = 1;
+  auto expected =
+      TopK(static_cast<const PopularityChannel*>(model.channel("popularity"))->counts(), 7, seen);
+  ASSERT_EQ(c.items.size(), expected.size());
+  for (size_t k = 0; k < expected.size(); ++k) EXPECT_EQ(c.items[k], expected[k].item);
+  // Every channel's column is still filled (the ranker's inputs), e.g. popularity = the count.
+  size_t popularity_column = 0;
+  while (model.channels()[popularity_column]->name() != kPopularityChannel) ++popularity_column;
+  EXPECT_EQ(c.channel_scores[popularity_column], expected[0].score);
+
+  // Every channel off: nothing recalled (the engine falls back to popular items).
+  RecallParams none;
+  for (std::string_view name : kRecallChannelNames) none.channel_weights.emplace_back(name, 0.0f);
+  EXPECT_TRUE(model.Recall(q, none).items.empty());
+
+  // Odd weights from a config are bounded, not undefined: infinity, NaN and negatives.
+  RecallParams odd;
+  odd.candidates = 20;
+  odd.channel_weights = {{"ials", INFINITY}, {"item_knn", NAN}, {"popularity", -3.0f}};
+  CandidateSet odd_set = model.Recall(q, odd);
+  EXPECT_FALSE(odd_set.items.empty());
+  EXPECT_LE(odd_set.items.size(), 20u + model.channels().size());
+
+  // Default weights: more candidates asked, more (or equal) returned; never a seen item.
+  size_t previous = 0;
+  for (uint32_t candidates : {6u, 30u, 60u}) {
+    CandidateSet all = model.Recall(q, RecallParams{candidates, true});
+    EXPECT_GE(all.items.size(), previous);
+    previous = all.items.size();
+    for (uint32_t item : all.items) EXPECT_FALSE(seen[item]) << item;
+  }
+}
+
+TEST(RecommenderModelTest, KnownUserNeverGetsATrainingItemBack) {
+  RecommenderModel model = TrainSmallModel();
+  InteractionMatrix m = RandomMatrix(80, 48, 11);  // the matrix TrainSmallModel trained on
+  auto dir = TempDir("seen");
+  ASSERT_TRUE(model.Save(dir).ok());
+  auto loaded = RecommenderModel::Load(dir);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  for (uint32_t u = 0; u < 80; ++u) {
+    auto row = m.RowItems(u);
+    ASSERT_EQ(loaded->SeenItems(u).size(), row.size());
+    UserQuery q;
+    q.user = u;  // the query carries no history at all
+    for (uint32_t item : loaded->Recall(q, RecallParams{30, true}).items) {
+      EXPECT_EQ(std::count(row.begin(), row.end(), item), 0) << "user " << u << " item " << item;
+    }
+  }
+  EXPECT_TRUE(loaded->SeenItems(80).empty());  // unknown index: nothing, not a crash
+  // A seen file that disagrees with the vocabulary is refused.
+  {
+    BinaryWriter w("RSSEEN", 1);
+    w.U64Array({0, 5});
+    w.U32Array({1, 2, 3, 4, 999});
+    ASSERT_TRUE(w.WriteTo(dir / "user_seen.bin").ok());
+  }
+  EXPECT_EQ(RecommenderModel::Load(dir).status().code(), StatusCode::kDataLoss);
+  std::filesystem::remove_all(dir);
+}
+
 TEST(RecommenderModelTest, SaveLoadRecommendsIdentically) {
   RecommenderModel model = TrainSmallModel();
   auto dir = TempDir("roundtrip");
