@@ -14,7 +14,6 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
-#include <cerrno>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -392,8 +391,8 @@ void HttpServer::Impl::OnAccepted(tcp::socket socket, size_t context) {
 
 // accept() failing must never stop the acceptor. Out of descriptors, the pending connection
 // would stay in the backlog and make every retry fail at once (a busy loop), so one connection
-// is taken with the reserved descriptor, told 503 and closed; anything else is retried after a
-// short pause.
+// is taken with the reserved descriptor, told 503 and closed; when even that fails, accepting
+// resumes after a short pause instead of spinning.
 void HttpServer::Impl::OnAcceptError(const beast::error_code& ec) {
   SteadyTime now = Clock::now();
   if (now - last_accept_warning >= std::chrono::seconds(1)) {
@@ -401,8 +400,10 @@ void HttpServer::Impl::OnAcceptError(const beast::error_code& ec) {
     spdlog::warn("accept failed: {} ({} connection(s) open, MAX_CONNECTIONS={})", ec.message(),
                  open_connections.load(), options.max_connections);
   }
+  // Anything else (e.g. a client that reset before we accepted) concerns one connection only.
+  if (!IsDescriptorExhaustion(ec)) return Accept();
   bool shed = false;
-  if (IsDescriptorExhaustion(ec) && reserve_fd >= 0) {
+  if (reserve_fd >= 0) {
     ::close(reserve_fd);
     int fd = ::accept4(acceptor.native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) {
@@ -447,13 +448,16 @@ void HttpServer::Impl::PollDrain() {
 }
 
 void HttpServer::Impl::RunContext(size_t index) {
+  // How long the thread sleeps between idle marks. A request arriving while the thread sleeps
+  // is woken for at once, but its RequestTiming::arrived can be up to this much too early.
+  constexpr auto kIdleTick = std::chrono::milliseconds(5);
   asio::io_context& ioc = *iocs[index];
   for (;;) {
     // poll_one() runs one ready handler without blocking; 0 means nothing was ready, i.e. every
     // connection waiting on this thread had no bytes at this moment.
     if (ioc.poll_one() > 0) continue;
     MarkIdle(index);
-    if (ioc.run_one() == 0) break;  // stopped
+    if (ioc.run_one_for(kIdleTick) == 0 && ioc.stopped()) break;
   }
 }
 

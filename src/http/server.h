@@ -59,6 +59,9 @@ struct Reply {
 // in socket buffers; queue_wait() bounds that wait from above. An idle server measures
 // microseconds; a thread stuck for 300 ms measures about 300 ms for the requests behind it.
 // Time a slow client spends sending its request is not counted (the read deadlines cover it).
+// Known overestimate: on a thread that never runs out of work for a long time, a request on a
+// connection that was quiet all that while is charged the whole busy period (back to its
+// previous response); such a thread is saturated, so shedding there is not wrong, only unfair.
 struct RequestTiming {
   SteadyTime arrived;
   SteadyTime handler_start;

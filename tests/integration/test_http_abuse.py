@@ -180,6 +180,26 @@ class HttpAbuseTest(unittest.TestCase):
             self.assertEqual(
                 metric(svc, "recommendation_connections_timed_out_total", phase="header"), 0)
 
+    def test_a_quiet_keep_alive_client_is_not_taken_for_a_queued_one(self):
+        # Load shedding charges a request the time it may have waited for its I/O thread. A
+        # client that pauses between requests on a kept-alive connection, while the server is
+        # idle, waited for nothing: its requests must be served, not shed, even when the pause
+        # is far longer than REQUEST_TIMEOUT.
+        env = no_model_env(self.tmp, REQUEST_TIMEOUT=0.2, RANKING_TIMEOUT=0.05)
+        with serving(env) as svc:
+            conn = rt.http.client.HTTPConnection("127.0.0.1", svc.port, timeout=10)
+            try:
+                for path in ["/popular?k=3", "/recommendations/u1?k=3", "/popular?k=3"]:
+                    conn.request("GET", path)
+                    resp = conn.getresponse()
+                    self.assertEqual(resp.status, 200, resp.read())
+                    resp.read()
+                    time.sleep(1)
+            finally:
+                conn.close()
+            self.assertEqual(metric(svc, "recommendation_load_shed_total", reason="queue_wait"),
+                             0)
+
     # ------------------------------------------------------------------------- header and body
     def test_huge_header_is_431_with_a_reason_and_the_connection_closes(self):
         with serving(no_model_env(self.tmp)) as svc:
