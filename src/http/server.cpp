@@ -14,6 +14,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
+#include <cerrno>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -112,7 +113,11 @@ struct HttpServer::Impl {
   }
 
   void Accept();
-  void OnAccepted(tcp::socket socket, size_t context);
+  // RequestTiming::arrived floor for connections accepted now (context 0 only).
+  SteadyTime ArrivalFloorOfNewConnections() const;
+  // Accepts, without blocking, connections still waiting in the backlog.
+  void DrainBacklog(SteadyTime floor);
+  void OnAccepted(tcp::socket socket, size_t context, SteadyTime arrival_floor);
   void OnAcceptError(const beast::error_code& ec);
   void StartDrain();
   void PollDrain();
@@ -148,7 +153,8 @@ struct HttpServer::Impl {
   asio::signal_set signals;
   asio::steady_timer drain_timer;
   asio::steady_timer accept_retry_timer;
-  SteadyTime accept_armed_at{};      // context 0 only
+  SteadyTime backlog_empty_at{};     // context 0 only: accept4() last found no connection
+  SteadyTime idle_counts_after{};    // context 0 only: idle marks before this are not floors
   SteadyTime last_accept_warning{};  // context 0 only
   int reserve_fd = -1;               // context 0 only; given up to shed one connection on EMFILE
   std::chrono::steady_clock::time_point drain_deadline;
@@ -363,16 +369,47 @@ class Session : public std::enable_shared_from_this<Session> {
 
 void HttpServer::Impl::Accept() {
   size_t context = next_context++ % iocs.size();
-  accept_armed_at = Clock::now();
   acceptor.async_accept(*iocs[context], [this, context](beast::error_code ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
     if (ec) return OnAcceptError(ec);
-    OnAccepted(std::move(socket), context);
+    SteadyTime floor = ArrivalFloorOfNewConnections();
+    OnAccepted(std::move(socket), context, floor);
+    DrainBacklog(floor);
     Accept();
   });
 }
 
-void HttpServer::Impl::OnAccepted(tcp::socket socket, size_t context) {
+SteadyTime HttpServer::Impl::ArrivalFloorOfNewConnections() const {
+  // A connection waiting in the backlog makes the listening socket ready, so it arrived after
+  // the backlog was last seen empty, and after any moment context 0 idled with the accept armed.
+  SteadyTime idle = LastIdle(0);
+  return idle >= idle_counts_after ? std::max(backlog_empty_at, idle) : backlog_empty_at;
+}
+
+void HttpServer::Impl::DrainBacklog(SteadyTime floor) {
+  // Bounded, so a flood of connections cannot keep context 0 from its other work.
+  constexpr int kMaxBatch = 64;
+  for (int i = 0; i < kMaxBatch; ++i) {
+    int fd = ::accept4(acceptor.native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      // Anything but "would block" (e.g. EMFILE) is met again by the armed accept, which
+      // handles it in OnAcceptError.
+      if (errno == EAGAIN || errno == EWOULDBLOCK) backlog_empty_at = Clock::now();
+      return;
+    }
+    size_t context = next_context++ % iocs.size();
+    tcp::socket socket(*iocs[context]);
+    beast::error_code ec;
+    socket.assign(acceptor.local_endpoint(ec).protocol(), fd, ec);
+    if (ec) {
+      ::close(fd);
+      continue;
+    }
+    OnAccepted(std::move(socket), context, floor);
+  }
+}
+
+void HttpServer::Impl::OnAccepted(tcp::socket socket, size_t context, SteadyTime arrival_floor) {
   if (open_connections.load() >= options.max_connections) {
     refused.WithLabels({"max_connections"}).Inc();
     SendBusyAndClose(socket.native_handle());
@@ -382,11 +419,7 @@ void HttpServer::Impl::OnAccepted(tcp::socket socket, size_t context) {
   }
   beast::error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);
-  // The connection was not in the backlog when context 0 last idled with the accept pending
-  // (or, failing that, when the accept was armed): its first request came later.
-  SteadyTime idle = LastIdle(0);
-  SteadyTime floor = idle >= accept_armed_at ? idle : accept_armed_at;
-  std::make_shared<Session>(std::move(socket), *this, context, floor)->Start();
+  std::make_shared<Session>(std::move(socket), *this, context, arrival_floor)->Start();
 }
 
 // accept() failing must never stop the acceptor. Out of descriptors, the pending connection
@@ -418,6 +451,8 @@ void HttpServer::Impl::OnAcceptError(const beast::error_code& ec) {
   accept_retry_timer.expires_after(std::chrono::milliseconds(50));
   accept_retry_timer.async_wait([this](beast::error_code wait_ec) {
     if (wait_ec || !acceptor.is_open()) return;
+    // Context 0 idled during the pause without an accept armed: those moments say nothing.
+    idle_counts_after = Clock::now();
     Accept();
   });
 }

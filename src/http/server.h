@@ -53,7 +53,8 @@ struct Reply {
 //
 // `arrived` is the latest instant at which the complete request is known not to have been there
 // yet: the later of (a) the end of the previous response on this connection (for a new
-// connection: the moment the acceptor was last idle or re-armed), and (b) the last moment the
+// connection: the last moment the listen backlog was seen empty, or the acceptor's thread idled
+// with an accept armed), and (b) the last moment the
 // connection's I/O thread found nothing to do while this connection was waiting for the request.
 // While a thread is busy (e.g. a handler waiting for the ranker), complete requests queue unseen
 // in socket buffers; queue_wait() bounds that wait from above. An idle server measures
