@@ -15,6 +15,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <cerrno>
+#include <csignal>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -540,6 +541,9 @@ void HttpServer::Shutdown() {
 }
 
 void HttpServer::Run() {
+  // A peer that vanishes (a client, or Redis behind a cache call) must cost one EPIPE on that
+  // write, not the process: SIGPIPE's default action would kill the server.
+  std::signal(SIGPIPE, SIG_IGN);
   Impl& impl = *impl_;
   impl.signals.async_wait([&impl](beast::error_code ec, int signal) {
     if (ec) return;
