@@ -18,6 +18,7 @@
 #include "engine/shadow_scorer.h"
 #include "engine/variant_lists.h"
 #include "http/api_service.h"
+#include "http/load_shedder.h"
 #include "http/server.h"
 #include "observe/data_quality_summary.h"
 #include "observe/exposure_log.h"
@@ -66,6 +67,12 @@ int RunServe(const ServeFlags& flags) {
   auto max_body = EnvIntInRange("MAX_BODY_BYTES", 1 << 20, 1, 1LL << 30);
   auto max_header = EnvIntInRange("MAX_HEADER_BYTES", 16 * 1024, 1024, 1 << 20);
   auto read_timeout = EnvSecondsPositive("HTTP_READ_TIMEOUT", 30);
+  auto header_timeout = EnvSecondsPositive("HTTP_HEADER_TIMEOUT", 10);
+  auto idle_timeout = EnvSecondsPositive("HTTP_IDLE_TIMEOUT", 60);
+  auto max_connections = EnvIntInRange(
+      "MAX_CONNECTIONS", static_cast<long long>(http::DefaultMaxConnections()), 1, 10000000);
+  auto request_timeout = EnvSecondsPositive("REQUEST_TIMEOUT", 0.5);
+  auto max_in_flight = EnvIntInRange("MAX_IN_FLIGHT", 0, 0, 100000);
   auto drain_timeout = EnvSecondsPositive("DRAIN_TIMEOUT", 30);
   auto cache_size = EnvIntInRange("RECOMMENDATION_CACHE_SIZE", 100000, 0, 100000000);
   auto cache_ttl = EnvSecondsPositive("RECOMMENDATION_CACHE_TTL", 300);
@@ -78,9 +85,11 @@ int RunServe(const ServeFlags& flags) {
   auto faults = resilience::FaultInjector::FromEnv();
   for (const Status& s :
        {port.status(), threads.status(), max_body.status(), max_header.status(),
-        read_timeout.status(), drain_timeout.status(), cache_size.status(), cache_ttl.status(),
-        ranking_timeout.status(), redis_timeout.status(), reload_interval.status(),
-        shadow_timeout.status(), shadow_queue.status(), variant_users.status(), faults.status()}) {
+        read_timeout.status(), header_timeout.status(), idle_timeout.status(),
+        max_connections.status(), request_timeout.status(), max_in_flight.status(),
+        drain_timeout.status(), cache_size.status(), cache_ttl.status(), ranking_timeout.status(),
+        redis_timeout.status(), reload_interval.status(), shadow_timeout.status(),
+        shadow_queue.status(), variant_users.status(), faults.status()}) {
     if (!s.ok()) {
       spdlog::error("serve: {}", s.message());
       return 2;
@@ -92,7 +101,19 @@ int RunServe(const ServeFlags& flags) {
   options.max_body_bytes = static_cast<size_t>(*max_body);
   options.max_header_bytes = static_cast<size_t>(*max_header);
   options.read_timeout = milliseconds(static_cast<long long>(*read_timeout * 1000));
+  options.header_timeout = milliseconds(static_cast<long long>(*header_timeout * 1000));
+  options.idle_timeout = milliseconds(static_cast<long long>(*idle_timeout * 1000));
+  options.max_connections = static_cast<size_t>(*max_connections);
   options.drain_timeout = milliseconds(static_cast<long long>(*drain_timeout * 1000));
+  http::LoadSheddingOptions shedding;
+  shedding.request_timeout = milliseconds(static_cast<long long>(*request_timeout * 1000));
+  shedding.ranking_budget =
+      std::max(milliseconds(1), milliseconds(static_cast<long long>(*ranking_timeout * 1000)));
+  shedding.max_in_flight = static_cast<int>(*max_in_flight);
+  if (Status s = http::ValidateLoadSheddingOptions(shedding); !s.ok()) {
+    spdlog::error("serve: {}", s.message());
+    return 2;
+  }
 
   observe::Registry& registry = observe::Registry::Default();
   observe::RegisterProcessMetrics(registry);
@@ -228,7 +249,9 @@ int RunServe(const ServeFlags& flags) {
     api.SetDataQuality(summary->score, summary->last_success);
     return Status::Ok();
   });
-  http::HttpServer server(options, api);
+  http::LoadShedder load_shedder(shedding, registry);
+  api.SetLoadShedder(&load_shedder);
+  http::HttpServer server(options, api, registry);
   Status listening = server.Listen();
   if (!listening.ok()) {
     spdlog::error("serve: {}", listening.message());

@@ -129,6 +129,19 @@ Result<int64_t> QueryK(std::string_view query, int64_t default_k = 10) {
   return k;
 }
 
+// What the load shedder may refuse: never probes, scrapes and model reloads (a saturated
+// replica must still answer them); the routes that rank need RANKING_TIMEOUT of budget.
+RequestCost CostOf(std::string_view endpoint) {
+  if (endpoint == "/recommendations/{user_id}" || endpoint == "/recommend/detail/{item_id}") {
+    return RequestCost::kRanking;
+  }
+  if (endpoint == "/health" || endpoint == "/live" || endpoint == "/ready" ||
+      endpoint == "/metrics" || endpoint == "/models/reload") {
+    return RequestCost::kExempt;
+  }
+  return RequestCost::kLight;
+}
+
 int64_t NowUnixSeconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -167,7 +180,7 @@ ApiService::ApiService(engine::Recommender& recommender, observe::Registry& regi
   router_.Add("POST", "/models/reload", &ApiService::ModelsReload);
 }
 
-Reply ApiService::Handle(Request& request) {
+Reply ApiService::Handle(Request& request, const RequestTiming& timing) {
   std::string request_id = SanitizeOrGenerateRequestId(Sv(request["X-Request-ID"]));
   std::string_view target = Sv(request.target());
   size_t question = target.find('?');
@@ -189,19 +202,26 @@ Reply ApiService::Handle(Request& request) {
     }
     return StatusReply(NotFound("no route for " + std::string(path)), request_id, endpoint);
   }
+  std::optional<LoadShedder::Admission> admission;  // held until the handler returns
+  if (shedder_ != nullptr) {
+    admission.emplace(shedder_->Admit(CostOf(endpoint), timing.queue_wait()));
+    if (!admission->admitted())
+      return shedder_->ShedReply(admission->reason(), request_id, endpoint);
+  }
   Call call{request, match.params, query, request_id, endpoint};
   return (this->*(*match.handler))(call);
 }
 
-Reply ApiService::Reject(const RequestHeader& header, const Status& status) {
-  return StatusReply(status, SanitizeOrGenerateRequestId(Sv(header["X-Request-ID"])),
-                     kUnmatchedEndpoint);
+Reply ApiService::Reject(const RequestHeader& header, const Status& status, unsigned http_status) {
+  return ErrorReply(http_status, StatusCodeName(status.code()), status.message(),
+                    SanitizeOrGenerateRequestId(Sv(header["X-Request-ID"])), kUnmatchedEndpoint);
 }
 
-void ApiService::Completed(const Reply& reply, double seconds) {
+void ApiService::Completed(const Reply& reply, double handling_seconds, double total_seconds) {
   std::string status = std::to_string(reply.response.result_int());
   requests_.WithLabels({reply.endpoint, status, reply.variant}).Inc();
-  latency_.WithLabels({reply.endpoint, reply.variant}).Observe(seconds);
+  latency_.WithLabels({reply.endpoint, reply.variant}).Observe(handling_seconds);
+  if (shedder_ != nullptr) shedder_->RecordAnswer(total_seconds);
 }
 
 void ApiService::InFlight(int delta) { in_flight_.Add(delta); }

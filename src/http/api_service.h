@@ -11,6 +11,7 @@
 
 #include "engine/model_manager.h"
 #include "engine/recommender.h"
+#include "http/load_shedder.h"
 #include "http/router.h"
 #include "http/server.h"
 #include "observe/metrics.h"
@@ -49,10 +50,14 @@ class ApiService final : public RequestHandler {
   // Thread-safe.
   void SetDataQuality(std::optional<double> score, std::optional<int64_t> pipeline_last_run);
 
-  Reply Handle(Request& request) override;
-  Reply Reject(const RequestHeader& header, const Status& status) override;
-  void Completed(const Reply& reply, double seconds) override;
+  Reply Handle(Request& request, const RequestTiming& timing) override;
+  Reply Reject(const RequestHeader& header, const Status& status, unsigned http_status) override;
+  void Completed(const Reply& reply, double handling_seconds, double total_seconds) override;
   void InFlight(int delta) override;
+
+  // Admission control and the overall deadline (LoadShedder); null (the default) admits every
+  // request. Call before serving starts; `shedder` must outlive this object.
+  void SetLoadShedder(LoadShedder* shedder) { shedder_ = shedder; }
 
  private:
   struct Call {
@@ -87,6 +92,7 @@ class ApiService final : public RequestHandler {
   observe::Family<observe::Counter>& requests_;
   observe::Family<observe::Histogram>& latency_;
   observe::Gauge& in_flight_;
+  LoadShedder* shedder_ = nullptr;
 };
 
 }  // namespace recserve::http

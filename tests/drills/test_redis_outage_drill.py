@@ -2,7 +2,9 @@
 redis-server is killed while Python threads keep requesting for 10 s, then restarted. Every
 request must still be answered (>= 99.5% 200s), the cache breaker's transitions and the degraded
 counters must show in /metrics, /health must report the cache disabled during the outage and
-enabled again once the breaker's half-open probe reconnects. Prints a one-line summary."""
+enabled again once the breaker's half-open probe reconnects, and no request may be slower than
+the overall deadline (REQUEST_TIMEOUT) plus 50 ms, by the server's own measure
+(recommendation_deadline_overrun_seconds). Prints a one-line summary."""
 import os
 import shutil
 import tempfile
@@ -14,6 +16,8 @@ import recserve_testing as rt
 
 THREADS = 3
 OUTAGE_SECONDS = 10
+REQUEST_TIMEOUT = "0.5"
+DEADLINE_SLACK_BUCKET = "0.05"  # overrun histogram bound: deadline plus 50 ms
 
 
 def metric(metrics, name, **labels):
@@ -29,7 +33,8 @@ class RedisOutageDrill(unittest.TestCase):
             redis.start()
             svc = rt.Service(env={
                 **serve_env,
-                "REDIS_URL": redis.url, "REDIS_TIMEOUT": "0.2", "HTTP_THREADS": "2"})
+                "REDIS_URL": redis.url, "REDIS_TIMEOUT": "0.2", "HTTP_THREADS": "2",
+                "REQUEST_TIMEOUT": REQUEST_TIMEOUT})
             with svc:
                 self.run_drill(svc, redis)
         finally:
@@ -83,6 +88,10 @@ class RedisOutageDrill(unittest.TestCase):
         degraded_redis = metric(metrics, "recommendation_degraded_total", reason="timeout:redis")
         degraded_breaker = metric(metrics, "recommendation_degraded_total",
                                   reason="breaker_open:cache")
+        # Answers later than the deadline are observed by how much they overran it.
+        late = metric(metrics, "recommendation_deadline_overrun_seconds_count")
+        late_within_slack = metric(metrics, "recommendation_deadline_overrun_seconds_bucket",
+                                   le=DEADLINE_SLACK_BUCKET)
         latencies = sorted(r[1] for r in results)
         ok = sum(1 for r in results if r[0] == 200)
         share = ok / max(1, len(results))
@@ -91,7 +100,8 @@ class RedisOutageDrill(unittest.TestCase):
               f"p99={p99 * 1000:.1f}ms breaker_open={opened:.0f} breaker_closed={closed:.0f} "
               f"degraded_timeout_redis={degraded_redis:.0f} "
               f"degraded_breaker_open_cache={degraded_breaker:.0f} health_during={health_during} "
-              f"health_after={health_after}", flush=True)
+              f"health_after={health_after} past_deadline={late:.0f} "
+              f"past_deadline_plus_50ms={late - late_within_slack:.0f}", flush=True)
         self.assertGreater(len(results), 100)
         self.assertGreaterEqual(share, 0.995)
         self.assertGreaterEqual(opened, 1)
@@ -99,6 +109,8 @@ class RedisOutageDrill(unittest.TestCase):
         self.assertGreater(degraded_redis + degraded_breaker, 0)
         self.assertEqual(health_during, "disabled")
         self.assertEqual(health_after, "enabled")
+        self.assertEqual(late - late_within_slack, 0,
+                         "requests slower than the overall deadline plus 50 ms")
 
 
 if __name__ == "__main__":

@@ -113,7 +113,7 @@ class ServeTest(unittest.TestCase):
 
     def test_oversized_header_is_rejected(self):
         status, _, raw = self.svc.request("GET", "/popular", headers={"X-Big": "a" * 40000})
-        self.assertError(status, json.loads(raw), 413, "resource_exhausted")
+        self.assertError(status, json.loads(raw), 431, "resource_exhausted")
 
     def test_bad_k_unknown_paths_wrong_methods(self):
         for path in ["/popular?k=0", "/popular?k=201", "/popular?k=abc", "/popular?k=",
