@@ -11,6 +11,7 @@
 #include "core/env.h"
 #include "engine/bundle_serving_model.h"
 #include "engine/live_state.h"
+#include "engine/ranking_guard.h"
 #include "engine/recommendation_cache.h"
 #include "engine/recommender.h"
 #include "engine/redis_recommendation_cache.h"
@@ -21,6 +22,7 @@
 #include "observe/metrics.h"
 #include "observe/process_metrics.h"
 #include "resilience/fault_injector.h"
+#include "store/failover_feature_store.h"
 #include "store/sqlite_feature_store.h"
 
 namespace recserve::app {
@@ -171,6 +173,35 @@ int RunServe(const ServeFlags& flags) {
     }
   } else {
     spdlog::warn("feature store {} not found: history is live events only", feature_store_path);
+  }
+  // With FEATURE_REDIS_URL, Redis is the primary feature store and SQLite (if opened above) its
+  // fallback; the `feature_store` breaker and probing switch between them (docs/FEATURE_STORE.md).
+  std::unique_ptr<store::FailoverFeatureStore> failover_features;
+  if (auto feature_redis_url = EnvString("FEATURE_REDIS_URL")) {
+    store::FailoverFeatureStoreOptions failover_options;
+    failover_options.redis_url = *feature_redis_url;
+    failover_options.timeout =
+        std::max(milliseconds(1), milliseconds(static_cast<long long>(*redis_timeout * 1000)));
+    Status first_connect;
+    auto created = store::FailoverFeatureStore::Create(
+        failover_options, feature_store.get(), registry, engine::BreakerMetricsListener(registry),
+        faults->get(), &first_connect);
+    if (!created.ok()) {
+      spdlog::error("serve: FEATURE_REDIS_URL: {}", created.status().message());
+      return 2;
+    }
+    failover_features = std::move(created).value();
+    recommender.SetFeatureStore(failover_features.get());
+    if (first_connect.ok()) {
+      spdlog::info("feature store: redis (fallback: {})",
+                   feature_store ? "SQLite " + feature_store_path : std::string("none"));
+    } else {
+      spdlog::warn(
+          "Failed to connect to Redis feature store ({}): serving features from {} until it "
+          "answers",
+          first_connect.message(),
+          feature_store ? "SQLite " + feature_store_path : std::string("live events only"));
+    }
   }
 
   std::string model_dir = EnvStringOr("MODEL_DIR", "models");

@@ -313,7 +313,7 @@ Reply ApiService::Health(const Call& call) {
       .Key("cache")
       .String(recommender_.cache_enabled() ? "enabled" : "disabled")
       .Key("feature_store")
-      .String(health_.feature_store)
+      .String(recommender_.feature_store_backend())
       .Key("primary")
       .StringOrNull(model ? model->version() : "")
       .Key("shadow")
