@@ -8,9 +8,6 @@ during the outage and redis again after the resync (the breaker's half-open prob
 up; no restart, no reload), the feature_store breaker's transitions and the degraded counters
 show in /metrics, and the log has the runbook's `Failed to connect to Redis feature store`
 warning. Prints a one-line summary."""
-import os
-import shutil
-import tempfile
 import time
 import unittest
 
@@ -21,20 +18,9 @@ OUTAGE_SECONDS = 10
 
 class FeatureStoreFailoverDrill(unittest.TestCase):
     def test_failover_under_load(self):
-        tmp = tempfile.mkdtemp(prefix="recserve-drill-fs-")
-        redis = rt.RedisServer()
-        try:
-            serve_env = rt.publish_small_bundle(tmp, "fsfailover1")
-            redis.start()
-            rt.resync_features(redis.url, os.path.join(tmp, "data"))
-            svc = rt.Service(env={
-                **serve_env, "FEATURE_REDIS_URL": redis.url, "REDIS_URL": redis.url,
-                "REDIS_TIMEOUT": "0.2", "HTTP_THREADS": "2"})
-            with svc:
-                self.run_drill(svc, redis, os.path.join(tmp, "data"))
-        finally:
-            redis.close()
-            shutil.rmtree(tmp, ignore_errors=True)
+        with rt.drill_service("recserve-drill-fs-", "fsfailover1",
+                              redis_up_at_start=True) as (svc, redis, data_root):
+            self.run_drill(svc, redis, data_root)
 
     def run_drill(self, svc, redis, data_root):
         health = svc.get_json("/health")[1]

@@ -7,9 +7,6 @@ are answered 200. Then redis-server starts on that port and `scripts/run_pipelin
 --sync-only` fills it; under steady traffic and bounded polling /health must show the cache
 enabled and feature_store redis without a restart or reload (the breakers' probes reconnect).
 Prints a one-line summary."""
-import os
-import shutil
-import tempfile
 import time
 import unittest
 
@@ -18,18 +15,9 @@ import recserve_testing as rt
 
 class RedisStartupDrill(unittest.TestCase):
     def test_start_without_redis_then_redis_appears(self):
-        tmp = tempfile.mkdtemp(prefix="recserve-drill-startup-")
-        redis = rt.RedisServer()  # its port is chosen now; the server starts later
-        try:
-            serve_env = rt.publish_small_bundle(tmp, "startup1")
-            svc = rt.Service(env={
-                **serve_env, "REDIS_URL": redis.url, "FEATURE_REDIS_URL": redis.url,
-                "REDIS_TIMEOUT": "0.2", "HTTP_THREADS": "2"})
-            with svc:
-                self.run_drill(svc, redis, os.path.join(tmp, "data"))
-        finally:
-            redis.close()
-            shutil.rmtree(tmp, ignore_errors=True)
+        with rt.drill_service("recserve-drill-startup-", "startup1",
+                              redis_up_at_start=False) as (svc, redis, data_root):
+            self.run_drill(svc, redis, data_root)
 
     def run_drill(self, svc, redis, data_root):
         log = svc.log()

@@ -308,3 +308,26 @@ def resync_features(redis_url, data_root):
         raise AssertionError(f"run_pipeline.sh --sync-only exited {proc.returncode}\n"
                              f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
     return proc
+
+
+@contextlib.contextmanager
+def drill_service(prefix, run_id, redis_up_at_start):
+    """`recserve serve` with a small bundle and REDIS_URL and FEATURE_REDIS_URL both pointing at
+    one private redis-server, as in production. With `redis_up_at_start` the server runs and holds
+    the synced features before serve starts; otherwise its port is chosen but nothing listens
+    there until the drill calls redis.start(). Yields (svc, redis, data_root); stops both and
+    removes every file afterwards."""
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    redis = RedisServer()
+    data_root = os.path.join(tmp, "data")
+    try:
+        serve_env = publish_small_bundle(tmp, run_id)
+        if redis_up_at_start:
+            redis.start()
+            resync_features(redis.url, data_root)
+        with Service(env={**serve_env, "REDIS_URL": redis.url, "FEATURE_REDIS_URL": redis.url,
+                          "REDIS_TIMEOUT": "0.2", "HTTP_THREADS": "2"}) as svc:
+            yield svc, redis, data_root
+    finally:
+        redis.close()
+        shutil.rmtree(tmp, ignore_errors=True)

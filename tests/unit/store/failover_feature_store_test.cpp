@@ -80,6 +80,16 @@ class FailoverFeatureStoreTest : public ::testing::Test {
     return store.ok() ? std::move(store).value() : nullptr;
   }
 
+  // Starts `redis`, syncs "rd" into it and makes a store on it that found the snapshot.
+  std::unique_ptr<FailoverFeatureStore> StartSyncedRedisAndStore(PrivateRedis& redis) {
+    EXPECT_TRUE(redis.Start());
+    Sync(redis);
+    Status first;
+    auto store = Make(Options(redis.url()), &first);
+    EXPECT_TRUE(first.ok()) << first.ToString();
+    return store;
+  }
+
   size_t CountTransitions(BreakerState to) {
     std::lock_guard lock(mu_);
     return static_cast<size_t>(std::count(transitions_.begin(), transitions_.end(), to));
@@ -112,12 +122,8 @@ class FailoverFeatureStoreTest : public ::testing::Test {
 
 TEST_F(FailoverFeatureStoreTest, ServesFromRedisAndAMissIsNotAFailure) {
   PrivateRedis redis;
-  ASSERT_TRUE(redis.Start());
-  Sync(redis);
-  Status first;
-  auto store = Make(Options(redis.url()), &first);
+  auto store = StartSyncedRedisAndStore(redis);
   ASSERT_NE(store, nullptr);
-  EXPECT_TRUE(first.ok()) << first.ToString();
   EXPECT_EQ(store->backend(), "redis");
   auto only_in_redis = store->ReadUser("u15");
   ASSERT_TRUE(only_in_redis.features.ok()) << only_in_redis.features.status().ToString();
@@ -180,12 +186,8 @@ TEST_F(FailoverFeatureStoreTest, StartsOnSqliteWithoutRedisAndPicksRedisUpWhenIt
 
 TEST_F(FailoverFeatureStoreTest, OutageAtRunTimeFallsBackAndRecoversAfterResync) {
   PrivateRedis redis;
-  ASSERT_TRUE(redis.Start());
-  Sync(redis);
-  Status first;
-  auto store = Make(Options(redis.url()), &first);
+  auto store = StartSyncedRedisAndStore(redis);
   ASSERT_NE(store, nullptr);
-  ASSERT_TRUE(first.ok()) << first.ToString();
   ASSERT_TRUE(store->GetUser("u15").ok());
 
   redis.Stop();
