@@ -12,6 +12,7 @@
 #include "engine/bundle_serving_model.h"
 #include "engine/live_state.h"
 #include "engine/model_manager.h"
+#include "engine/ranking_guard.h"
 #include "engine/recommendation_cache.h"
 #include "engine/recommender.h"
 #include "engine/redis_recommendation_cache.h"
@@ -25,6 +26,7 @@
 #include "observe/metrics.h"
 #include "observe/process_metrics.h"
 #include "resilience/fault_injector.h"
+#include "store/failover_feature_store.h"
 #include "store/sqlite_feature_store.h"
 
 namespace recserve::app {
@@ -148,6 +150,7 @@ int RunServe(const ServeFlags& flags) {
   }
 
   std::unique_ptr<engine::RecommendationCache> cache;
+  engine::RedisRecommendationCache* redis_cache_ptr = nullptr;  // for the reload's reconnect
   auto cache_ttl_ms = milliseconds(static_cast<long long>(*cache_ttl * 1000));
   if (auto redis_url = EnvString("REDIS_URL")) {
     Status first_connect;
@@ -169,6 +172,7 @@ int RunServe(const ServeFlags& flags) {
           "reconnects",
           first_connect.message());
     }
+    redis_cache_ptr = redis_cache->get();
     cache = std::move(redis_cache).value();
   } else if (*cache_size > 0) {
     cache = std::make_unique<engine::LruRecommendationCache>(static_cast<size_t>(*cache_size),
@@ -200,6 +204,35 @@ int RunServe(const ServeFlags& flags) {
     }
   } else {
     spdlog::warn("feature store {} not found: history is live events only", feature_store_path);
+  }
+  // With FEATURE_REDIS_URL, Redis is the primary feature store and SQLite (if opened above) its
+  // fallback; the `feature_store` breaker and probing switch between them (docs/FEATURE_STORE.md).
+  std::unique_ptr<store::FailoverFeatureStore> failover_features;
+  if (auto feature_redis_url = EnvString("FEATURE_REDIS_URL")) {
+    store::FailoverFeatureStoreOptions failover_options;
+    failover_options.redis_url = *feature_redis_url;
+    failover_options.timeout =
+        std::max(milliseconds(1), milliseconds(static_cast<long long>(*redis_timeout * 1000)));
+    Status first_connect;
+    auto created = store::FailoverFeatureStore::Create(
+        failover_options, feature_store.get(), registry, engine::BreakerMetricsListener(registry),
+        faults->get(), &first_connect);
+    if (!created.ok()) {
+      spdlog::error("serve: FEATURE_REDIS_URL: {}", created.status().message());
+      return 2;
+    }
+    failover_features = std::move(created).value();
+    recommender.SetFeatureStore(failover_features.get());
+    if (first_connect.ok()) {
+      spdlog::info("feature store: redis (fallback: {})",
+                   feature_store ? "SQLite " + feature_store_path : std::string("none"));
+    } else {
+      spdlog::warn(
+          "Failed to connect to Redis feature store ({}): serving features from {} until it "
+          "answers",
+          first_connect.message(),
+          feature_store ? "SQLite " + feature_store_path : std::string("live events only"));
+    }
   }
 
   // Shadow scoring and the hit-ratio lists. Declared after the recommender so they are destroyed
@@ -242,6 +275,15 @@ int RunServe(const ServeFlags& flags) {
     spdlog::warn("ADMIN_TOKEN is not set: POST /models/reload is open to every client");
   }
   http::ApiService api(recommender, registry, health, admin);
+  // An empty reload reconnects the Redis dependencies at once (runbook: "re-enable the cache"),
+  // instead of waiting for the breakers' own probes.
+  if (redis_cache_ptr != nullptr) {
+    manager.AddRefreshHook("cache", [redis_cache_ptr] { return redis_cache_ptr->Reconnect(); });
+  }
+  if (failover_features != nullptr) {
+    manager.AddRefreshHook("feature_store",
+                           [&failover_features] { return failover_features->Reconnect(); });
+  }
   manager.AddRefreshHook("data_quality", [&api, &registry, report_path]() -> Status {
     auto summary = observe::ReadDataQualitySummary(report_path);
     if (!summary.ok()) return summary.status();

@@ -62,10 +62,18 @@ Result<std::vector<ScoredItem>> Recommender::Popular(int64_t k) {
   for (size_t i = 0; i < n; ++i) {
     out.push_back({(*live)[i].first, static_cast<double>((*live)[i].second)});
   }
+  std::unordered_set<std::string> seen;
+  for (const auto& item : out) seen.insert(item.item_id);
+  if (out.size() < static_cast<size_t>(k) && feature_store_ != nullptr) {
+    if (auto stored = feature_store_->GetPopular(); stored.ok()) {
+      std::vector<ScoredItem> items;
+      items.reserve(stored->size());
+      for (auto& item : *stored) items.push_back({std::move(item.item_id), item.score});
+      FillUnique(out, items, static_cast<size_t>(k), seen);
+    }
+  }
   if (out.size() < static_cast<size_t>(k)) {
     if (auto model = models_.Get().primary) {
-      std::unordered_set<std::string> seen;
-      for (const auto& item : out) seen.insert(item.item_id);
       FillUnique(out, model->Popular(static_cast<uint32_t>(k)), static_cast<size_t>(k), seen);
     }
   }
@@ -108,10 +116,12 @@ RecommendationAnswer Recommender::Personalized(const std::shared_ptr<const Servi
   query.user_id = std::string(user_id);
   query.k = k;
   query.recent_items = live_.RecentItems(user_id);
-  query.history = UserHistory(user_id, query.recent_items);
+  std::string_view history_degraded;  // the feature store served from its fallback
+  query.history = UserHistory(user_id, query.recent_items, history_degraded);
   query.recall = ctx.recall;
   if (!model.KnowsUser(user_id) && query.history.empty()) {
-    return PopularAnswer(&model, k, "");  // cold start: popular items, not a degradation
+    // Cold start: popular items, not a degradation unless the feature store was degraded.
+    return PopularAnswer(&model, k, history_degraded);
   }
   // Recall runs once; ranking reorders exactly these candidates (their per-channel scores ride
   // along in the model's state), and recall order is the fallback when ranking fails.
@@ -151,13 +161,15 @@ RecommendationAnswer Recommender::Personalized(const std::shared_ptr<const Servi
   FillUnique(answer.items, ordered, k, seen);
   answer.model_version = model.version();
   answer.source = "personalized";
+  if (degraded_reason.empty()) degraded_reason = std::string(history_degraded);
   answer.degraded_reason = degraded_reason;
   if (!degraded_reason.empty() && !shadow) RecordDegraded(degraded_reason);
   return answer;
 }
 
 std::vector<HistoryItem> Recommender::UserHistory(std::string_view user_id,
-                                                  const std::vector<std::string>& live_items) {
+                                                  const std::vector<std::string>& live_items,
+                                                  std::string_view& degraded_reason) {
   std::vector<HistoryItem> history;
   std::unordered_set<std::string> seen;
   int64_t now = static_cast<int64_t>(NowSeconds());
@@ -165,8 +177,9 @@ std::vector<HistoryItem> Recommender::UserHistory(std::string_view user_id,
     if (seen.insert(item).second) history.push_back({item, now});
   }
   if (feature_store_ != nullptr) {
-    auto features = feature_store_->GetUser(user_id);
-    if (features.ok()) {
+    store::FeatureStore::UserRead read = feature_store_->ReadUser(user_id);
+    if (read.degraded) degraded_reason = resilience::DegradationReasonLabel(*read.degraded);
+    if (auto& features = read.features; features.ok()) {
       for (const auto& r : features->recent) {
         if (seen.insert(r.item_id).second) history.push_back({r.item_id, r.timestamp});
       }

@@ -94,8 +94,9 @@ class Recommender {
                                       std::optional<std::string_view> user_id, int64_t k);
   // GET /similar/{item_id}. NotFound as for Detail.
   Result<RecommendationAnswer> Similar(std::string_view item_id, int64_t k);
-  // GET /popular: items by live event count; when a model is loaded and live counts give fewer
-  // than k items, the model's popular list fills the rest.
+  // GET /popular: items by live event count; when live counts give fewer than k items, the
+  // feature store's popular list (the latest pipeline snapshot) fills the rest, then the
+  // model's popular list when a model is loaded. A feature-store miss or error skips it.
   Result<std::vector<ScoredItem>> Popular(int64_t k);
   // GET /hot/trending: items by event count in the live 1h or 24h window.
   Result<std::vector<ScoredItem>> Trending(std::string_view timeframe, int64_t k, int64_t now);
@@ -115,6 +116,11 @@ class Recommender {
   // default) means live events only. Call before serving starts (not synchronised); `store`
   // must outlive this object.
   void SetFeatureStore(store::FeatureStore* store) { feature_store_ = store; }
+  // What /health reports as `feature_store`: the backend answering feature reads right now
+  // ("redis", "sqlite"), or "none" without a feature store.
+  std::string_view feature_store_backend() const {
+    return feature_store_ != nullptr ? feature_store_->backend() : "none";
+  }
   // Ranking through `guard` (deadline + breaker) instead of on the request thread; null (the
   // default) ranks inline. Same rules as SetFeatureStore.
   void SetRankingGuard(RankingGuard* guard) { ranking_guard_ = guard; }
@@ -146,9 +152,12 @@ class Recommender {
                       const RecommendationAnswer& answer);
   void RecordDegraded(std::string_view reason);
   // Live recent items (at `now`) and the feature store's recent interactions, newest first, one
-  // entry per item. A feature-store miss or error leaves just the live part.
+  // entry per item. A feature-store miss or error leaves just the live part. `degraded_reason`
+  // gets the feature store's fallback reason when its primary backend was not used (else is
+  // left empty).
   std::vector<HistoryItem> UserHistory(std::string_view user_id,
-                                       const std::vector<std::string>& live_items);
+                                       const std::vector<std::string>& live_items,
+                                       std::string_view& degraded_reason);
   void LogExposure(const RequestContext& ctx, std::string_view user_id,
                    const RecommendationAnswer& answer);
   // Queues the shadow scoring of this request when a shadow is loaded and the user is in its

@@ -1,7 +1,6 @@
 #include "engine/redis_recommendation_cache.h"
 
 #include <nlohmann/json.hpp>
-#include <thread>
 
 #include "engine/ranking_guard.h"
 
@@ -84,12 +83,17 @@ Result<std::unique_ptr<RedisRecommendationCache>> RedisRecommendationCache::Crea
 
 Status RedisRecommendationCache::Reconnect() {
   auto client = store::RedisClient::Connect(endpoint_, {timeout_, timeout_});
-  std::lock_guard lock(mu_);
-  if (!client.ok()) {
-    client_.reset();
-    return client.status();
+  {
+    std::lock_guard lock(mu_);
+    if (!client.ok()) {
+      client_.reset();
+      return client.status();
+    }
+    client_ = std::move(client).value();
   }
-  client_ = std::move(client).value();
+  // The connection just answered (AUTH/SELECT or the TCP handshake): Redis is back, so stop
+  // serving around it now instead of after the cool-down and a probe.
+  breaker_.Reset();
   return Status::Ok();
 }
 
@@ -104,15 +108,11 @@ Result<store::RedisReply> RedisRecommendationCache::Call(
   resilience::CircuitBreaker::Permit permit = breaker_.TryAcquire();
   if (!permit) return FailedPrecondition("cache breaker open");
   if (faults_ != nullptr) {
-    auto decision = faults_->Decide(resilience::FaultOperation::kRedis);
-    if (decision.delay.count() > 0) {
-      std::this_thread::sleep_for(std::min(decision.delay, timeout_));
-      if (decision.delay >= timeout_) {
-        timeouts_.WithLabels({"redis_cache"}).Inc();
-        return DeadlineExceeded("injected Redis delay passed REDIS_TIMEOUT");
-      }
+    Status injected = faults_->InjectWithin(resilience::FaultOperation::kRedis, timeout_);
+    if (injected.code() == StatusCode::kDeadlineExceeded) {
+      timeouts_.WithLabels({"redis_cache"}).Inc();
     }
-    if (decision.fail) return Unavailable("injected failure: redis");
+    if (!injected.ok()) return injected;
   }
   std::lock_guard lock(mu_);
   if (client_ == nullptr || !client_->usable()) {

@@ -41,7 +41,10 @@ class RedisRecommendationCache final : public RecommendationCache {
   std::string_view kind() const override { return "redis"; }
   // True while connected and the breaker is not open: what /health reports as "enabled".
   bool available() override;
-  // Drops the connection and connects again now (reload with an empty body).
+  // Drops the connection and connects again now (POST /models/reload with an empty body). On
+  // success the `cache` breaker is closed at once (a transition when it was open or half-open),
+  // so the next request uses the cache; on failure the error is returned and the breaker is left
+  // as it was. Thread-safe.
   Status Reconnect();
 
  private:

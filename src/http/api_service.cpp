@@ -368,7 +368,7 @@ Reply ApiService::Health(const Call& call) {
       .Key("cache")
       .String(recommender_.cache_enabled() ? "enabled" : "disabled")
       .Key("feature_store")
-      .String(health.feature_store)
+      .String(recommender_.feature_store_backend())
       .Key("primary")
       .StringOrNull(model ? model->version() : "")
       .Key("shadow")

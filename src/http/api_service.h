@@ -27,7 +27,6 @@ std::string SanitizeOrGenerateRequestId(std::string_view incoming);
 
 // What /health reports besides the engine's own state.
 struct HealthInfo {
-  std::string feature_store = "sqlite";
   std::optional<double> data_quality_score;
   std::optional<int64_t> pipeline_last_run;  // unix seconds
 };

@@ -148,6 +148,11 @@ void CircuitBreaker::Record(uint64_t generation, bool success) {
   }
 }
 
+void CircuitBreaker::Reset() {
+  std::lock_guard lock(mu_);
+  if (state_ != BreakerState::kClosed) TransitionLocked(BreakerState::kClosed);
+}
+
 BreakerState CircuitBreaker::state() {
   std::lock_guard lock(mu_);
   AdvanceLocked(clock_.Now());

@@ -95,6 +95,11 @@ class CircuitBreaker {
 
   // Current state, after applying an open → half_open move whose cool-down has passed.
   BreakerState state();
+  // Closes the breaker now, without waiting for the cool-down and a probe: for an operator who
+  // knows the dependency is back (POST /models/reload with an empty body) right after a call
+  // proved it. A transition (and a listener call) only when it was not closed already; outcomes
+  // of calls admitted before are then ignored, as after any transition.
+  void Reset();
   const std::string& dependency() const { return dependency_; }
 
   struct WindowCounts {

@@ -1,5 +1,6 @@
 #include "resilience/fault_injector.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <thread>
@@ -106,6 +107,21 @@ FaultInjector::Decision FaultInjector::Decide(FaultOperation operation) {
 Status FaultInjector::Inject(FaultOperation operation) {
   const Decision decision = Decide(operation);
   if (decision.delay.count() > 0) std::this_thread::sleep_for(decision.delay);
+  if (decision.fail) {
+    return Unavailable("injected failure: " + std::string(FaultOperationName(operation)));
+  }
+  return Status::Ok();
+}
+
+Status FaultInjector::InjectWithin(FaultOperation operation, std::chrono::milliseconds budget) {
+  const Decision decision = Decide(operation);
+  if (decision.delay.count() > 0) {
+    std::this_thread::sleep_for(std::min(decision.delay, budget));
+    if (decision.delay >= budget) {
+      return DeadlineExceeded("injected " + std::string(FaultOperationName(operation)) +
+                              " delay passed the call's deadline");
+    }
+  }
   if (decision.fail) {
     return Unavailable("injected failure: " + std::string(FaultOperationName(operation)));
   }

@@ -71,6 +71,12 @@ class FaultInjector {
   // never on an event loop.
   Status Inject(FaultOperation operation);
 
+  // Applies Decide() for a call with its own deadline `budget` (a Redis call under
+  // REDIS_TIMEOUT): sleeps the delay but never longer than `budget`, then returns
+  // DeadlineExceeded when the delay reached the budget (the call would have timed out),
+  // Unavailable when the call is to fail, OK otherwise.
+  Status InjectWithin(FaultOperation operation, std::chrono::milliseconds budget);
+
  private:
   struct PerOperation {
     std::atomic<int64_t> delay_ms{0};

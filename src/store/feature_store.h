@@ -1,17 +1,20 @@
 #pragma once
 // The feature store as serving sees it (FeatureStore) and as the pipeline fills it
 // (FeatureSnapshotWriter). Implementations: SqliteFeatureStore (embedded default,
-// data/feature_store.db) and RedisFeatureStore (scale-out; filled by `recserve sync`).
-// Layouts are documented in docs/FEATURE_STORE.md.
+// data/feature_store.db), RedisFeatureStore (scale-out; filled by `recserve sync`) and
+// FailoverFeatureStore (Redis first, SQLite while Redis fails; what `serve` uses when
+// FEATURE_REDIS_URL is set). Layouts are documented in docs/FEATURE_STORE.md.
 //
 // Snapshot semantics: the store always serves exactly one published snapshot. Each read call
 // answers from one snapshot (old or new, never a mix); two consecutive calls may straddle a
 // switch, which is harmless because every snapshot is complete on its own.
 
+#include <optional>
 #include <string_view>
 #include <vector>
 
 #include "core/status.h"
+#include "resilience/degradation_reason.h"
 #include "store/feature_types.h"
 
 namespace recserve::store {
@@ -30,6 +33,20 @@ class FeatureStore {
   virtual Result<std::vector<RankedItem>> GetPopular() = 0;
   virtual Result<std::vector<RankedItem>> GetTrending() = 0;
   virtual Result<SnapshotMetadata> GetMetadata() = 0;
+
+  // The backend answering reads right now, as /health reports it: "sqlite", "redis" (a failover
+  // store names the one its latest read used), or "none" when it has nothing to read from.
+  virtual std::string_view backend() const = 0;
+
+  // GetUser() plus how the answer was served: `degraded` names the fallback when the store's
+  // primary backend was skipped or failed and the answer (or the error) came without it, so the
+  // caller can mark its response (recommendation_degraded_total{reason}). A store without a
+  // fallback never sets it.
+  struct UserRead {
+    Result<UserFeatures> features;
+    std::optional<resilience::DegradationReason> degraded;
+  };
+  virtual UserRead ReadUser(std::string_view user_id) { return {GetUser(user_id), std::nullopt}; }
 };
 
 // Write side. Publish() makes `snapshot` the current one atomically, or changes nothing when it

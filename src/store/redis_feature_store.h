@@ -72,6 +72,7 @@ class RedisFeatureStore final : public FeatureStore {
   Result<std::vector<RankedItem>> GetPopular() override;
   Result<std::vector<RankedItem>> GetTrending() override;
   Result<SnapshotMetadata> GetMetadata() override;
+  std::string_view backend() const override { return "redis"; }
 
  private:
   struct Pointer {

@@ -36,6 +36,7 @@ class SqliteFeatureStore final : public FeatureStore, public FeatureSnapshotWrit
   Result<std::vector<RankedItem>> GetPopular() override;
   Result<std::vector<RankedItem>> GetTrending() override;
   Result<SnapshotMetadata> GetMetadata() override;
+  std::string_view backend() const override { return "sqlite"; }
 
   // AlreadyExists when the version was published before; the store is then unchanged.
   Status Publish(const FeatureSnapshot& snapshot) override { return Publish(snapshot, nullptr); }

@@ -26,6 +26,7 @@ class ServeTest(unittest.TestCase):
         cls.svc = rt.Service(env={
             "EXPOSURE_LOG_PATH": cls.exposure,
             "DATA_QUALITY_REPORT": report,
+            "FEATURE_STORE_PATH": os.path.join(cls.tmp, "absent-feature-store.db"),
             "MAX_BODY_BYTES": "200000",
             "HTTP_THREADS": "2",
         }, args=["--bind", "127.0.0.1"])
@@ -51,7 +52,7 @@ class ServeTest(unittest.TestCase):
         self.assertEqual(status, 200)
         self.assertFalse(health["models_loaded"])
         self.assertEqual(health["cache"], "enabled")
-        self.assertEqual(health["feature_store"], "sqlite")
+        self.assertEqual(health["feature_store"], "none")  # FEATURE_STORE_PATH is absent
         self.assertIsNone(health["primary"])
         self.assertIsNone(health["shadow"])
         self.assertEqual(health["data_quality_score"], 91.5)

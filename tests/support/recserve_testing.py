@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 SOURCE_DIR = os.environ.get("RECSERVE_SOURCE_DIR", os.getcwd())
@@ -229,3 +230,120 @@ def publish_small_bundle(root, run_id):
                  env={"OMP_WAIT_POLICY": "passive"})
     return {"MODEL_DIR": os.path.join(root, "models"),
             "FEATURE_STORE_PATH": os.path.join(root, "data", "feature_store.db")}
+
+
+# ----------------------------------------------------------------------------------------------
+# Drill helpers: steady load, bounded polling, metric look-ups and the runbook's resync step.
+# Used by the feature-store drills (tests/drills/test_feature_store_failover_drill.py,
+# tests/drills/test_redis_startup_drill.py).
+
+class SteadyLoad:
+    """Threads that request GET /recommendations/{user}?k=10 in a loop (users 1..943 of ML-100K,
+    one request per thread every `pause` seconds) until stop(). Records (status, seconds) per
+    request; status 0 means no HTTP answer at all (connection error or client timeout)."""
+
+    def __init__(self, svc, threads=3, pause=0.01, users=943):
+        self.svc = svc
+        self.threads = threads
+        self.pause = pause
+        self.users = users
+        self.results = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._workers = []
+
+    def _work(self, t):
+        i = 0
+        while not self._stop.is_set():
+            user = str(1 + (t * 1000 + i) % self.users)
+            i += 1
+            start = time.monotonic()
+            try:
+                status, _, _ = self.svc.request("GET", f"/recommendations/{user}?k=10", timeout=10)
+            except OSError:
+                status = 0
+            with self._lock:
+                self.results.append((status, time.monotonic() - start))
+            time.sleep(self.pause)
+
+    def start(self):
+        self._workers = [threading.Thread(target=self._work, args=(t,), daemon=True)
+                         for t in range(self.threads)]
+        for w in self._workers:
+            w.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        for w in self._workers:
+            w.join(timeout=30)
+
+    def summary(self):
+        """{"requests", "share_200", "p99_ms", "max_ms", "statuses"} over every recorded request."""
+        with self._lock:
+            results = list(self.results)
+        latencies = sorted(r[1] for r in results)
+        ok = sum(1 for r in results if r[0] == 200)
+        statuses = {}
+        for status, _ in results:
+            statuses[status] = statuses.get(status, 0) + 1
+        p99 = latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))] if latencies else 0
+        return {"requests": len(results), "share_200": ok / max(1, len(results)),
+                "p99_ms": p99 * 1000, "max_ms": (latencies[-1] * 1000) if latencies else 0,
+                "statuses": statuses}
+
+
+def wait_for(probe, accept, timeout, interval=0.25):
+    """Calls probe() until accept(value) or `timeout` seconds passed; returns the last value."""
+    deadline = time.monotonic() + timeout
+    value = probe()
+    while not accept(value) and time.monotonic() < deadline:
+        time.sleep(interval)
+        value = probe()
+    return value
+
+
+def metric(metrics, name, **labels):
+    """One sample of parse_prometheus_text() output; 0 when the series does not exist yet."""
+    return metrics.get((name, frozenset(labels.items())), 0.0)
+
+
+def scrape(svc):
+    return parse_prometheus_text(svc.request("GET", "/metrics")[2].decode())
+
+
+def resync_features(redis_url, data_root):
+    """The runbook's resync: `scripts/run_pipeline.sh --sync-only` into `redis_url` from the
+    feature store under `data_root`. Returns the CompletedProcess (raises when it fails)."""
+    env = dict(os.environ)
+    env.update({"FEATURE_REDIS_URL": redis_url, "RECSERVE_BIN": RECSERVE_BIN})
+    proc = subprocess.run([os.path.join(SOURCE_DIR, "scripts", "run_pipeline.sh"), "--sync-only",
+                           "--data-root", data_root], capture_output=True, text=True, env=env,
+                          timeout=120, cwd=SOURCE_DIR)
+    if proc.returncode != 0:
+        raise AssertionError(f"run_pipeline.sh --sync-only exited {proc.returncode}\n"
+                             f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
+    return proc
+
+
+@contextlib.contextmanager
+def drill_service(prefix, run_id, redis_up_at_start):
+    """`recserve serve` with a small bundle and REDIS_URL and FEATURE_REDIS_URL both pointing at
+    one private redis-server, as in production. With `redis_up_at_start` the server runs and holds
+    the synced features before serve starts; otherwise its port is chosen but nothing listens
+    there until the drill calls redis.start(). Yields (svc, redis, data_root); stops both and
+    removes every file afterwards."""
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    redis = RedisServer()
+    data_root = os.path.join(tmp, "data")
+    try:
+        serve_env = publish_small_bundle(tmp, run_id)
+        if redis_up_at_start:
+            redis.start()
+            resync_features(redis.url, data_root)
+        with Service(env={**serve_env, "REDIS_URL": redis.url, "FEATURE_REDIS_URL": redis.url,
+                          "REDIS_TIMEOUT": "0.2", "HTTP_THREADS": "2"}) as svc:
+            yield svc, redis, data_root
+    finally:
+        redis.close()
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -57,6 +57,7 @@ class FixedHistoryStore final : public store::FeatureStore {
   Result<std::vector<store::RankedItem>> GetPopular() override { return NotFound("none"); }
   Result<std::vector<store::RankedItem>> GetTrending() override { return NotFound("none"); }
   Result<store::SnapshotMetadata> GetMetadata() override { return NotFound("none"); }
+  std::string_view backend() const override { return "fixed"; }
 };
 
 class BundleFixture : public ::testing::Test {

@@ -240,6 +240,65 @@ TEST_F(EngineFixture, ColdStartAndRankerFailureFallBack) {
   EXPECT_EQ(fallback->items[0].item_id, "a");  // recall order
 }
 
+// A feature store whose primary backend is down: every read comes from its fallback and says so.
+class FallenBackFeatureStore final : public store::FeatureStore {
+ public:
+  Result<store::UserFeatures> GetUser(std::string_view user_id) override {
+    if (user_id != "u1") return NotFound("no user");
+    store::UserFeatures f;
+    f.user_id = "u1";
+    f.recent = {{"e", kNow - 60}};
+    return f;
+  }
+  Result<store::ItemFeatures> GetItem(std::string_view) override { return NotFound("no item"); }
+  Result<std::vector<store::RankedItem>> GetPopular() override {
+    return std::vector<store::RankedItem>{{"f1", 7}, {"p1", 6}};
+  }
+  Result<std::vector<store::RankedItem>> GetTrending() override { return NotFound("none"); }
+  Result<store::SnapshotMetadata> GetMetadata() override { return NotFound("none"); }
+  std::string_view backend() const override { return "sqlite"; }
+  UserRead ReadUser(std::string_view user_id) override {
+    return {GetUser(user_id), resilience::DegradationReason::kTimeoutRedis};
+  }
+};
+
+TEST_F(EngineFixture, FeatureStoreFallbackMarksAnswersAndItsPopularListFillsTheGap) {
+  EXPECT_EQ(recommender.feature_store_backend(), "none");
+  FallenBackFeatureStore features;
+  recommender.SetFeatureStore(&features);
+  EXPECT_EQ(recommender.feature_store_backend(), "sqlite");
+  ASSERT_TRUE(recommender.IngestEvents({MakeEvent("x", "hot")}, kNow).ok());
+  // No model: live events first, then the feature store's list.
+  auto popular = recommender.Popular(5);
+  ASSERT_TRUE(popular.ok());
+  ASSERT_EQ(popular->size(), 3u);
+  EXPECT_EQ((*popular)[0].item_id, "hot");
+  EXPECT_EQ((*popular)[1].item_id, "f1");
+  EXPECT_EQ((*popular)[2].item_id, "p1");
+  // With a model, its list fills what is still missing (p1 only once).
+  recommender.SetPrimaryModel(std::make_shared<FakeModel>("v1"));
+  popular = recommender.Popular(5);
+  ASSERT_EQ(popular->size(), 5u);
+  EXPECT_EQ((*popular)[3].item_id, "p2");
+  EXPECT_EQ((*popular)[4].item_id, "p3");
+
+  // The stored history still counts ("e" is seen), and the answer says it came without Redis.
+  for (int i = 0; i < 2; ++i) {
+    auto answer = recommender.Recommend(ctx, "u1", 3);
+    ASSERT_TRUE(answer.ok());
+    EXPECT_EQ(answer->source, "personalized");
+    EXPECT_EQ(answer->degraded_reason, "timeout:redis");
+    EXPECT_FALSE(answer->from_cache);  // degraded answers are not cached
+    ASSERT_EQ(answer->items.size(), 3u);
+    EXPECT_EQ(answer->items[0].item_id, "d");
+  }
+  auto cold = recommender.Recommend(ctx, "stranger", 2);
+  EXPECT_EQ(cold->source, "popular");
+  EXPECT_EQ(cold->degraded_reason, "timeout:redis");
+  EXPECT_EQ(cold->items[0].item_id, "hot");
+  EXPECT_EQ(metrics.degraded.WithLabels({"timeout:redis"}).Value(), 3);
+}
+
 TEST_F(EngineFixture, TrendingValidatesTimeframeAndK) {
   ASSERT_TRUE(recommender.IngestEvents({MakeEvent("x", "t")}, kNow).ok());
   auto t = recommender.Trending("1h", 10, kNow);

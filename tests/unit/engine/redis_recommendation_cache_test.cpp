@@ -61,6 +61,31 @@ TEST(RedisRecommendationCache, UnreachableRedisFailsThenBreakerSkips) {
   EXPECT_EQ(transitions.WithLabels({"cache", "open"}).Value(), 1);
 }
 
+TEST(RedisRecommendationCache, ReconnectClosesAnOpenBreakerAtOnce) {
+  const char* url = std::getenv("REDIS_TEST_URL");
+  if (url == nullptr) GTEST_SKIP() << "REDIS_TEST_URL not set (make test sets it)";
+  observe::Registry registry;
+  resilience::FaultInjector faults;
+  ASSERT_TRUE(faults.Set(resilience::FaultOperation::kRedis, {milliseconds(0), 1.0}).ok());
+  Status first;
+  auto cache = RedisRecommendationCache::Create(url, milliseconds(1000), milliseconds(60000),
+                                                registry, &faults, &first);
+  ASSERT_TRUE(cache.ok());
+  ASSERT_TRUE(first.ok()) << first.message();
+  for (int i = 0; i < 5; ++i) EXPECT_FALSE((*cache)->Lookup("k").ok());
+  EXPECT_FALSE((*cache)->available());  // breaker open (cool-down 2 s)
+  EXPECT_EQ((*cache)->Lookup("k").status().code(), StatusCode::kFailedPrecondition);
+  faults.ClearAll();
+  ASSERT_TRUE((*cache)->Reconnect().ok());
+  EXPECT_TRUE((*cache)->available());
+  EXPECT_TRUE((*cache)->Lookup(RecommendationCacheKey("v", "reconnect", 1, 0)).ok());
+  auto& state = registry.AddGauge("circuit_breaker_state", "", {"dependency"});
+  EXPECT_EQ(state.WithLabels({"cache"}).Value(), 0);
+  auto& transitions =
+      registry.AddCounter("circuit_breaker_transitions_total", "", {"dependency", "to"});
+  EXPECT_EQ(transitions.WithLabels({"cache", "closed"}).Value(), 1);
+}
+
 TEST(RedisRecommendationCache, BadUrlIsRefused) {
   observe::Registry registry;
   auto cache = RedisRecommendationCache::Create("http://nope", milliseconds(200),

@@ -68,6 +68,31 @@ TEST_F(CircuitBreakerTest, StartsClosedAndAdmitsEveryCall) {
   EXPECT_TRUE(transitions_.empty());
 }
 
+TEST_F(CircuitBreakerTest, ResetClosesAtOnceAndIgnoresCallsAdmittedBefore) {
+  CircuitBreakerOptions o = Options();
+  o.successes_to_close = 3;
+  auto b = MakeOpen(o);
+  b->Reset();
+  EXPECT_EQ(b->state(), BreakerState::kClosed);
+  ASSERT_EQ(transitions_.size(), 2u);
+  EXPECT_EQ(transitions_[1].from, BreakerState::kOpen);
+  EXPECT_EQ(transitions_[1].to, BreakerState::kClosed);
+  EXPECT_EQ(b->window_counts().failures, 0u);  // a fresh window
+  b->Reset();                                  // already closed: no transition
+  EXPECT_EQ(transitions_.size(), 2u);
+
+  // From half-open: the probe admitted before the reset records nothing afterwards.
+  Outcomes(*b, 0, 20);
+  clock_.Advance(seconds(5));
+  CircuitBreaker::Permit probe = b->TryAcquire();
+  ASSERT_TRUE(probe);
+  EXPECT_EQ(b->state(), BreakerState::kHalfOpen);
+  b->Reset();
+  probe.RecordFailure();
+  EXPECT_EQ(b->state(), BreakerState::kClosed);
+  EXPECT_EQ(b->window_counts().failures, 0u);
+}
+
 TEST_F(CircuitBreakerTest, FewerThanMinRequestsNeverOpen) {
   auto b = Make(Options());
   Outcomes(*b, 0, 19);

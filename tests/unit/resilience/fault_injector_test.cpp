@@ -45,6 +45,20 @@ TEST(FaultInjector, RatesZeroAndOneAreExact) {
   for (int i = 0; i < 100; ++i) ASSERT_FALSE(injector.Decide(FaultOperation::kRanking).fail);
 }
 
+TEST(FaultInjector, InjectWithinTurnsALongDelayIntoATimeoutAndShortOnesIntoWaits) {
+  FaultInjector injector;
+  EXPECT_TRUE(injector.InjectWithin(FaultOperation::kRedis, milliseconds(5)).ok());
+  ASSERT_TRUE(injector.Set(FaultOperation::kRedis, {milliseconds(20), 0.0}).ok());
+  EXPECT_EQ(injector.InjectWithin(FaultOperation::kRedis, milliseconds(5)).code(),
+            StatusCode::kDeadlineExceeded);
+  EXPECT_TRUE(injector.InjectWithin(FaultOperation::kRedis, milliseconds(1000)).ok());
+  ASSERT_TRUE(injector.Set(FaultOperation::kRedis, {milliseconds(1), 1.0}).ok());
+  Status failed = injector.InjectWithin(FaultOperation::kRedis, milliseconds(1000));
+  EXPECT_EQ(failed.code(), StatusCode::kUnavailable);
+  EXPECT_EQ(failed.message(), "injected failure: redis");
+  EXPECT_TRUE(injector.InjectWithin(FaultOperation::kRanking, milliseconds(5)).ok());
+}
+
 TEST(FaultInjector, SameSeedSameFailuresOtherSeedOthers) {
   FaultInjector a(7), b(7), c(8);
   for (FaultInjector* f : {&a, &b, &c}) {
