@@ -110,8 +110,8 @@ Result<Variant> ParseVariant(const YAML::Node& node, const std::string& experime
   Result<double> allocation = YamlFiniteDouble(node["allocation"], "allocation", context);
   if (!allocation.ok()) return allocation.status();
   if (*allocation < 0 || *allocation > 1) {
-    return InvalidArgument(context + ": " + DescribeField("allocation", node["allocation"]) +
-                           ": " + node["allocation"].Scalar() + " is outside [0, 1]");
+    return InvalidArgument(context + ": " + DescribeField("allocation", node["allocation"]) + ": " +
+                           node["allocation"].Scalar() + " is outside [0, 1]");
   }
   variant.allocation = *allocation;
   if (node["parameters"]) {
@@ -154,8 +154,8 @@ Result<Experiment> ParseExperiment(const YAML::Node& node, std::string_view sour
     sum += variant->allocation;
     if (sum > 1 + kAllocationSumTolerance) {
       return InvalidArgument(context + " variant '" + variant->name +
-                             "': field 'allocation': allocations add up to " +
-                             std::to_string(sum) + " here; the sum must be at most 1");
+                             "': field 'allocation': allocations add up to " + std::to_string(sum) +
+                             " here; the sum must be at most 1");
     }
     variant->bucket_end = std::min(sum, 1.0);
     experiment.variants.push_back(std::move(variant).value());
@@ -199,11 +199,20 @@ VariantParameters ExperimentsConfig::ParametersFor(std::string_view user_id) con
   return merged;
 }
 
+uint64_t MixBits64(uint64_t h) {
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ULL;
+  h ^= h >> 33;
+  return h;
+}
+
 double AssignmentBucket(std::string_view salt, std::string_view user_id) {
   std::string key;
   key.reserve(salt.size() + 1 + user_id.size());
   key.append(salt).append(1, ':').append(user_id);
-  return static_cast<double>(Fnv1a64(key) >> 11) * 0x1.0p-53;
+  return static_cast<double>(MixBits64(Fnv1a64(key)) >> 11) * 0x1.0p-53;
 }
 
 bool InRollout(std::string_view salt, std::string_view user_id, double fraction) {
