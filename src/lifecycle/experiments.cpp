@@ -199,6 +199,13 @@ VariantParameters ExperimentsConfig::ParametersFor(std::string_view user_id) con
   return merged;
 }
 
+std::string ReportedVariant(const std::vector<ExperimentAssignment>& assignments) {
+  for (const ExperimentAssignment& a : assignments) {
+    if (a.variant != nullptr) return a.experiment->name + ":" + a.variant->name;
+  }
+  return "primary";
+}
+
 uint64_t MixBits64(uint64_t h) {
   h ^= h >> 33;
   h *= 0xff51afd7ed558ccdULL;

@@ -111,6 +111,12 @@ class ExperimentsConfig {
 // h *= 0xc4ceb9fe1a85ec53; h ^= h >> 33 (all mod 2^64). A bijection that spreads every input bit.
 uint64_t MixBits64(uint64_t h);
 
+// The one `variant` value reported for a request (response field, exposure log, metric label):
+// "<experiment>:<variant>" of the first assignment (file order) that is not control, or
+// "primary" when the user is control in every experiment. ':' cannot occur in names, so the
+// label is unambiguous.
+std::string ReportedVariant(const std::vector<ExperimentAssignment>& assignments);
+
 // The user's bucket in [0, 1) for `salt` (formula above).
 double AssignmentBucket(std::string_view salt, std::string_view user_id);
 

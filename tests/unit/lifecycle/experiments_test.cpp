@@ -233,6 +233,44 @@ TEST(ExperimentsParse, EveryValidationErrorNamesFileExperimentVariantAndField) {
   }
 }
 
+TEST(ExperimentsParse, ArbitraryBytesGiveAConfigOrAnErrorNeverACrash) {
+  const std::string shipped =
+      testing::ReadFile(std::string(RECSERVE_SOURCE_DIR) + "/config/experiments.yaml");
+  std::mt19937_64 rng(2026);
+  int refused = 0;
+  for (int round = 0; round < 1000; ++round) {
+    std::string text = shipped;
+    const int edits = 1 + static_cast<int>(rng() % 4);
+    for (int e = 0; e < edits; ++e) {
+      const size_t at = rng() % text.size();
+      switch (rng() % 3) {
+        case 0:
+          text[at] = static_cast<char>(rng() % 256);
+          break;
+        case 1:
+          text.erase(at, 1 + rng() % 8);
+          break;
+        default:
+          text.insert(at, 1, ":-[{&*!|>'\"#\n\t0"[rng() % 15]);
+      }
+    }
+    Result<ExperimentsConfig> config = ParseExperiments(text, "mutated.yaml");
+    if (!config.ok()) {
+      ++refused;
+      ASSERT_THAT(config.status().message(), HasSubstr("mutated.yaml")) << text;
+      continue;
+    }
+    for (const Experiment& experiment : config->experiments()) {
+      double sum = 0;
+      for (const Variant& v : experiment.variants) sum += v.allocation;
+      ASSERT_LE(sum, 1 + 1e-9) << text;
+    }
+  }
+  EXPECT_GT(refused, 0);
+  // Nesting deep enough to exhaust a naive recursive parser's stack.
+  EXPECT_FALSE(ParseExperiments("experiments: " + std::string(100000, '['), "deep.yaml").ok());
+}
+
 TEST(ExperimentsParse, MissingFileIsNotFoundNamingThePath) {
   Result<ExperimentsConfig> config = LoadExperimentsFile("/nonexistent/experiments.yaml");
   ASSERT_FALSE(config.ok());
@@ -349,6 +387,9 @@ TEST(ExperimentsAssignment, ParametersMergeInFileOrderFirstSetterWins) {
   EXPECT_EQ(a[0].experiment->name, "first");
   EXPECT_EQ(a[0].variant_name(), "all");
   EXPECT_EQ(a[2].variant_name(), kControlVariant);  // allocation 0: nobody is in the variant
+  EXPECT_EQ(ReportedVariant(a), "first:all");
+  EXPECT_EQ(ReportedVariant({a[2]}), "primary");
+  EXPECT_EQ(ReportedVariant({}), "primary");
 
   EXPECT_TRUE(MustParse(kTwoVariantFile).ParametersFor("anyone").channel_weights.size() <= 1);
 }
