@@ -26,6 +26,7 @@ struct EvaluateFlags {
   int threads = 2;
   uint64_t seed = 42;
   bool fast = false;
+  uint32_t ranker_users = 20000;
 };
 
 nlohmann::ordered_json MetricsJson(const pipeline::Metrics& m) {
@@ -96,6 +97,7 @@ int RunEvaluate(const EvaluateFlags& flags) {
   options.threads = flags.threads;
   options.seed = flags.seed;
   options.fast = flags.fast;
+  options.ranker_max_users = flags.ranker_users;
   pipeline::TuningReport report;
   const auto train_start = std::chrono::steady_clock::now();
   auto model = pipeline::TrainTwoStage(test_fold.train, validation, space, *side, options, report);
@@ -189,6 +191,10 @@ Command AddEvaluateCommand(CLI::App& root) {
   c.cli->add_option("--seed", flags->seed, "random seed (iALS start, ANN, ranker sampling)")
       ->capture_default_str();
   c.cli->add_flag("--fast", flags->fast, "smaller iALS tuning grid (tests, quick checks)");
+  c.cli
+      ->add_option("--ranker-users", flags->ranker_users,
+                   "validation users sampled (seeded) for the ranker's groups; 0 = all")
+      ->capture_default_str();
   c.run = [flags] { return RunEvaluate(*flags); };
   return c;
 }
