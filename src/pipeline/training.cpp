@@ -6,6 +6,10 @@
 #include <thread>
 #include <unordered_set>
 
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
 #include "core/hashing.h"
 
 namespace recserve::pipeline {
@@ -13,6 +17,11 @@ namespace {
 
 double ValidationNdcg20(const Fold& fold, const models::RecallChannel& channel, int threads) {
   return EvaluateFold(fold, ChannelRanking(channel), threads).ndcg20;
+}
+
+// Seconds since `start`, for the per-stage log lines of a training run.
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 std::string Num(double v) {
@@ -180,9 +189,13 @@ Result<std::unique_ptr<models::Ranker>> TrainRankerOnFold(
     const Fold& validation, const IdVocabulary& users, const IdVocabulary& items,
     const models::ItemSide& side, const TrainingOptions& options, models::ModelConfig& config,
     TuningReport& report) {
+  auto stage_start = std::chrono::steady_clock::now();
   auto trained =
       models::RecommenderModel::TrainChannels(validation.train, users, items, side, config);
   if (!trained.ok()) return trained.status();
+  spdlog::info("training: fold channels on {} pairs in {:.1f} s", validation.train.nnz(),
+               SecondsSince(stage_start));
+  stage_start = std::chrono::steady_clock::now();
   // Held only while the groups are built: freed before the ranker trains and the final fit.
   auto model = std::make_unique<models::RecommenderModel>(std::move(trained).value());
   const size_t num_features = model->FeatureNames().size();
@@ -233,6 +246,9 @@ Result<std::unique_ptr<models::Ranker>> TrainRankerOnFold(
   }
   slots.clear();
   slots.shrink_to_fit();
+  spdlog::info("training: {} ranker groups from {} sampled users in {:.1f} s", groups.size(),
+               sampled.size(), SecondsSince(stage_start));
+  stage_start = std::chrono::steady_clock::now();
   models::RankingExamples all = Concatenate(groups, num_features, -1);
   report.ranker_groups = all.group_sizes.size();
   report.ranker_rows = all.rows();
@@ -262,6 +278,9 @@ Result<std::unique_ptr<models::Ranker>> TrainRankerOnFold(
     report.validation_ndcg20.emplace_back("ranker_held_out", best);
   }
   auto ranker = models::Ranker::Train(all, config.ranker);
+  spdlog::info("training: ranker ({} rows, objective {} depth {}) in {:.1f} s", all.rows(),
+               config.ranker.objective, config.ranker.depth, SecondsSince(stage_start));
+  stage_start = std::chrono::steady_clock::now();
   if (!ranker.ok() || split.holdout.empty()) return ranker;
   // The held-out users' figures: the fold's channels never saw their validation events and the
   // ranker never saw their groups, so these are honest estimates of what the run will serve.
@@ -320,9 +339,12 @@ Result<models::RecommenderModel> TrainTwoStage(const models::InteractionMatrix& 
       {"seed", std::to_string(options.seed)},
       {"threads", std::to_string(options.threads)},
   };
+  const auto final_start = std::chrono::steady_clock::now();
   auto model =
       models::RecommenderModel::TrainChannels(full, space.users, space.items, side, config);
   if (!model.ok()) return model.status();
+  spdlog::info("training: final channels on {} pairs in {:.1f} s", full.nnz(),
+               SecondsSince(final_start));
   if (ranker) model->SetRanker(std::move(ranker));
   return model;
 }
