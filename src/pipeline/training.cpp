@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <ctime>
 
 #include "core/hashing.h"
 
@@ -19,10 +20,30 @@ double ValidationNdcg20(const Fold& fold, const models::RecallChannel& channel, 
   return EvaluateFold(fold, ChannelRanking(channel), threads).ndcg20;
 }
 
-// Seconds since `start`, for the per-stage log lines of a training run.
-double SecondsSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
+// Wall and process-CPU seconds since construction, for the per-stage log lines of a training
+// run: on a shared machine the CPU figure is the comparable one.
+class StageClock {
+ public:
+  StageClock() { Restart(); }
+  void Restart() {
+    wall_ = std::chrono::steady_clock::now();
+    cpu_ = CpuSeconds();
+  }
+  std::string Elapsed() const {
+    const double wall =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_).count();
+    return fmt::format("{:.1f} s wall, {:.1f} s CPU", wall, CpuSeconds() - cpu_);
+  }
+
+ private:
+  static double CpuSeconds() {
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + ts.tv_nsec * 1e-9;
+  }
+  std::chrono::steady_clock::time_point wall_;
+  double cpu_ = 0;
+};
 
 std::string Num(double v) {
   std::string s = std::to_string(v);
@@ -115,6 +136,26 @@ models::ModelConfig TuneChannels(const Fold& validation, const models::ItemSide&
   return config;
 }
 
+models::Rp3betaParams TuneRp3beta(const Fold& validation, models::Rp3betaParams params, int threads,
+                                  TuningReport& report) {
+  double best = -1;
+  models::Rp3betaParams chosen = params;
+  for (float alpha : {0.5f, 0.75f, 1.0f}) {
+    for (float beta : {0.0f, 0.25f, 0.5f}) {
+      params.alpha = alpha;
+      params.beta = beta;
+      auto channel = models::TrainRp3beta(validation.train, params, threads);
+      double v = ValidationNdcg20(validation, *channel, threads);
+      if (v > best) best = v, chosen = params;
+    }
+  }
+  report.validation_ndcg20.emplace_back("rp3beta", best);
+  report.params.emplace_back("rp3beta_alpha", Num(chosen.alpha));
+  report.params.emplace_back("rp3beta_beta", Num(chosen.beta));
+  report.params.emplace_back("rp3beta_neighbours", std::to_string(chosen.neighbours));
+  return chosen;
+}
+
 namespace {
 
 // One validation user's ranking examples.
@@ -189,13 +230,13 @@ Result<std::unique_ptr<models::Ranker>> TrainRankerOnFold(
     const Fold& validation, const IdVocabulary& users, const IdVocabulary& items,
     const models::ItemSide& side, const TrainingOptions& options, models::ModelConfig& config,
     TuningReport& report) {
-  auto stage_start = std::chrono::steady_clock::now();
+  StageClock stage;
   auto trained =
       models::RecommenderModel::TrainChannels(validation.train, users, items, side, config);
   if (!trained.ok()) return trained.status();
-  spdlog::info("training: fold channels on {} pairs in {:.1f} s", validation.train.nnz(),
-               SecondsSince(stage_start));
-  stage_start = std::chrono::steady_clock::now();
+  spdlog::info("training: fold channels on {} pairs in {}", validation.train.nnz(),
+               stage.Elapsed());
+  stage.Restart();
   // Held only while the groups are built: freed before the ranker trains and the final fit.
   auto model = std::make_unique<models::RecommenderModel>(std::move(trained).value());
   const size_t num_features = model->FeatureNames().size();
@@ -246,9 +287,9 @@ Result<std::unique_ptr<models::Ranker>> TrainRankerOnFold(
   }
   slots.clear();
   slots.shrink_to_fit();
-  spdlog::info("training: {} ranker groups from {} sampled users in {:.1f} s", groups.size(),
-               sampled.size(), SecondsSince(stage_start));
-  stage_start = std::chrono::steady_clock::now();
+  spdlog::info("training: {} ranker groups from {} sampled users in {}", groups.size(),
+               sampled.size(), stage.Elapsed());
+  stage.Restart();
   models::RankingExamples all = Concatenate(groups, num_features, -1);
   report.ranker_groups = all.group_sizes.size();
   report.ranker_rows = all.rows();
@@ -278,9 +319,9 @@ Result<std::unique_ptr<models::Ranker>> TrainRankerOnFold(
     report.validation_ndcg20.emplace_back("ranker_held_out", best);
   }
   auto ranker = models::Ranker::Train(all, config.ranker);
-  spdlog::info("training: ranker ({} rows, objective {} depth {}) in {:.1f} s", all.rows(),
-               config.ranker.objective, config.ranker.depth, SecondsSince(stage_start));
-  stage_start = std::chrono::steady_clock::now();
+  spdlog::info("training: ranker ({} rows, objective {} depth {}) in {}", all.rows(),
+               config.ranker.objective, config.ranker.depth, stage.Elapsed());
+  stage.Restart();
   if (!ranker.ok() || split.holdout.empty()) return ranker;
   // The held-out users' figures: the fold's channels never saw their validation events and the
   // ranker never saw their groups, so these are honest estimates of what the run will serve.
@@ -339,12 +380,11 @@ Result<models::RecommenderModel> TrainTwoStage(const models::InteractionMatrix& 
       {"seed", std::to_string(options.seed)},
       {"threads", std::to_string(options.threads)},
   };
-  const auto final_start = std::chrono::steady_clock::now();
+  StageClock final_fit;
   auto model =
       models::RecommenderModel::TrainChannels(full, space.users, space.items, side, config);
   if (!model.ok()) return model.status();
-  spdlog::info("training: final channels on {} pairs in {:.1f} s", full.nnz(),
-               SecondsSince(final_start));
+  spdlog::info("training: final channels on {} pairs in {}", full.nnz(), final_fit.Elapsed());
   if (ranker) model->SetRanker(std::move(ranker));
   return model;
 }

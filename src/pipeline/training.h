@@ -11,6 +11,7 @@
 
 #include "core/status.h"
 #include "models/recommender.h"
+#include "models/rp3beta.h"
 #include "pipeline/evaluation.h"
 #include "pipeline/interaction_table.h"
 
@@ -64,6 +65,12 @@ struct TuningReport {
 // fit part, in the index space of the final data). Returns the chosen configuration.
 models::ModelConfig TuneChannels(const Fold& validation, const models::ItemSide& side,
                                  const TrainingOptions& options, TuningReport& report);
+
+// RP3beta's α × β chosen by validation NDCG@20 (neighbours fixed at params.neighbours); adds the
+// choice to report.params and its score to report.validation_ndcg20. An evaluation-only channel:
+// `recserve evaluate` reports it alone; serving does not use it.
+models::Rp3betaParams TuneRp3beta(const Fold& validation, models::Rp3betaParams params, int threads,
+                                  TuningReport& report);
 
 // Trains channels on validation.train, builds ranking examples for (a sample of, see
 // TrainingOptions::ranker_max_users) the validation users from Recall() candidates (label 1 for a
