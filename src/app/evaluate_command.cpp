@@ -170,8 +170,8 @@ int RunEvaluate(const EvaluateFlags& flags) {
     out["validation_ndcg@20"] = validation_json;
     out["ranker"] = {{"groups", report.ranker_groups}, {"rows", report.ranker_rows}};
     out["ann"] = {{"recall@20_vs_exact", ann_recall}};
-    out["seconds"] = {
-        {"train", train_seconds}, {"evaluate", eval_seconds}, {"rp3beta", rp3_seconds}};
+    // EVALUATION.md's shape: RP3beta's tuning, training and scoring count as training time.
+    out["seconds"] = {{"train", train_seconds + rp3_seconds}, {"evaluate", eval_seconds}};
     std::ofstream file(flags.output, std::ios::trunc);
     file << out.dump(2) << "\n";
     file.close();
