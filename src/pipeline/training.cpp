@@ -1,15 +1,14 @@
 #include "pipeline/training.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <ctime>
 #include <string>
 #include <thread>
 #include <unordered_set>
-
-#include <spdlog/spdlog.h>
-
-#include <chrono>
-#include <ctime>
 
 #include "core/hashing.h"
 
@@ -237,7 +236,8 @@ Result<std::unique_ptr<models::Ranker>> TrainRankerOnFold(
   spdlog::info("training: fold channels on {} pairs in {}", validation.train.nnz(),
                stage.Elapsed());
   stage.Restart();
-  // Held only while the groups are built: freed before the ranker trains and the final fit.
+  // The fold's channels: held until the ranker is trained and the held-out users are scored,
+  // freed on return, before the final fit allocates its own.
   auto model = std::make_unique<models::RecommenderModel>(std::move(trained).value());
   const size_t num_features = model->FeatureNames().size();
   models::RecallParams params;
