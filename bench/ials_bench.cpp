@@ -2,13 +2,24 @@
 // matrix, and the GFLOP/s achieved, to compare with bench_gemm's peak (docs/PERFORMANCE.md).
 // The matrix: 100k users × 20k items, ~2M interactions; user activity and item popularity both
 // Zipf-like, generated with a fixed seed so runs are comparable.
+//
+// BM_IalsDatagen runs the configuration on a real file when RECSERVE_BENCH_IALS_DATA names
+// a directory with interactions.csv (e.g. the 20M-row `recserve datagen --seed 7` set of
+// bench/datagen.sh): every row is a positive (earliest per pair), 64 factors, and
+// RECSERVE_BENCH_IALS_ITERATIONS sweeps (default 15) in one training, threads 1 and 2. It reports
+// s/iteration (process CPU time and wall time per sweep, setup included) and GFLOP/s. Skipped when
+// the variable is unset.
 #include <benchmark/benchmark.h>
 
+#include <chrono>
 #include <cmath>
+#include <cstdlib>
+#include <optional>
 #include <random>
 #include <unordered_set>
 
 #include "models/recall_channels.h"
+#include "pipeline/evaluation.h"
 
 namespace {
 
@@ -75,6 +86,60 @@ BENCHMARK(BM_IalsIteration)
     ->Unit(benchmark::kSecond)
     ->MeasureProcessCPUTime()
     ->Iterations(3);
+
+// The datagen set as an interaction matrix (loaded once), or nullopt when not configured.
+const std::optional<InteractionMatrix>& DatagenMatrix() {
+  static const std::optional<InteractionMatrix> matrix = []() -> std::optional<InteractionMatrix> {
+    const char* dir = std::getenv("RECSERVE_BENCH_IALS_DATA");
+    if (dir == nullptr || *dir == 0) return std::nullopt;
+    namespace pl = recserve::pipeline;
+    auto set = pl::LoadPositives(std::filesystem::path(dir) / "interactions.csv", std::nullopt);
+    if (!set.ok()) {
+      std::fprintf(stderr, "RECSERVE_BENCH_IALS_DATA: %s\n", set.status().ToString().c_str());
+      return std::nullopt;
+    }
+    pl::IndexSpace space = pl::SortedIndexSpace(*set, set->rows);
+    return std::move(pl::BuildFold(*set, space, set->rows, {}).train);
+  }();
+  return matrix;
+}
+
+void BM_IalsDatagen(benchmark::State& state) {
+  const auto& m = DatagenMatrix();
+  if (!m) {
+    state.SkipWithError("RECSERVE_BENCH_IALS_DATA is not set (see the file comment)");
+    return;
+  }
+  const char* iterations = std::getenv("RECSERVE_BENCH_IALS_ITERATIONS");
+  IalsParams p;
+  p.factors = 64;
+  p.iterations = iterations ? static_cast<uint32_t>(std::max(1, std::atoi(iterations))) : 15;
+  p.threads = static_cast<int>(state.range(0));
+  double wall = 0;
+  for (auto _ : state) {
+    const auto start = std::chrono::steady_clock::now();
+    IalsChannel channel = IalsChannel::Train(*m, p);
+    benchmark::DoNotOptimize(channel.item_factors().data());
+    wall += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
+  const double flops = recserve::models::IalsFlopsPerIteration(*m, p.factors) * p.iterations;
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["wall_s/iteration"] =
+      wall / static_cast<double>(state.iterations()) / p.iterations;
+  state.counters["sweeps"] = p.iterations;
+  state.counters["nnz"] = static_cast<double>(m->nnz());
+  state.counters["users"] = m->num_users;
+  state.counters["items"] = m->num_items;
+  state.counters["threads"] = static_cast<double>(p.threads);
+}
+
+BENCHMARK(BM_IalsDatagen)
+    ->Arg(1)
+    ->Arg(2)
+    ->Unit(benchmark::kSecond)
+    ->MeasureProcessCPUTime()
+    ->Iterations(1);
 
 }  // namespace
 

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Pipeline benchmark: ingest + data quality + features + SQLite publish on a large synthetic file,
-# then the Redis sync into a private local redis-server. Prints rows/s, peak RSS and sync
-# records/s; figures go to docs/PERFORMANCE.md ("pipeline").
+# Pipeline benchmark: ingest + data quality + features + training (every channel, the ranker on a
+# seeded sample of validation users, the held-out evaluation) + SQLite publish + model bundle on a
+# large synthetic file, then the Redis sync into a private local redis-server. Prints the step and
+# training-stage lines, wall/CPU time, peak RSS and sync records/s; figures go to
+# docs/PERFORMANCE.md ("pipeline", "training").
 #   bench/pipeline_bench.sh [ROWS=20000000] [USERS=1000000] [ITEMS=200000] [WORKDIR=/tmp/...]
+#   THREADS (default 2) is passed to --threads; PIPELINE_FLAGS adds flags (e.g. --skip-training).
 # Data comes from `recserve datagen --seed 7` (kept in WORKDIR/in and reused when present).
 # Prints the load average and CPU time too: the machine is shared, so wall time alone misleads.
 set -euo pipefail
@@ -21,10 +24,13 @@ if [ ! -s "$work/in/interactions.csv" ]; then
 fi
 ls -la "$work/in/interactions.csv"
 
-echo "== pipeline (ingest + quality + features + publish); load average: $(cut -d" " -f1-3 /proc/loadavg)"
+echo "== pipeline (ingest + quality + features + train + publish + model); load average: $(cut -d" " -f1-3 /proc/loadavg)"
+# shellcheck disable=SC2086  # PIPELINE_FLAGS is a list of flags
 /usr/bin/time -v "$bin" pipeline --data "$work/in" --data-root "$work/out" \
-  --run-id "bench$(date +%s)" 2> "$work/pipeline.err" | tee "$work/pipeline.out"
-grep -E "step=|Maximum resident|Elapsed \(wall|User time|System time|Percent of CPU" "$work/pipeline.err" | sed 's/^[^ ]* //'
+  --models-root "$work/models" --mlruns "$work/mlruns" --threads "${THREADS:-2}" \
+  --run-id "bench$(date +%s)" ${PIPELINE_FLAGS:-} 2> "$work/pipeline.err" | tee "$work/pipeline.out"
+echo "load average after the pipeline: $(cut -d" " -f1-3 /proc/loadavg)"
+grep -E "step=|training:|Maximum resident|Elapsed \(wall|User time|System time|Percent of CPU" "$work/pipeline.err" | sed 's/^[^ ]* //'
 
 echo "== redis sync; load average: $(cut -d" " -f1-3 /proc/loadavg)"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

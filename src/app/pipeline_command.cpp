@@ -234,8 +234,22 @@ int RunPipeline(const PipelineFlags& flags) {
       metadata.training_data_sha256[fs::path(file.path).filename().string()] = file.sha256;
     }
     metadata.hyper_parameters = HyperParameters(flags.training, tuning);
-    // Validation NDCG@20 per channel from tuning (the split inside this run's data); the
-    // protocol's test-set figures come from `recserve evaluate`.
+    // The evaluation this run actually ran: the protocol's metrics on the held-out validation
+    // users (popularity baseline, each channel, the final list; see --holdout-users), plus the
+    // validation NDCG@20 per channel when --tune searched the grid. The protocol's test-split
+    // figures for a data set come from `recserve evaluate`.
+    for (const auto& [name, m] : tuning.holdout) {
+      const std::string prefix = "holdout_" + name + "_";
+      metadata.offline_metrics[prefix + "recall10"] = m.recall10;
+      metadata.offline_metrics[prefix + "recall20"] = m.recall20;
+      metadata.offline_metrics[prefix + "ndcg10"] = m.ndcg10;
+      metadata.offline_metrics[prefix + "ndcg20"] = m.ndcg20;
+      metadata.offline_metrics[prefix + "hitrate10"] = m.hitrate10;
+      metadata.offline_metrics[prefix + "coverage10"] = m.coverage10;
+    }
+    metadata.offline_metrics["holdout_users"] = static_cast<double>(tuning.holdout_users);
+    metadata.offline_metrics["ranker_users_sampled"] =
+        static_cast<double>(tuning.ranker_users_sampled);
     for (const auto& [channel, ndcg] : tuning.validation_ndcg20) {
       metadata.offline_metrics["validation_ndcg20_" + channel] = ndcg;
     }
@@ -303,6 +317,7 @@ Command AddPipelineCommand(CLI::App& root) {
                     "Length of the popular and trending lists (100)");
   auto& t = flags->training;
   t.tune = false;  // a fixed, documented configuration unless --tune asks for the search
+  t.holdout_users = 5000;
   c.cli->add_flag("--skip-training", flags->skip_training,
                   "Only data: no model training or publishing");
   c.cli->add_option("--models-root", flags->models_root,
@@ -327,6 +342,12 @@ Command AddPipelineCommand(CLI::App& root) {
                     "train EASE only for catalogues up to this many items (20000; 0 = never)");
   c.cli->add_option("--trees", t.model.ranker.trees, "ranker boosting rounds (300)");
   c.cli->add_option("--depth", t.model.ranker.depth, "ranker tree depth (6)");
+  c.cli->add_option("--ranker-users", t.ranker_max_users,
+                    "Validation users sampled (seeded) for the ranker's training groups; 0 = all "
+                    "(20000)");
+  c.cli->add_option("--holdout-users", t.holdout_users,
+                    "Validation users kept out of ranker training and evaluated for the manifest's "
+                    "offline_metrics (at most a fifth of them; 0 = none) (5000)");
   c.run = [flags] { return RunPipeline(*flags); };
   return c;
 }

@@ -98,6 +98,10 @@ using RankingFunction =
 // Runs `rank` for every test user (split over `threads` workers in fixed ranges; the result
 // does not depend on the thread count) and computes the metrics.
 Metrics EvaluateFold(const Fold& fold, const RankingFunction& rank, int threads);
+// The same over a subset of the fold's test users: `positions` index fold.users/fold.targets.
+// Coverage@10 counts the distinct items of these users' lists.
+Metrics EvaluateFoldUsers(const Fold& fold, const std::vector<size_t>& positions,
+                          const RankingFunction& rank, int threads);
 
 // Metrics of ranked lists against targets (the pure part of EvaluateFold, unit-tested).
 Metrics ComputeMetrics(const std::vector<std::vector<uint32_t>>& ranked,
@@ -107,6 +111,10 @@ Metrics ComputeMetrics(const std::vector<std::vector<uint32_t>>& ranked,
 RankingFunction ChannelRanking(const models::RecallChannel& channel);
 // What serving serves: Recall + Rank, sorted by score then item index.
 RankingFunction FinalRanking(const models::RecommenderModel& model, uint32_t candidates);
+// The same with `ranker` scoring the candidates instead of the model's own ranker (for a ranker
+// not yet attached to a model). `ranker` must outlive the returned function.
+RankingFunction FinalRanking(const models::RecommenderModel& model, const models::Ranker& ranker,
+                             uint32_t candidates);
 
 // DIR/items.csv (item_id,title,tags with '|'-separated tags) aligned with `items`; an absent file
 // gives empty side information. InvalidArgument naming the line for a malformed row.

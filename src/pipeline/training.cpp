@@ -1,8 +1,16 @@
 #include "pipeline/training.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <ctime>
+#include <string>
+#include <thread>
 #include <unordered_set>
+
+#include "core/hashing.h"
 
 namespace recserve::pipeline {
 namespace {
@@ -10,6 +18,31 @@ namespace {
 double ValidationNdcg20(const Fold& fold, const models::RecallChannel& channel, int threads) {
   return EvaluateFold(fold, ChannelRanking(channel), threads).ndcg20;
 }
+
+// Wall and process-CPU seconds since construction, for the per-stage log lines of a training
+// run: on a shared machine the CPU figure is the comparable one.
+class StageClock {
+ public:
+  StageClock() { Restart(); }
+  void Restart() {
+    wall_ = std::chrono::steady_clock::now();
+    cpu_ = CpuSeconds();
+  }
+  std::string Elapsed() const {
+    const double wall =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_).count();
+    return fmt::format("{:.1f} s wall, {:.1f} s CPU", wall, CpuSeconds() - cpu_);
+  }
+
+ private:
+  static double CpuSeconds() {
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + ts.tv_nsec * 1e-9;
+  }
+  std::chrono::steady_clock::time_point wall_;
+  double cpu_ = 0;
+};
 
 std::string Num(double v) {
   std::string s = std::to_string(v);
@@ -102,6 +135,26 @@ models::ModelConfig TuneChannels(const Fold& validation, const models::ItemSide&
   return config;
 }
 
+models::Rp3betaParams TuneRp3beta(const Fold& validation, models::Rp3betaParams params, int threads,
+                                  TuningReport& report) {
+  double best = -1;
+  models::Rp3betaParams chosen = params;
+  for (float alpha : {0.5f, 0.75f, 1.0f}) {
+    for (float beta : {0.0f, 0.25f, 0.5f}) {
+      params.alpha = alpha;
+      params.beta = beta;
+      auto channel = models::TrainRp3beta(validation.train, params, threads);
+      double v = ValidationNdcg20(validation, *channel, threads);
+      if (v > best) best = v, chosen = params;
+    }
+  }
+  report.validation_ndcg20.emplace_back("rp3beta", best);
+  report.params.emplace_back("rp3beta_alpha", Num(chosen.alpha));
+  report.params.emplace_back("rp3beta_beta", Num(chosen.beta));
+  report.params.emplace_back("rp3beta_neighbours", std::to_string(chosen.neighbours));
+  return chosen;
+}
+
 namespace {
 
 // One validation user's ranking examples.
@@ -152,34 +205,91 @@ Result<double> HeldOutNdcg20(const models::Ranker& ranker, const std::vector<Ran
 
 }  // namespace
 
+ValidationUserSplit SplitValidationUsers(const std::vector<uint32_t>& users, uint32_t holdout_users,
+                                         uint32_t max_ranker_users, uint64_t seed) {
+  const std::string prefix = std::to_string(seed) + ":";
+  std::vector<std::pair<uint64_t, size_t>> keyed(users.size());
+  for (size_t k = 0; k < users.size(); ++k) {
+    keyed[k] = {Fnv1a64(prefix + std::to_string(users[k])), k};
+  }
+  // Ascending hash; the position breaks (unlikely) hash ties, so the order is strict.
+  std::sort(keyed.begin(), keyed.end());
+  const size_t holdout = std::min<size_t>(holdout_users, users.size() / 5);
+  size_t ranker = users.size() - holdout;
+  if (max_ranker_users != 0) ranker = std::min<size_t>(ranker, max_ranker_users);
+  ValidationUserSplit split;
+  for (size_t k = 0; k < holdout; ++k) split.holdout.push_back(keyed[k].second);
+  for (size_t k = holdout; k < holdout + ranker; ++k) split.ranker.push_back(keyed[k].second);
+  std::sort(split.holdout.begin(), split.holdout.end());
+  std::sort(split.ranker.begin(), split.ranker.end());
+  return split;
+}
+
 Result<std::unique_ptr<models::Ranker>> TrainRankerOnFold(
     const Fold& validation, const IdVocabulary& users, const IdVocabulary& items,
-    const models::ItemSide& side, models::ModelConfig& config, TuningReport& report) {
-  auto model =
+    const models::ItemSide& side, const TrainingOptions& options, models::ModelConfig& config,
+    TuningReport& report) {
+  StageClock stage;
+  auto trained =
       models::RecommenderModel::TrainChannels(validation.train, users, items, side, config);
-  if (!model.ok()) return model.status();
+  if (!trained.ok()) return trained.status();
+  spdlog::info("training: fold channels on {} pairs in {}", validation.train.nnz(),
+               stage.Elapsed());
+  stage.Restart();
+  // The fold's channels: held until the ranker is trained and the held-out users are scored,
+  // freed on return, before the final fit allocates its own.
+  auto model = std::make_unique<models::RecommenderModel>(std::move(trained).value());
   const size_t num_features = model->FeatureNames().size();
   models::RecallParams params;
   params.candidates = config.candidates;
-  std::vector<RankingGroup> groups;
-  for (size_t k = 0; k < validation.users.size(); ++k) {
-    models::UserQuery query =
-        models::UserQuery::ForTrainingUser(validation.train, validation.users[k]);
-    models::CandidateSet candidates = model->Recall(query, params);
-    const auto& target = validation.targets[k];
-    RankingGroup group;
-    group.targets = target.size();
-    size_t positives = 0;
-    for (uint32_t item : candidates.items) {
-      bool hit = std::binary_search(target.begin(), target.end(), item);
-      group.labels.push_back(hit ? 1.0f : 0.0f);
-      positives += hit;
+  const ValidationUserSplit split = SplitValidationUsers(validation.users, options.holdout_users,
+                                                         options.ranker_max_users, options.seed);
+  const std::vector<size_t>& sampled = split.ranker;
+  report.ranker_users_sampled = sampled.size();
+  // One slot per sampled user, filled by fixed ranges of workers (Recall and Features are const
+  // and thread-safe), so the groups and their order do not depend on the thread count.
+  std::vector<RankingGroup> slots(sampled.size());
+  auto build = [&](size_t begin, size_t end) {
+    for (size_t s = begin; s < end; ++s) {
+      const size_t k = sampled[s];
+      models::UserQuery query =
+          models::UserQuery::ForTrainingUser(validation.train, validation.users[k]);
+      models::CandidateSet candidates = model->Recall(query, params);
+      const auto& target = validation.targets[k];
+      RankingGroup& group = slots[s];
+      group.targets = target.size();
+      size_t positives = 0;
+      for (uint32_t item : candidates.items) {
+        bool hit = std::binary_search(target.begin(), target.end(), item);
+        group.labels.push_back(hit ? 1.0f : 0.0f);
+        positives += hit;
+      }
+      // A group without a positive carries no ranking signal.
+      if (positives == 0) {
+        group.labels.clear();
+        continue;
+      }
+      group.features = model->Features(query, candidates);
     }
-    // A group without a positive carries no ranking signal.
-    if (positives == 0) continue;
-    group.features = model->Features(query, candidates);
-    groups.push_back(std::move(group));
+  };
+  const size_t workers = static_cast<size_t>(std::max(1, options.threads));
+  const size_t chunk = (slots.size() + workers - 1) / workers;
+  std::vector<std::thread> pool;
+  for (size_t w = 1; w < workers; ++w) {
+    const size_t begin = std::min(slots.size(), w * chunk);
+    pool.emplace_back(build, begin, std::min(slots.size(), begin + chunk));
   }
+  build(0, std::min(slots.size(), chunk));
+  for (auto& t : pool) t.join();
+  std::vector<RankingGroup> groups;
+  for (RankingGroup& group : slots) {
+    if (!group.labels.empty()) groups.push_back(std::move(group));
+  }
+  slots.clear();
+  slots.shrink_to_fit();
+  spdlog::info("training: {} ranker groups from {} sampled users in {}", groups.size(),
+               sampled.size(), stage.Elapsed());
+  stage.Restart();
   models::RankingExamples all = Concatenate(groups, num_features, -1);
   report.ranker_groups = all.group_sizes.size();
   report.ranker_rows = all.rows();
@@ -208,7 +318,24 @@ Result<std::unique_ptr<models::Ranker>> TrainRankerOnFold(
     config.ranker = chosen;
     report.validation_ndcg20.emplace_back("ranker_held_out", best);
   }
-  return models::Ranker::Train(all, config.ranker);
+  auto ranker = models::Ranker::Train(all, config.ranker);
+  spdlog::info("training: ranker ({} rows, objective {} depth {}) in {}", all.rows(),
+               config.ranker.objective, config.ranker.depth, stage.Elapsed());
+  stage.Restart();
+  if (!ranker.ok() || split.holdout.empty()) return ranker;
+  // The held-out users' figures: the fold's channels never saw their validation events and the
+  // ranker never saw their groups, so these are honest estimates of what the run will serve.
+  report.holdout_users = split.holdout.size();
+  for (const auto& channel : model->channels()) {
+    report.holdout.emplace_back(
+        channel->name(),
+        EvaluateFoldUsers(validation, split.holdout, ChannelRanking(*channel), options.threads));
+  }
+  report.holdout.emplace_back(
+      "final",
+      EvaluateFoldUsers(validation, split.holdout,
+                        FinalRanking(*model, **ranker, config.candidates), options.threads));
+  return ranker;
 }
 
 Result<models::RecommenderModel> TrainTwoStage(const models::InteractionMatrix& full,
@@ -228,7 +355,8 @@ Result<models::RecommenderModel> TrainTwoStage(const models::InteractionMatrix& 
   }
   std::unique_ptr<models::Ranker> ranker;
   if (!validation.users.empty()) {
-    auto trained = TrainRankerOnFold(validation, space.users, space.items, side, config, report);
+    auto trained =
+        TrainRankerOnFold(validation, space.users, space.items, side, options, config, report);
     if (!trained.ok()) return trained.status();
     ranker = std::move(trained).value();
   }
@@ -252,9 +380,11 @@ Result<models::RecommenderModel> TrainTwoStage(const models::InteractionMatrix& 
       {"seed", std::to_string(options.seed)},
       {"threads", std::to_string(options.threads)},
   };
+  StageClock final_fit;
   auto model =
       models::RecommenderModel::TrainChannels(full, space.users, space.items, side, config);
   if (!model.ok()) return model.status();
+  spdlog::info("training: final channels on {} pairs in {}", full.nnz(), final_fit.Elapsed());
   if (ranker) model->SetRanker(std::move(ranker));
   return model;
 }
@@ -270,15 +400,27 @@ Result<models::RecommenderModel> TrainForServing(const InteractionTable& table,
   for (const std::string& i : table.items.names()) set.items.Intern(i);
   set.numeric_users = AllDigitIds(set.users.names());
   set.numeric_items = AllDigitIds(set.items.names());
-  std::unordered_map<uint64_t, size_t> pair_row;
-  for (size_t r = 0; r < table.size(); ++r) {
-    AddPositive(set, pair_row, {table.user[r], table.item[r], table.timestamp[r]});
+  {
+    // One entry per pair (~1 GB at 20M rows): freed before any split or model is built.
+    std::unordered_map<uint64_t, size_t> pair_row;
+    pair_row.reserve(table.size());
+    for (size_t r = 0; r < table.size(); ++r) {
+      AddPositive(set, pair_row, {table.user[r], table.item[r], table.timestamp[r]});
+    }
   }
-  auto inner = SplitPositives(set, set.rows, SplitKind::kUserTemporal, 0.1);
-  if (!inner.ok()) return inner.status();
-  IndexSpace space = SortedIndexSpace(set, set.rows);
-  Fold all = BuildFold(set, space, set.rows, {});
-  Fold validation = BuildFold(set, space, inner->train, inner->test);
+  IndexSpace space;
+  Fold all;
+  Fold validation;
+  {
+    auto inner = SplitPositives(set, set.rows, SplitKind::kUserTemporal, 0.1);
+    if (!inner.ok()) return inner.status();
+    space = SortedIndexSpace(set, set.rows);
+    all = BuildFold(set, space, set.rows, {});
+    validation = BuildFold(set, space, inner->train, inner->test);
+  }
+  // The row lists are in the folds' matrices now; only the vocabularies are needed below.
+  set.rows.clear();
+  set.rows.shrink_to_fit();
 
   models::ItemSide side;
   side.tags.resize(space.items.size());

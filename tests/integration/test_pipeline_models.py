@@ -62,6 +62,20 @@ class PipelineModelsTest(unittest.TestCase):
                 sha = hashlib.sha256(f.read())
             self.assertIn(sha.hexdigest(), text)
 
+            # The evaluation the run ran: held-out validation users, the baseline, every channel
+            # and the final list, each with the protocol's six metrics, in [0, 1].
+            metrics = (manifest.get("offline_metrics")
+                       or manifest["metadata"]["offline_metrics"])
+            self.assertGreater(metrics["holdout_users"], 0)
+            for model in ("popularity", "item_knn", "ials", "final"):
+                for metric in ("recall10", "recall20", "ndcg10", "ndcg20", "hitrate10",
+                               "coverage10"):
+                    value = metrics[f"holdout_{model}_{metric}"]
+                    self.assertTrue(0.0 <= value <= 1.0, (model, metric, value))
+            # On ML-100K the two-stage list finds more held-out items than the popularity list.
+            self.assertGreater(metrics["holdout_final_recall20"],
+                               metrics["holdout_popularity_recall20"])
+
             registry = load_json(models, "model_registry.json")
             self.assertEqual(registry["current"]["model_version"], "m1")
 
@@ -73,6 +87,9 @@ class PipelineModelsTest(unittest.TestCase):
             self.assertEqual(read_text(run_dir, "params", "ials_factors").strip(),
                              "16")
             self.assertTrue(os.path.exists(os.path.join(run_dir, "artifacts", "model", "MLmodel")))
+            # MLflow metric lines: "<timestamp> <value> <step>".
+            line = read_text(run_dir, "metrics", "holdout_final_ndcg10").split()
+            self.assertAlmostEqual(float(line[1]), metrics["holdout_final_ndcg10"], places=9)
             self.assertIn(runs[0], proc.stdout)
 
             # The runbook's staging step on that run: checksums and the smoke test pass.

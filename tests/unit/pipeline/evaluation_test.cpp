@@ -147,6 +147,26 @@ TEST(MetricsTest, HitBeyondTenCountsOnlyAtTwenty) {
   EXPECT_NEAR(m.ndcg20, 1.0 / std::log2(16.0), 1e-12);
 }
 
+TEST(MetricsTest, SubsetOfUsersIsScoredAlone) {
+  // Users "1" and "2" each have one held-out item; a ranking that finds only user 1's item
+  // scores 1 on {user 1}, 0 on {user 2} and 1/2 on both.
+  PositiveSet set = MakeSet({{"1", "1", 0}, {"1", "2", 0}, {"2", "1", 0}, {"2", "3", 0}});
+  std::vector<Positive> train = set.rows;
+  std::vector<Positive> test = {{set.users.Intern("1"), set.items.Intern("3"), 1},
+                                {set.users.Intern("2"), set.items.Intern("2"), 1}};
+  IndexSpace space = SortedIndexSpace(set, train);
+  Fold fold = BuildFold(set, space, train, test);
+  ASSERT_EQ(fold.users.size(), 2u);
+  const uint32_t item3 = *space.items.Find("3");
+  RankingFunction always_item3 = [&](const models::UserQuery&, const std::vector<char>& mask) {
+    return mask[item3] ? std::vector<uint32_t>{} : std::vector<uint32_t>{item3};
+  };
+  EXPECT_EQ(EvaluateFoldUsers(fold, {0}, always_item3, 1).recall10, 1.0);
+  EXPECT_EQ(EvaluateFoldUsers(fold, {1}, always_item3, 1).recall10, 0.0);
+  EXPECT_EQ(EvaluateFoldUsers(fold, {0, 1}, always_item3, 2).recall10, 0.5);
+  EXPECT_EQ(EvaluateFold(fold, always_item3, 2).recall10, 0.5);
+}
+
 TEST(ItemSideTest, TagsAlignWithVocabulary) {
   auto path = WriteFile("items.csv", "item_id,title,tags\n1,A,x|y\n2,\"B, the\",y\n3,C,\n");
   IdVocabulary items;

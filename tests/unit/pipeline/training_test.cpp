@@ -88,6 +88,47 @@ TEST(TrainForServingTest, TrainsEveryPartDeterministically) {
   EXPECT_GE(in_cluster, std::min(unseen_in_cluster, 3));
 }
 
+TEST(SplitValidationUsersTest, DisjointSeededAndBounded) {
+  std::vector<uint32_t> users;
+  for (uint32_t u = 0; u < 1000; ++u) users.push_back(u * 3);
+  ValidationUserSplit a = SplitValidationUsers(users, 50, 300, 42);
+  EXPECT_EQ(a.holdout.size(), 50u);
+  EXPECT_EQ(a.ranker.size(), 300u);
+  EXPECT_TRUE(std::is_sorted(a.holdout.begin(), a.holdout.end()));
+  EXPECT_TRUE(std::is_sorted(a.ranker.begin(), a.ranker.end()));
+  for (size_t h : a.holdout) {
+    EXPECT_FALSE(std::binary_search(a.ranker.begin(), a.ranker.end(), h));
+  }
+  // Same seed, same split; another seed, another sample.
+  EXPECT_EQ(SplitValidationUsers(users, 50, 300, 42).ranker, a.ranker);
+  EXPECT_NE(SplitValidationUsers(users, 50, 300, 7).ranker, a.ranker);
+  // The hold-out never takes more than a fifth; 0 ranker users means all the rest.
+  ValidationUserSplit b = SplitValidationUsers(users, 5000, 0, 42);
+  EXPECT_EQ(b.holdout.size(), 200u);
+  EXPECT_EQ(b.ranker.size(), 800u);
+  ValidationUserSplit c = SplitValidationUsers(users, 0, 0, 42);
+  EXPECT_TRUE(c.holdout.empty());
+  EXPECT_EQ(c.ranker.size(), 1000u);
+}
+
+TEST(TrainForServingTest, HoldoutUsersGetEveryModelsMetrics) {
+  InteractionTable table = ClusteredTable();
+  ItemCatalog catalog;
+  TrainingOptions options = SmallOptions();
+  options.holdout_users = 10;
+  options.ranker_max_users = 60;
+  TuningReport report;
+  auto model = TrainForServing(table, catalog, options, &report);
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  EXPECT_EQ(report.holdout_users, 10u);
+  EXPECT_EQ(report.ranker_users_sampled, 60u);
+  ASSERT_FALSE(report.holdout.empty());
+  EXPECT_EQ(report.holdout.front().first, "popularity");
+  EXPECT_EQ(report.holdout.back().first, "final");
+  // On clustered tastes the final list finds held-out items where popularity alone does worse.
+  EXPECT_GT(report.holdout.back().second.recall20, report.holdout.front().second.recall20);
+}
+
 TEST(TrainForServingTest, EmptyTableIsAnError) {
   InteractionTable table;
   ItemCatalog catalog;
