@@ -16,6 +16,7 @@
 
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <nlohmann/json.hpp>
@@ -102,11 +103,19 @@ void CheckReply(const Reply& reply) {
 // What the server answers for a read error (src/http/server.cpp, Session::OnRead): a limit is
 // resource_exhausted (413), anything else the parser refused is invalid_argument (400). The
 // reply's contract is checked, not the wording, so only the code has to match the server.
-recserve::Status RejectionFor(const boost::beast::error_code& ec) {
-  if (ec == bhttp::error::body_limit || ec == bhttp::error::header_limit) {
-    return recserve::ResourceExhausted("request over a size limit: " + ec.message());
+// The transport's mapping of a parser error to a Status and an HTTP status (server.cpp).
+struct Rejection {
+  recserve::Status status;
+  unsigned http_status;
+};
+Rejection RejectionFor(const boost::beast::error_code& ec) {
+  if (ec == bhttp::error::body_limit) {
+    return {recserve::ResourceExhausted("request body over the size limit"), 413};
   }
-  return recserve::InvalidArgument("malformed HTTP request: " + ec.message());
+  if (ec == bhttp::error::header_limit) {
+    return {recserve::ResourceExhausted("request header over the size limit"), 431};
+  }
+  return {recserve::InvalidArgument("malformed HTTP request: " + ec.message()), 400};
 }
 
 }  // namespace
@@ -141,17 +150,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
     }
     if (ec) {
-      Reply reply = stack->api.Reject(parser.get().base(), RejectionFor(ec));
+      Rejection rejection = RejectionFor(ec);
+      Reply reply = stack->api.Reject(parser.get().base(), rejection.status, rejection.http_status);
       const unsigned status = reply.response.result_int();
-      FUZZ_REQUIRE(status == 400 || status == 413, reply.response.body());
+      FUZZ_REQUIRE(status == 400 || status == 413 || status == 431, reply.response.body());
       CheckReply(reply);
-      stack->api.Completed(reply, 0.0);
+      stack->api.Completed(reply, 0.0, 0.0);
       return 0;  // the server closes the connection after a rejection
     }
     recserve::http::Request request = parser.release();
-    Reply reply = stack->api.Handle(request);
+    auto now = std::chrono::steady_clock::now();
+    Reply reply = stack->api.Handle(request, recserve::http::RequestTiming{now, now});
     CheckReply(reply);
-    stack->api.Completed(reply, 0.0);
+    stack->api.Completed(reply, 0.0, 0.0);
     if (!request.keep_alive()) return 0;
   }
   return 0;

@@ -21,11 +21,13 @@
 #include "http/api_service.h"
 #include "http/load_shedder.h"
 #include "http/server.h"
+#include "lifecycle/experiments.h"
 #include "observe/data_quality_summary.h"
 #include "observe/exposure_log.h"
 #include "observe/metrics.h"
 #include "observe/process_metrics.h"
 #include "resilience/fault_injector.h"
+#include "resilience/feature_flags.h"
 #include "store/failover_feature_store.h"
 #include "store/sqlite_feature_store.h"
 
@@ -85,13 +87,26 @@ int RunServe(const ServeFlags& flags) {
   auto shadow_queue = EnvIntInRange("SHADOW_QUEUE", 256, 1, 1000000);
   auto variant_users = EnvIntInRange("VARIANT_LISTS_CAPACITY", 100000, 16, 100000000);
   auto faults = resilience::FaultInjector::FromEnv();
-  for (const Status& s :
-       {port.status(), threads.status(), max_body.status(), max_header.status(),
-        read_timeout.status(), header_timeout.status(), idle_timeout.status(),
-        max_connections.status(), request_timeout.status(), max_in_flight.status(),
-        drain_timeout.status(), cache_size.status(), cache_ttl.status(), ranking_timeout.status(),
-        redis_timeout.status(), reload_interval.status(), shadow_timeout.status(),
-        shadow_queue.status(), variant_users.status(), faults.status()}) {
+  for (const Status& s : {port.status(),
+                          threads.status(),
+                          max_body.status(),
+                          max_header.status(),
+                          read_timeout.status(),
+                          header_timeout.status(),
+                          idle_timeout.status(),
+                          max_connections.status(),
+                          request_timeout.status(),
+                          max_in_flight.status(),
+                          drain_timeout.status(),
+                          cache_size.status(),
+                          cache_ttl.status(),
+                          ranking_timeout.status(),
+                          redis_timeout.status(),
+                          reload_interval.status(),
+                          shadow_timeout.status(),
+                          shadow_queue.status(),
+                          variant_users.status(),
+                          faults.status()}) {
     if (!s.ok()) {
       spdlog::error("serve: {}", s.message());
       return 2;
@@ -235,6 +250,39 @@ int RunServe(const ServeFlags& flags) {
     }
   }
 
+  // Feature flags and experiments: files re-read by an empty reload. A file named by its env var
+  // must exist; the default files are optional (all flags on, no experiment).
+  std::unique_ptr<resilience::FeatureFlagsHolder> feature_flags;
+  std::unique_ptr<lifecycle::ExperimentsHolder> experiments;
+  {
+    auto flags_path = resilience::FeatureFlagsPathFromEnv();
+    auto opened = resilience::OpenFeatureFlags(flags_path);
+    if (opened.ok()) {
+      feature_flags = std::move(opened).value();
+      spdlog::info("feature flags: {}", flags_path.string());
+    } else if (opened.status().code() == StatusCode::kNotFound &&
+               !EnvString("FEATURE_FLAGS_PATH")) {
+      spdlog::info("feature flags: {} absent, every flag on", flags_path.string());
+    } else {
+      spdlog::error("serve: {}", opened.status().message());
+      return 2;
+    }
+    auto experiments_path = lifecycle::ExperimentsPathFromEnv();
+    auto loaded_experiments = lifecycle::OpenExperiments(experiments_path);
+    if (loaded_experiments.ok()) {
+      experiments = std::move(loaded_experiments).value();
+      spdlog::info("experiments: {} ({} experiment(s))", experiments_path.string(),
+                   experiments->Get()->experiments().size());
+    } else if (loaded_experiments.status().code() == StatusCode::kNotFound &&
+               !EnvString("EXPERIMENTS_PATH")) {
+      spdlog::info("experiments: {} absent, no experiment", experiments_path.string());
+    } else {
+      spdlog::error("serve: {}", loaded_experiments.status().message());
+      return 2;
+    }
+  }
+  recommender.SetConfiguration(feature_flags.get(), experiments.get());
+
   // Shadow scoring and the hit-ratio lists. Declared after the recommender so they are destroyed
   // first: queued shadow tasks call back into it.
   engine::VariantLists variant_lists(registry, static_cast<size_t>(*variant_users));
@@ -283,6 +331,12 @@ int RunServe(const ServeFlags& flags) {
   if (failover_features != nullptr) {
     manager.AddRefreshHook("feature_store",
                            [&failover_features] { return failover_features->Reconnect(); });
+  }
+  if (feature_flags != nullptr) {
+    manager.AddRefreshHook("feature_flags", [&feature_flags] { return feature_flags->Reload(); });
+  }
+  if (experiments != nullptr) {
+    manager.AddRefreshHook("experiments", [&experiments] { return experiments->Reload(); });
   }
   manager.AddRefreshHook("data_quality", [&api, &registry, report_path]() -> Status {
     auto summary = observe::ReadDataQualitySummary(report_path);

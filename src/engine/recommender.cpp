@@ -135,7 +135,9 @@ RecommendationAnswer Recommender::Personalized(const std::shared_ptr<const Servi
   std::string_view rank_failure = kReasonModelError;
   // The shadow ranks inline on its own worker: its slowness or failures must not reach the
   // primary's ranking deadline pool or trip the primary's ranker breaker.
-  if (ranking_guard_ != nullptr && !shadow) {
+  if (!ctx.ranker) {
+    rank_failure = ctx.ranker_off_reason;  // empty for a variant that ranks by recall order
+  } else if (ranking_guard_ != nullptr && !shadow) {
     GuardedRanking guarded = ranking_guard_->Rank(model_ptr, query, *candidates, ctx.variant);
     if (guarded.failure == RankingFailure::kNone) {
       ranked = std::move(guarded.items);
@@ -147,7 +149,7 @@ RecommendationAnswer Recommender::Personalized(const std::shared_ptr<const Servi
   } else {
     ranked = model.Rank(query, *candidates);
   }
-  if (ranked.ok()) {
+  if (ranked.ok() && ctx.ranker) {
     ordered = std::move(ranked).value();
   } else {
     degraded_reason = std::string(rank_failure);
@@ -188,9 +190,48 @@ std::vector<HistoryItem> Recommender::UserHistory(std::string_view user_id,
   return history;
 }
 
-Result<RecommendationAnswer> Recommender::Recommend(const RequestContext& ctx,
+RequestContext Recommender::Configure(const RequestContext& request_ctx,
+                                      std::string_view user_id) const {
+  RequestContext ctx = request_ctx;
+  if (experiments_ != nullptr) {
+    auto experiments = experiments_->Get();
+    auto assignments = experiments->Assign(user_id);
+    ctx.variant = lifecycle::ReportedVariant(assignments);
+    lifecycle::VariantParameters params = experiments->ParametersFor(user_id);
+    if (params.candidates) ctx.recall.candidates = *params.candidates;
+    for (const auto& [channel, weight] : params.channel_weights) {
+      ctx.recall.channel_weights.emplace_back(channel, weight);
+    }
+    if (params.ranker) ctx.ranker = *params.ranker;
+  }
+  if (flags_ != nullptr) {
+    auto flags = flags_->Get();
+    ctx.use_cache = flags->cache;
+    ctx.score_shadow = flags->shadow;
+    if (!flags->ranker) {
+      ctx.ranker = false;
+      ctx.ranker_off_reason = kReasonRankerFlagOff;
+    }
+    for (std::string_view channel : recserve::kRecallChannelNames) {
+      if (!flags->RecallChannelEnabled(channel)) {
+        // A weight listed first wins in the model's lookup; the flag overrides any variant.
+        ctx.recall.channel_weights.insert(ctx.recall.channel_weights.begin(),
+                                          {std::string(channel), 0.0});
+      }
+    }
+  }
+  ctx.cache_scope = ctx.variant;
+  if (!ctx.ranker) ctx.cache_scope += "|norank";
+  for (const auto& [channel, weight] : ctx.recall.channel_weights) {
+    if (weight == 0) ctx.cache_scope += "|-" + channel;
+  }
+  return ctx;
+}
+
+Result<RecommendationAnswer> Recommender::Recommend(const RequestContext& request_ctx,
                                                     std::string_view user_id, int64_t k) {
   RECSERVE_RETURN_IF_ERROR(ValidateK(k));
+  RequestContext ctx = Configure(request_ctx, user_id);
   uint32_t kk = static_cast<uint32_t>(k);
   std::shared_ptr<const ServingModel> model = models_.Get().primary;
   if (!model) {
@@ -203,9 +244,13 @@ Result<RecommendationAnswer> Recommender::Recommend(const RequestContext& ctx,
   }
   std::string key;
   std::string_view cache_failure;  // why the cache could not be used, when it could not
-  if (cache_ != nullptr) {
-    key = RecommendationCacheKey(model->version(), user_id, kk, live_.UserGeneration(user_id));
-    auto cached = cache_->Lookup(key);
+  RecommendationCache* cache = ctx.use_cache ? cache_ : nullptr;
+  if (cache != nullptr) {
+    // The variant and the flags that change the list are part of the key, so a toggled flag or
+    // a moved allocation never serves a list computed under other settings.
+    key = RecommendationCacheKey(model->version() + "#" + ctx.cache_scope, user_id, kk,
+                                 live_.UserGeneration(user_id));
+    auto cached = cache->Lookup(key);
     if (!cached.ok()) {
       bool skipped = cached.status().code() == StatusCode::kFailedPrecondition;
       metrics_.cache_requests.WithLabels({skipped ? "bypass" : "error"}).Inc();
@@ -230,9 +275,9 @@ Result<RecommendationAnswer> Recommender::Recommend(const RequestContext& ctx,
     RecordDegraded(cache_failure);
   }
   // Degraded answers are not cached: the next request should try the full path again.
-  if (cache_ != nullptr && answer.degraded_reason.empty()) {
-    (void)cache_->Store(key, std::make_shared<const CachedRecommendation>(CachedRecommendation{
-                                 answer.items, answer.model_version, answer.source, ""}));
+  if (cache != nullptr && answer.degraded_reason.empty()) {
+    (void)cache->Store(key, std::make_shared<const CachedRecommendation>(CachedRecommendation{
+                                answer.items, answer.model_version, answer.source, ""}));
   }
   FinishPersonal(ctx, user_id, kk, answer);
   return answer;
@@ -253,12 +298,13 @@ Result<RecommendationAnswer> Recommender::Similar(std::string_view item_id, int6
   return answer;
 }
 
-Result<RecommendationAnswer> Recommender::Detail(const RequestContext& ctx,
+Result<RecommendationAnswer> Recommender::Detail(const RequestContext& request_ctx,
                                                  std::string_view item_id,
                                                  std::optional<std::string_view> user_id,
                                                  int64_t k) {
   auto similar = Similar(item_id, k);
   if (!similar.ok() || !user_id) return similar;
+  RequestContext ctx = Configure(request_ctx, *user_id);
   std::shared_ptr<const ServingModel> model = models_.Get().primary;
   if (!model) return similar;  // unloaded since Similar(): the similar items still stand
   RecommendationAnswer personal = Personalized(model, *user_id, static_cast<uint32_t>(k), ctx);
@@ -275,6 +321,7 @@ Result<RecommendationAnswer> Recommender::Detail(const RequestContext& ctx,
   answer.items = std::move(blended);
   answer.source = "personalized";
   answer.degraded_reason = personal.degraded_reason;
+  answer.variant = ctx.variant;
   LogExposure(ctx, *user_id, answer);
   return answer;
 }
@@ -319,7 +366,7 @@ void Recommender::FinishPersonal(const RequestContext& ctx, std::string_view use
 
 void Recommender::MaybeScoreShadow(const RequestContext& ctx, std::string_view user_id, uint32_t k,
                                    const std::vector<ScoredItem>& primary_items) {
-  if (shadow_scorer_ == nullptr || !shadow_rollout_) return;
+  if (shadow_scorer_ == nullptr || !shadow_rollout_ || !ctx.score_shadow) return;
   std::shared_ptr<const ServingModel> shadow = models_.Get().shadow;
   if (!shadow || !shadow_scorer_->InCohort(user_id, shadow_rollout_())) return;
   // The task owns copies of everything it reads (the request's stack is gone when it runs) and

@@ -21,8 +21,10 @@
 #include "engine/serving_model.h"
 #include "engine/shadow_scorer.h"
 #include "engine/variant_lists.h"
+#include "lifecycle/experiments.h"
 #include "observe/exposure_log.h"
 #include "observe/metrics.h"
+#include "resilience/feature_flags.h"
 #include "store/feature_store.h"
 
 namespace recserve::engine {
@@ -51,7 +53,19 @@ struct RequestContext {
   std::string variant = "primary";
   // Recall settings for this request (experiment variant parameters, feature flags).
   RecallOptions recall = {};
+  // Set by the engine from the feature flags and the user's experiment variant (defaults: all
+  // on). `ranker_off_reason` non-empty: a flag turned the ranker off, which is a degradation;
+  // a variant without the ranker is not.
+  bool ranker = true;
+  std::string_view ranker_off_reason = {};
+  bool use_cache = true;
+  bool score_shadow = true;
+  // What, besides model version, user and k, decides the list: part of the cache key.
+  std::string cache_scope = {};
 };
+
+// Degradation reason when the `ranker` feature flag is off.
+inline constexpr std::string_view kReasonRankerFlagOff = "flag_off:ranker";
 
 struct RecommendationAnswer {
   std::vector<ScoredItem> items;
@@ -135,6 +149,13 @@ class Recommender {
   // Where each variant's last list per user is kept for the hit ratio; null (the default) keeps
   // none. Same rules as SetFeatureStore.
   void SetVariantLists(VariantLists* lists) { variant_lists_ = lists; }
+  // Feature flags (ranker, cache, shadow, recall channels) and experiments read per request;
+  // null (the default) means every flag on and no experiment. Same rules as SetFeatureStore.
+  void SetConfiguration(resilience::FeatureFlagsHolder* flags,
+                        lifecycle::ExperimentsHolder* experiments) {
+    flags_ = flags;
+    experiments_ = experiments;
+  }
 
  private:
   // `count_degraded` false: the answer still carries its reason, but no metric counts it (the
@@ -144,13 +165,16 @@ class Recommender {
   // The full personal list for `user_id` from `model`. `shadow`: rank inline instead of through
   // the ranking guard, and count no degradation (the caller accounts for the shadow itself).
   RecommendationAnswer Personalized(const std::shared_ptr<const ServingModel>& model,
-                                    std::string_view user_id, uint32_t k,
-                                    const RequestContext& ctx, bool shadow = false);
+                                    std::string_view user_id, uint32_t k, const RequestContext& ctx,
+                                    bool shadow = false);
   // After a /recommendations answer: exposure log, the variant's list for the hit ratio, and
   // the shadow scoring of the same request.
   void FinishPersonal(const RequestContext& ctx, std::string_view user_id, uint32_t k,
                       const RecommendationAnswer& answer);
   void RecordDegraded(std::string_view reason);
+  // `ctx` with the variant, recall options and switches that the flags and the user's
+  // experiment assignment give for this request.
+  RequestContext Configure(const RequestContext& ctx, std::string_view user_id) const;
   // Live recent items (at `now`) and the feature store's recent interactions, newest first, one
   // entry per item. A feature-store miss or error leaves just the live part. `degraded_reason`
   // gets the feature store's fallback reason when its primary backend was not used (else is
@@ -179,6 +203,8 @@ class Recommender {
   ShadowScorer* shadow_scorer_ = nullptr;
   std::function<double()> shadow_rollout_;
   VariantLists* variant_lists_ = nullptr;
+  resilience::FeatureFlagsHolder* flags_ = nullptr;
+  lifecycle::ExperimentsHolder* experiments_ = nullptr;
 };
 
 }  // namespace recserve::engine

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <mutex>
 #include <random>
+#include <set>
 
 #include "http/wire_json.h"
 
@@ -70,6 +72,16 @@ std::string_view Sv(boost::beast::string_view s) { return {s.data(), s.size()}; 
 boost::beast::string_view Bsv(std::string_view s) { return {s.data(), s.size()}; }
 
 constexpr std::string_view kUnmatchedEndpoint = "unmatched";
+
+// Reply::variant must outlive the server; variant names come from config/experiments.yaml and
+// can change on reload, so each distinct name is kept once for the life of the process (a
+// handful: bounded by the variants ever configured).
+std::string_view InternVariantLabel(const std::string& variant) {
+  static std::mutex mu;
+  static std::set<std::string, std::less<>> labels;
+  std::lock_guard lock(mu);
+  return *labels.insert(variant).first;
+}
 
 Reply MakeReply(unsigned status, std::string body, const std::string& request_id,
                 std::string_view endpoint, std::string_view content_type = "application/json") {
@@ -256,7 +268,9 @@ Reply ApiService::Recommendations(const Call& call) {
   w.BeginObject().Key("request_id").String(call.request_id).Key("user_id").String(user_id);
   WriteAnswer(w, *answer);
   w.EndObject();
-  return MakeReply(200, w.Take(), call.request_id, call.endpoint);
+  Reply reply = MakeReply(200, w.Take(), call.request_id, call.endpoint);
+  reply.variant = InternVariantLabel(answer->variant);
+  return reply;
 }
 
 Reply ApiService::Detail(const Call& call) {
@@ -274,7 +288,9 @@ Reply ApiService::Detail(const Call& call) {
   w.Key("user_id").StringOrNull(user_id);
   WriteAnswer(w, *answer);
   w.EndObject();
-  return MakeReply(200, w.Take(), call.request_id, call.endpoint);
+  Reply reply = MakeReply(200, w.Take(), call.request_id, call.endpoint);
+  reply.variant = InternVariantLabel(answer->variant);
+  return reply;
 }
 
 Reply ApiService::SimilarItems(const Call& call) {

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <random>
 #include <thread>
+#include <type_traits>
 
 #include "models/binary_io.h"
 
@@ -298,6 +299,7 @@ ItemNeighbours ItemNeighbours::Build(const InteractionMatrix& m, uint32_t neighb
   ParallelRanges(m.num_items, threads, [&](int, uint32_t begin, uint32_t end) {
     std::vector<float> co(m.num_items, 0.0f);
     std::vector<uint32_t> touched;
+    std::remove_reference_t<decltype(rows[0])> scratch;
     for (uint32_t i = begin; i < end; ++i) {
       touched.clear();
       for (uint64_t k = item_offsets[i]; k < item_offsets[i + 1]; ++k) {
@@ -307,19 +309,21 @@ ItemNeighbours ItemNeighbours::Build(const InteractionMatrix& m, uint32_t neighb
           co[j] += 1.0f;
         }
       }
-      auto& row = rows[i];
-      row.reserve(touched.size());
+      // Every co-occurring item is scored in a per-thread scratch list; the row keeps only the
+      // top `neighbours`, at exactly that capacity (reserving the row for all co-occurrences made
+      // memory grow with co-occurrences instead of neighbours: 11.8 GB at 20M interactions).
+      scratch.clear();
       for (uint32_t j : touched) {
         float sim = co[j] / (std::sqrt(count(i) * count(j)) + shrink);
-        row.emplace_back(j, sim);
+        scratch.emplace_back(j, sim);
         co[j] = 0.0f;
       }
       auto better = [](const auto& a, const auto& b) {
         return a.second != b.second ? a.second > b.second : a.first < b.first;
       };
-      size_t keep = std::min<size_t>(neighbours, row.size());
-      std::partial_sort(row.begin(), row.begin() + keep, row.end(), better);
-      row.resize(keep);
+      size_t keep = std::min<size_t>(neighbours, scratch.size());
+      std::partial_sort(scratch.begin(), scratch.begin() + keep, scratch.end(), better);
+      rows[i].assign(scratch.begin(), scratch.begin() + static_cast<std::ptrdiff_t>(keep));
     }
   });
   ItemNeighbours n;

@@ -22,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/recall_channel_names.h"
 #include "core/status.h"
 #include "models/interaction_matrix.h"
 
@@ -36,9 +37,14 @@ inline constexpr std::string_view kItemKnnChannel = "item_knn";
 inline constexpr std::string_view kRecentKnnChannel = "recent_knn";
 inline constexpr std::string_view kIalsChannel = "ials";
 inline constexpr std::string_view kEaseChannel = "ease";
-inline constexpr std::array<std::string_view, 6> kRecallChannelNames = {
-    kPopularityChannel, kTrendingChannel, kItemKnnChannel,
-    kRecentKnnChannel,  kIalsChannel,     kEaseChannel};
+// The one list of channel names (core/recall_channel_names.h: the configuration rooms validate
+// flags and experiments against it without depending on models); the names above must match it.
+using recserve::kRecallChannelNames;
+static_assert(kRecallChannelNames[0] == kPopularityChannel &&
+              kRecallChannelNames[1] == kTrendingChannel &&
+              kRecallChannelNames[2] == kItemKnnChannel &&
+              kRecallChannelNames[3] == kRecentKnnChannel &&
+              kRecallChannelNames[4] == kIalsChannel && kRecallChannelNames[5] == kEaseChannel);
 
 struct ScoredItem {
   uint32_t item;

@@ -324,7 +324,7 @@ class ReloadUnderLoadTest(ReloadFixture):
         self.stage_b()
         # A generous ranking deadline: a degraded (recall-order) answer would be a legitimate
         # list that is not the bundle's ranked one, and could hide or fake a mix.
-        with self.serve(RANKING_TIMEOUT="5") as svc:
+        with self.serve(RANKING_TIMEOUT="5", REQUEST_TIMEOUT="10") as svc:
             version_a, lists_a = self.fetch_lists(svc)
             status, state = self.reload(svc, {"mode": "primary", "source": "staging/run"})
             self.assertEqual(status, 200, state)

@@ -2,11 +2,13 @@
 // rollout bucket and the hit-ratio lists.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -14,9 +16,12 @@
 #include "core/hashing.h"
 #include "engine/live_state.h"
 #include "engine/model_manager.h"
+#include "engine/recommendation_cache.h"
 #include "engine/recommender.h"
 #include "engine/shadow_scorer.h"
 #include "engine/variant_lists.h"
+#include "lifecycle/experiments.h"
+#include "resilience/feature_flags.h"
 
 namespace recserve::engine {
 namespace {
@@ -384,6 +389,122 @@ TEST_F(ShadowFixture, OnlyTheCohortIsShadowed) {
   EXPECT_EQ(Shadowed("200") + dropped.WithLabels({"queue_full"}).Value() +
                 dropped.WithLabels({"stale"}).Value(),
             expected);
+}
+
+}  // namespace
+}  // namespace recserve::engine
+
+namespace recserve::engine {
+namespace {
+
+// Records the recall options each request reached the model with.
+class RecordingModel final : public ServingModel {
+ public:
+  const std::string& version() const override { return version_; }
+  bool KnowsUser(std::string_view) const override { return true; }
+  bool KnowsItem(std::string_view) const override { return true; }
+  Result<RecalledCandidates> Recall(const RecommendationQuery& query) const override {
+    std::lock_guard lock(mu_);
+    last_recall_ = query.recall;
+    return RecalledCandidates{{{"a", 3}, {"b", 2}, {"c", 1}}, nullptr};
+  }
+  Result<std::vector<ScoredItem>> Rank(const RecommendationQuery&,
+                                       const RecalledCandidates& c) const override {
+    ++ranked_;
+    auto items = c.items;
+    std::reverse(items.begin(), items.end());
+    return items;
+  }
+  Result<std::vector<ScoredItem>> Similar(std::string_view, uint32_t) const override {
+    return std::vector<ScoredItem>{};
+  }
+  std::vector<ScoredItem> Popular(uint32_t) const override { return {}; }
+  RecallOptions last_recall() const {
+    std::lock_guard lock(mu_);
+    return last_recall_;
+  }
+  mutable std::atomic<int> ranked_{0};
+
+ private:
+  std::string version_ = "rec";
+  mutable std::mutex mu_;
+  mutable RecallOptions last_recall_;
+};
+
+struct ConfigurationFixture : ::testing::Test {
+  void SetUp() override {
+    dir = fs::temp_directory_path() / ("recserve-config-" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    slots.ReplacePrimary(model);
+  }
+  void TearDown() override { fs::remove_all(dir); }
+  fs::path Write(const std::string& name, const std::string& text) {
+    std::ofstream(dir / name) << text;
+    return dir / name;
+  }
+
+  fs::path dir;
+  observe::Registry registry;
+  EngineMetrics metrics{registry};
+  LiveState live;
+  ModelSlot slots;
+  LruRecommendationCache cache{1000, std::chrono::milliseconds(60000)};
+  Recommender recommender{live, slots, &cache, nullptr, metrics};
+  std::shared_ptr<RecordingModel> model = std::make_shared<RecordingModel>();
+  RequestContext ctx{"req", "/recommendations/{user_id}"};
+};
+
+TEST_F(ConfigurationFixture, VariantParametersReachTheModelAndTheAnswer) {
+  auto experiments = lifecycle::OpenExperiments(Write("experiments.yaml", R"(experiments:
+  - name: cands
+    salt: s1
+    variants:
+      - name: big
+        allocation: 1.0
+        parameters:
+          candidates: 400
+          channel_weights:
+            ials: 2
+          ranker: false
+)"));
+  ASSERT_TRUE(experiments.ok()) << experiments.status().ToString();
+  recommender.SetConfiguration(nullptr, experiments->get());
+  auto answer = recommender.Recommend(ctx, "u1", 3);
+  ASSERT_TRUE(answer.ok());
+  EXPECT_EQ(answer->variant, "cands:big");
+  EXPECT_EQ(model->last_recall().candidates, 400u);
+  ASSERT_EQ(model->last_recall().channel_weights.size(), 1u);
+  EXPECT_EQ(model->last_recall().channel_weights[0].first, "ials");
+  // The variant serves recall order by design: not ranked, and not a degradation.
+  EXPECT_EQ(model->ranked_, 0);
+  EXPECT_EQ(answer->items[0].item_id, "a");
+  EXPECT_TRUE(answer->degraded_reason.empty());
+}
+
+TEST_F(ConfigurationFixture, FlagsTurnOffRankerCacheAndChannelsAndReloadTurnsThemBack) {
+  auto path = Write("flags.yaml", "ranker: off\ncache: off\nrecall_channels:\n  trending: off\n");
+  auto flags = resilience::OpenFeatureFlags(path);
+  ASSERT_TRUE(flags.ok()) << flags.status().ToString();
+  recommender.SetConfiguration(flags->get(), nullptr);
+  auto off = recommender.Recommend(ctx, "u1", 3);
+  ASSERT_TRUE(off.ok());
+  EXPECT_EQ(off->degraded_reason, kReasonRankerFlagOff);  // a flag-off ranker is visible
+  EXPECT_EQ(off->items[0].item_id, "a");
+  EXPECT_EQ(model->ranked_, 0);
+  ASSERT_FALSE(model->last_recall().channel_weights.empty());
+  EXPECT_EQ(model->last_recall().channel_weights[0],
+            (std::pair<std::string, double>{"trending", 0.0}));
+  EXPECT_EQ(metrics.cache_requests.WithLabels({"bypass"}).Value(), 1);
+  EXPECT_EQ(metrics.degraded.WithLabels({kReasonRankerFlagOff}).Value(), 1);
+
+  Write("flags.yaml", "ranker: on\n");
+  ASSERT_TRUE((*flags)->Reload().ok());
+  auto on = recommender.Recommend(ctx, "u1", 3);
+  ASSERT_TRUE(on.ok());
+  EXPECT_TRUE(on->degraded_reason.empty());
+  EXPECT_EQ(on->items[0].item_id, "c");  // ranked (reversed)
+  EXPECT_TRUE(model->last_recall().channel_weights.empty());
+  EXPECT_EQ(metrics.cache_requests.WithLabels({"miss"}).Value(), 1);
 }
 
 }  // namespace
