@@ -333,10 +333,14 @@ int RunServe(const ServeFlags& flags) {
                            [&failover_features] { return failover_features->Reconnect(); });
   }
   if (feature_flags != nullptr) {
-    manager.AddRefreshHook("feature_flags", [&feature_flags] { return feature_flags->Reload(); });
+    manager.AddRefreshHook(
+        "feature_flags", [&feature_flags] { return feature_flags->Reload(); },
+        engine::ModelManager::RefreshKind::kOperatorInput);
   }
   if (experiments != nullptr) {
-    manager.AddRefreshHook("experiments", [&experiments] { return experiments->Reload(); });
+    manager.AddRefreshHook(
+        "experiments", [&experiments] { return experiments->Reload(); },
+        engine::ModelManager::RefreshKind::kOperatorInput);
   }
   manager.AddRefreshHook("data_quality", [&api, &registry, report_path]() -> Status {
     auto summary = observe::ReadDataQualitySummary(report_path);

@@ -41,8 +41,8 @@ ModelManager::ModelManager(ModelManagerOptions options, Slots& slots, Loader loa
                                        "Share of users the shadow model scores (0 without a "
                                        "shadow).")) {}
 
-void ModelManager::AddRefreshHook(std::string name, RefreshHook hook) {
-  refresh_hooks_.emplace_back(std::move(name), std::move(hook));
+void ModelManager::AddRefreshHook(std::string name, RefreshHook hook, RefreshKind kind) {
+  refresh_hooks_.push_back({std::move(name), std::move(hook), kind});
 }
 
 Result<std::filesystem::path> ModelManager::ResolveSource(std::string_view source) const {
@@ -230,8 +230,12 @@ Result<ModelState> ModelManager::ReloadLocked(const ReloadRequest& request) {
       bool changed = false;
       auto current = LoadCurrentLocked();
       if (current.ok()) changed = current->changed;
-      refreshed.push_back({"model", current.status()});
-      for (const auto& [name, hook] : refresh_hooks_) refreshed.push_back({name, hook()});
+      refreshed.push_back({"model", current.status(),
+                           !current.ok() && current.status().code() != StatusCode::kNotFound});
+      for (const auto& h : refresh_hooks_) {
+        Status s = h.hook();
+        refreshed.push_back({h.name, s, !s.ok() && h.kind == RefreshKind::kOperatorInput});
+      }
       PublishModelInfo();
       ModelState state = StateLocked(changed);
       state.refreshed = std::move(refreshed);

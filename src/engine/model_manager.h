@@ -49,6 +49,10 @@ inline constexpr double kDefaultShadowRollout = 0.05;
 struct RefreshResult {
   std::string name;  // e.g. "cache", "feature_store", "experiments"
   Status status;
+  // The step re-read something an operator changed (a configuration file, `current`) and
+  // refused it: the reload answers 4xx so `curl -f` and the client script fail loudly. A
+  // dependency that is still down is only reported (its fallback keeps serving).
+  bool refused_input = false;
 };
 
 // The models being served after a reload (or now).
@@ -79,6 +83,8 @@ class ModelManager {
       std::function<Result<std::shared_ptr<const ServingModel>>(const std::filesystem::path&)>;
   // Called by a refresh (empty body): reconnect a dependency or re-read a file.
   using RefreshHook = std::function<Status()>;
+  // What kind of refresh step a hook is (see RefreshResult::refused_input).
+  enum class RefreshKind { kDependency, kOperatorInput };
 
   // `slots` is what the request path reads; it and `registry` must outlive this object.
   ModelManager(ModelManagerOptions options, Slots& slots, Loader loader,
@@ -87,7 +93,8 @@ class ModelManager {
   ModelManager& operator=(const ModelManager&) = delete;
 
   // Registers a refresh step under `name`. Call before serving starts (not synchronised).
-  void AddRefreshHook(std::string name, RefreshHook hook);
+  void AddRefreshHook(std::string name, RefreshHook hook,
+                      RefreshKind kind = RefreshKind::kDependency);
 
   // Loads `<models_root>/current` as the primary when it names a different bundle than the one
   // serving (start-up and refresh). NotFound when the link is missing; the loader's error when
@@ -101,8 +108,8 @@ class ModelManager {
   //   RateLimited       another reload is running, or the last one was less than min_interval ago;
   //   InvalidArgument   the bundle is refused by the loader (checksum, truncated model, ...),
   //                     the loader's own code and message quoted in the message.
-  // A refresh never fails as a whole: each hook's outcome is reported in `refreshed`, and a
-  // refused `current` bundle is reported there too ("model").
+  // A refresh never fails as a whole here: each step's outcome is in `refreshed` ("model" for
+  // `current`: a missing link is only reported, a refused bundle is refused input).
   Result<ModelState> Reload(const ReloadRequest& request);
 
   // What is served now.
@@ -125,7 +132,12 @@ class ModelManager {
   ModelManagerOptions options_;
   Slots& slots_;
   Loader loader_;
-  std::vector<std::pair<std::string, RefreshHook>> refresh_hooks_;
+  struct NamedHook {
+    std::string name;
+    RefreshHook hook;
+    RefreshKind kind;
+  };
+  std::vector<NamedHook> refresh_hooks_;
 
   // Guards the reload state below; held for a whole reload (load included).
   mutable std::mutex reload_mu_;

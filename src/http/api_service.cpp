@@ -498,16 +498,26 @@ Reply ApiService::ModelsReload(const Call& call) {
   WriteModel(w, state->shadow, state->shadow_source);
   w.Key("shadow_rollout").Number(state->shadow_rollout);
   w.Key("previous").StringOrNull(state->previous ? state->previous->version() : "");
+  unsigned http_status = 200;
   if (request->mode == engine::ReloadMode::kRefresh) {
     w.Key("refreshed").BeginObject();
+    const engine::RefreshResult* refused = nullptr;
     for (const auto& r : state->refreshed) {
       w.Key(r.name).String(r.status.ok() ? "ok" : r.status.ToString());
+      if (r.refused_input && refused == nullptr) refused = &r;
     }
     w.EndObject();
     w.Key("cache").String(recommender_.cache_enabled() ? "enabled" : "disabled");
+    if (refused != nullptr) {
+      // Every other step was still applied; the refused file or bundle left its previous
+      // version serving.
+      http_status = 400;
+      w.Key("error").String("invalid_argument");
+      w.Key("message").String(refused->name + ": " + refused->status.ToString());
+    }
   }
   w.EndObject();
-  return MakeReply(200, w.Take(), call.request_id, call.endpoint);
+  return MakeReply(http_status, w.Take(), call.request_id, call.endpoint);
 }
 
 }  // namespace recserve::http

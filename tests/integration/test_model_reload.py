@@ -84,9 +84,17 @@ class ReloadFixture(unittest.TestCase):
         self.run_b = BUNDLES["run_b"]
 
     def serve(self, **extra):
+        # Hermetic configuration: no experiment and every flag on, whatever config/ holds in the
+        # working directory.
+        no_experiments = os.path.join(self.root, "no-experiments.yaml")
+        all_flags_on = os.path.join(self.root, "all-flags-on.yaml")
+        for path, text in ((no_experiments, "experiments: []\n"), (all_flags_on, "ranker: on\n")):
+            with open(path, "w") as f:
+                f.write(text)
         env = dict(self.env, ADMIN_TOKEN=TOKEN, RELOAD_MIN_INTERVAL="0.01",
                    EXPOSURE_LOG_PATH=os.path.join(self.root, "exposure.jsonl"),
-                   HTTP_THREADS="2")
+                   HTTP_THREADS="2", EXPERIMENTS_PATH=no_experiments,
+                   FEATURE_FLAGS_PATH=all_flags_on)
         env.update(extra)
         return Service(env=env)
 
@@ -399,6 +407,46 @@ class ReloadUnderLoadTest(ReloadFixture):
         # "Back to baseline": replaced bundles are released, so RSS may not grow by more than
         # 10% (it may shrink: trimming after a reload can return more than the warm-up held).
         self.assertLessEqual(after, 1.10 * baseline)
+
+
+class ConfigurationReloadTest(ReloadFixture):
+    """Experiments and feature flags on the live request path, re-read by an empty reload."""
+
+    def test_variant_reported_and_flags_toggled_by_reload(self):
+        experiments = os.path.join(self.root, "experiments.yaml")
+        flags = os.path.join(self.root, "flags.yaml")
+        with open(experiments, "w") as f:
+            f.write("experiments:\n  - name: allin\n    salt: s\n    variants:\n"
+                    "      - name: wide\n        allocation: 1.0\n"
+                    "        parameters:\n          candidates: 300\n")
+        with open(flags, "w") as f:
+            f.write("ranker: on\n")
+        with self.serve(EXPERIMENTS_PATH=experiments, FEATURE_FLAGS_PATH=flags) as svc:
+            status, body = svc.get_json("/recommendations/5?k=5")
+            self.assertEqual(status, 200)
+            self.assertEqual(body["variant"], "allin:wide")
+            self.assertFalse(body["degraded"])
+            samples = self.metrics(svc)
+            self.assertEqual(self.metric(samples, "recommendation_requests_total",
+                                         endpoint=ENDPOINT, status="200", variant="allin:wide"), 1)
+
+            with open(flags, "w") as f:
+                f.write("ranker: off\n")
+            status, answer = self.reload(svc, None)
+            self.assertEqual(status, 200, answer)
+            self.assertEqual(answer["refreshed"]["feature_flags"], "ok")
+            status, body = svc.get_json("/recommendations/6?k=5")
+            self.assertEqual((body["degraded"], body["degraded_reason"]),
+                             (True, "flag_off:ranker"))
+
+            # A bad file is refused loudly and the previous flags keep serving.
+            with open(flags, "w") as f:
+                f.write("rankr: on\n")
+            status, answer = self.reload(svc, None)
+            self.assertEqual(status, 400, answer)
+            self.assertIn("rankr", answer["message"])
+            status, body = svc.get_json("/recommendations/7?k=5")
+            self.assertEqual(body["degraded_reason"], "flag_off:ranker")
 
 
 if __name__ == "__main__":

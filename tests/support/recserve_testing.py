@@ -108,6 +108,10 @@ class Service:
         self.env.update(env or {})
         self.env["PORT"] = str(self.port)
         self.env.setdefault("BIND_ADDRESS", "127.0.0.1")  # tests stay on loopback
+        # Hermetic variants: the shipped config/experiments.yaml (read from the working directory)
+        # would put some test users in an experiment variant.
+        self.env.setdefault("EXPERIMENTS_PATH",
+                            os.path.join(SOURCE_DIR, "tests", "support", "no_experiments.yaml"))
         self.args = list(args)
         self.proc = None
         self.log_path = tempfile.mktemp(prefix="recserve-serve-", suffix=".log")

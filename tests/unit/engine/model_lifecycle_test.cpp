@@ -263,6 +263,8 @@ TEST_F(ManagerFixture, RefreshLoadsANewCurrentAndRunsHooks) {
   auto broken = manager->Reload({});
   ASSERT_TRUE(broken.ok());
   EXPECT_EQ(broken->refreshed[0].status.code(), StatusCode::kDataLoss);
+  EXPECT_TRUE(broken->refreshed[0].refused_input);
+  EXPECT_FALSE(broken->refreshed[2].refused_input);  // a dependency still down is only reported
   EXPECT_EQ(Version(slots.Get().primary), "v2");
 }
 
