@@ -319,6 +319,7 @@ int RunServe(const ServeFlags& flags) {
   http::AdminConfig admin;
   admin.models = &manager;
   admin.token = EnvStringOr("ADMIN_TOKEN", "");
+  admin.faults = faults->get();
   if (admin.token.empty()) {
     spdlog::warn("ADMIN_TOKEN is not set: POST /models/reload is open to every client");
   }

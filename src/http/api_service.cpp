@@ -148,7 +148,7 @@ RequestCost CostOf(std::string_view endpoint) {
     return RequestCost::kRanking;
   }
   if (endpoint == "/health" || endpoint == "/live" || endpoint == "/ready" ||
-      endpoint == "/metrics" || endpoint == "/models/reload") {
+      endpoint == "/metrics" || endpoint == "/models/reload" || endpoint == "/admin/faults") {
     return RequestCost::kExempt;
   }
   return RequestCost::kLight;
@@ -190,6 +190,9 @@ ApiService::ApiService(engine::Recommender& recommender, observe::Registry& regi
   router_.Add("GET", "/ready", &ApiService::Ready);
   router_.Add("GET", "/metrics", &ApiService::Metrics);
   router_.Add("POST", "/models/reload", &ApiService::ModelsReload);
+  router_.Add("GET", "/admin/faults", &ApiService::Faults);
+  router_.Add("POST", "/admin/faults", &ApiService::Faults);
+  router_.Add("DELETE", "/admin/faults", &ApiService::Faults);
 }
 
 Reply ApiService::Handle(Request& request, const RequestTiming& timing) {
@@ -518,6 +521,51 @@ Reply ApiService::ModelsReload(const Call& call) {
   }
   w.EndObject();
   return MakeReply(http_status, w.Take(), call.request_id, call.endpoint);
+}
+
+Reply ApiService::Faults(const Call& call) {
+  if (admin_.faults == nullptr) {
+    return StatusReply(Unavailable("fault injection is not configured"), call.request_id,
+                       call.endpoint);
+  }
+  if (admin_.token.empty()) {
+    return StatusReply(PermissionDenied("fault injection over the API needs ADMIN_TOKEN to be set "
+                                        "(or use the FAULT_* env vars at start)"),
+                       call.request_id, call.endpoint);
+  }
+  if (Status auth = Authorize(call.request); !auth.ok()) {
+    Reply reply = StatusReply(auth, call.request_id, call.endpoint);
+    if (auth.code() == StatusCode::kUnauthenticated) {
+      reply.response.set(bhttp::field::www_authenticate, "Bearer");
+    }
+    return reply;
+  }
+  auto method = call.request.method();
+  if (method == bhttp::verb::delete_) {
+    admin_.faults->ClearAll();
+  } else if (method == bhttp::verb::post) {
+    auto settings = DecodeFaultSettings(call.request.body(), *admin_.faults);
+    if (!settings.ok()) return StatusReply(settings.status(), call.request_id, call.endpoint);
+    for (const auto& [operation, spec] : *settings) {
+      Status set = admin_.faults->Set(operation, spec);
+      if (!set.ok()) return StatusReply(set, call.request_id, call.endpoint);
+    }
+  }
+  JsonWriter w;
+  w.BeginObject().Key("request_id").String(call.request_id);
+  for (auto operation :
+       {resilience::FaultOperation::kRanking, resilience::FaultOperation::kRedis}) {
+    resilience::FaultSpec spec = admin_.faults->Get(operation);
+    w.Key(resilience::FaultOperationName(operation))
+        .BeginObject()
+        .Key("delay_ms")
+        .Int(spec.delay.count())
+        .Key("failure_rate")
+        .Number(spec.failure_rate)
+        .EndObject();
+  }
+  w.EndObject();
+  return MakeReply(200, w.Take(), call.request_id, call.endpoint);
 }
 
 }  // namespace recserve::http

@@ -37,6 +37,9 @@ struct AdminConfig {
   // ADMIN_TOKEN: when non-empty, admin calls need `Authorization: Bearer <token>` (401 without
   // credentials, 403 with wrong ones). Empty: admin calls are open (bind to a private address).
   std::string token;
+  // Run-time fault injection (GET/POST/DELETE /admin/faults, for drills); null: 503. Only
+  // served when `token` is set: injecting faults without authentication is never allowed.
+  resilience::FaultInjector* faults = nullptr;
 };
 
 class ApiService final : public RequestHandler {
@@ -79,6 +82,7 @@ class ApiService final : public RequestHandler {
   Reply Ready(const Call& call);
   Reply Metrics(const Call& call);
   Reply ModelsReload(const Call& call);
+  Reply Faults(const Call& call);
   // OK when the request may use admin endpoints.
   Status Authorize(const Request& request) const;
 

@@ -351,4 +351,42 @@ Result<engine::ReloadRequest> DecodeReloadRequest(std::string_view body) {
   return request;
 }
 
+Result<std::vector<std::pair<resilience::FaultOperation, resilience::FaultSpec>>>
+DecodeFaultSettings(std::string_view body, const resilience::FaultInjector& current) {
+  nlohmann::json doc = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) return InvalidArgument("body is not valid JSON");
+  if (!doc.is_object() || doc.empty()) {
+    return InvalidArgument("body must be an object keyed by operation (ranking, redis)");
+  }
+  std::vector<std::pair<resilience::FaultOperation, resilience::FaultSpec>> out;
+  for (const auto& [name, settings] : doc.items()) {
+    auto operation = resilience::ParseFaultOperation(name);
+    if (!operation) {
+      return InvalidArgument("unknown operation \"" + PrintableExcerpt(name, 40) +
+                             "\" (expected ranking, redis)");
+    }
+    if (!settings.is_object()) return InvalidArgument(name + " must be an object");
+    resilience::FaultSpec spec = current.Get(*operation);
+    for (const auto& [key, value] : settings.items()) {
+      if (key == "delay_ms") {
+        if (!value.is_number_integer() || value.get<int64_t>() < 0 ||
+            value.get<int64_t>() > resilience::FaultInjector::kMaxDelay.count()) {
+          return InvalidArgument(name + ".delay_ms must be an integer within 0..60000");
+        }
+        spec.delay = std::chrono::milliseconds(value.get<int64_t>());
+      } else if (key == "failure_rate") {
+        if (!value.is_number() || !(value.get<double>() >= 0 && value.get<double>() <= 1)) {
+          return InvalidArgument(name + ".failure_rate must be a number within 0..1");
+        }
+        spec.failure_rate = value.get<double>();
+      } else {
+        return InvalidArgument("unknown key \"" + name + "." + PrintableExcerpt(key, 40) +
+                               "\" (expected delay_ms, failure_rate)");
+      }
+    }
+    out.emplace_back(*operation, spec);
+  }
+  return out;
+}
+
 }  // namespace recserve::http

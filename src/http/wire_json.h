@@ -13,6 +13,7 @@
 #include "engine/live_state.h"
 #include "engine/model_manager.h"
 #include "engine/serving_model.h"
+#include "resilience/fault_injector.h"
 
 namespace recserve::http {
 
@@ -56,6 +57,12 @@ Result<std::vector<engine::Event>> DecodeEvents(std::string_view body);
 // non-empty object), "source" (string), "rollout" (number). InvalidArgument naming the key for an
 // unknown key, a wrong type or an unknown mode; the combination rules are ModelManager::Reload's.
 Result<engine::ReloadRequest> DecodeReloadRequest(std::string_view body);
+
+// Decodes a POST /admin/faults body: an object keyed by operation ("ranking", "redis"), each an
+// object with "delay_ms" (integer 0..60000) and/or "failure_rate" (number 0..1); a field left out
+// keeps its current value (taken from `current`). InvalidArgument naming the key otherwise.
+Result<std::vector<std::pair<resilience::FaultOperation, resilience::FaultSpec>>>
+DecodeFaultSettings(std::string_view body, const resilience::FaultInjector& current);
 
 // "2026-11-29T06:30:00Z", "2026-11-29T06:30:00.123+01:00", "2026-11-29 06:30:00" (UTC when no
 // offset is given) → unix seconds (fraction truncated). nullopt when malformed.

@@ -1,8 +1,11 @@
 """Runbook drill: a slow ranker. RANKING_TIMEOUT=0.01 with FAULT_RANKING_DELAY_MS=50 makes every
 ranking miss its deadline; under bounded load from Python threads every response must still be
 200 with personalised recall-order items, degraded as `timeout:model_inference` (or
-`breaker_open:ranker` once the ranker breaker opens), and the timeouts counter must rise.
-Prints a one-line summary (requests, share 200, P99, counters)."""
+`breaker_open:ranker` once the ranker breaker opens), and the timeouts counter must rise. Then
+the delay is removed at run time (DELETE /admin/faults) and ranking must recover without a
+restart: the ranker breaker closes and answers are ranked (not degraded) again.
+Prints a one-line summary (requests, share 200, P99, counters, recovery)."""
+import json
 import os
 import shutil
 import tempfile
@@ -15,6 +18,7 @@ import recserve_testing as rt
 THREADS = 4
 REQUESTS_PER_THREAD = 50
 FALLBACK_REASONS = {"timeout:model_inference", "breaker_open:ranker"}
+ADMIN_TOKEN = "drill-token"
 
 
 def metric(metrics, name, **labels):
@@ -29,9 +33,11 @@ class SlowRankingDrill(unittest.TestCase):
             svc = rt.Service(env={
                 **serve_env,
                 "RANKING_TIMEOUT": "0.01", "FAULT_RANKING_DELAY_MS": "50",
-                "RECOMMENDATION_CACHE_SIZE": "0", "HTTP_THREADS": "2"})
+                "RECOMMENDATION_CACHE_SIZE": "0", "HTTP_THREADS": "2",
+                "ADMIN_TOKEN": ADMIN_TOKEN})
             with svc:
                 self.run_load(svc)
+                self.recover(svc)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
@@ -79,6 +85,35 @@ class SlowRankingDrill(unittest.TestCase):
             self.assertEqual(n_items, 10)
         self.assertGreater(timeouts, 0)
         self.assertEqual(degraded_timeout + degraded_breaker, len(results))
+
+
+    def recover(self, svc):
+        auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        status, _, body = svc.request("GET", "/admin/faults", headers=auth)
+        self.assertEqual(status, 200, body)
+        self.assertEqual(json.loads(body)["ranking"]["delay_ms"], 50)
+        self.assertEqual(svc.request("DELETE", "/admin/faults")[0], 401)  # token required
+        status, _, body = svc.request("DELETE", "/admin/faults", headers=auth)
+        self.assertEqual(status, 200, body)
+        self.assertEqual(json.loads(body)["ranking"]["delay_ms"], 0)
+        # The breaker's cool-down passes, a half-open probe ranks in time, answers are ranked.
+        started = time.monotonic()
+        ranked_in_a_row = 0
+        requests = 0
+        while time.monotonic() - started < 30 and ranked_in_a_row < 5:
+            requests += 1
+            status, body = svc.get_json(f"/recommendations/{1 + requests % 900}?k=10")
+            self.assertEqual(status, 200)
+            ranked_in_a_row = ranked_in_a_row + 1 if not body["degraded"] else 0
+            time.sleep(0.05)
+        recovery = time.monotonic() - started
+        metrics = rt.parse_prometheus_text(svc.request("GET", "/metrics")[2].decode())
+        closed = metric(metrics, "circuit_breaker_transitions_total", dependency="ranker",
+                        to="closed")
+        print(f"slow-ranking drill recovery: delay removed at run time, 5 ranked answers in a row "
+              f"after {recovery:.1f}s and {requests} requests, ranker breaker closed={closed:.0f}",
+              flush=True)
+        self.assertEqual(ranked_in_a_row, 5)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from recserve_testing import (RECSERVE_BIN, SOURCE_DIR, RedisServer, Service,
                               publish_small_bundle, temp_dir)
 
 SOP = os.path.join(SOURCE_DIR, "docs", "OPERATIONS_SOP.md")
-ENDPOINTS = {"/health", "/live", "/ready", "/metrics", "/models/reload"}
+ENDPOINTS = {"/health", "/live", "/ready", "/metrics", "/models/reload", "/admin/faults"}
 SCRIPTS = {"run_pipeline.sh", "stage_model.py", "reload_model.py"}
 RELOAD_MODES = {"shadow", "primary", "rollback"}
 

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <string>
 
 #include "http/api_service.h"
@@ -212,6 +213,38 @@ TEST(DecodeReloadRequest, RejectsWithTheOffendingKey) {
     ASSERT_FALSE(r.ok()) << c.body;
     EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
     EXPECT_NE(r.status().message().find(c.names), std::string::npos) << r.status().message();
+  }
+}
+
+}  // namespace
+}  // namespace recserve::http
+
+namespace recserve::http {
+namespace {
+
+TEST(DecodeFaultSettings, SetsNamedFieldsAndKeepsTheRest) {
+  resilience::FaultInjector faults;
+  ASSERT_TRUE(
+      faults.Set(resilience::FaultOperation::kRedis, {std::chrono::milliseconds(20), 0.5}).ok());
+  auto settings =
+      DecodeFaultSettings(R"({"ranking":{"delay_ms":50},"redis":{"failure_rate":0.1}})", faults);
+  ASSERT_TRUE(settings.ok()) << settings.status().ToString();
+  ASSERT_EQ(settings->size(), 2u);
+  for (const auto& [operation, spec] : *settings) {
+    if (operation == resilience::FaultOperation::kRanking) {
+      EXPECT_EQ(spec.delay.count(), 50);
+      EXPECT_EQ(spec.failure_rate, 0.0);
+    } else {
+      EXPECT_EQ(spec.delay.count(), 20);  // kept
+      EXPECT_DOUBLE_EQ(spec.failure_rate, 0.1);
+    }
+  }
+  for (const char* bad :
+       {"", "[]", "{}", R"({"disk":{}})", R"({"ranking":5})", R"({"ranking":{"delay_ms":-1}})",
+        R"({"ranking":{"delay_ms":60001}})", R"({"ranking":{"delay_ms":1.5}})",
+        R"({"redis":{"failure_rate":2}})", R"({"redis":{"rate":0.1}})"}) {
+    auto r = DecodeFaultSettings(bad, faults);
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << bad;
   }
 }
 
