@@ -20,6 +20,8 @@ std::string_view DegradationReasonLabel(DegradationReason reason) {
       return "recall_failed";
     case DegradationReason::kNoModel:
       return "no_model";
+    case DegradationReason::kFlagOffRanker:
+      return "flag_off:ranker";
     case DegradationReason::kLoadShed:
       return "load_shed";
   }

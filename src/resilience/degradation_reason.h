@@ -19,11 +19,12 @@ enum class DegradationReason {
   kErrorModelInference,      // "error:model_inference"
   kRecallFailed,             // "recall_failed"
   kNoModel,                  // "no_model"
+  kFlagOffRanker,            // "flag_off:ranker"
   kLoadShed,                 // "load_shed"
 };
 
 // Every reason, in the order of the table in docs/METRICS.md (for pre-registering counters).
-inline constexpr std::array<DegradationReason, 9> kAllDegradationReasons = {
+inline constexpr std::array<DegradationReason, 10> kAllDegradationReasons = {
     DegradationReason::kTimeoutRedis,
     DegradationReason::kBreakerOpenCache,
     DegradationReason::kBreakerOpenFeatureStore,
@@ -32,6 +33,7 @@ inline constexpr std::array<DegradationReason, 9> kAllDegradationReasons = {
     DegradationReason::kErrorModelInference,
     DegradationReason::kRecallFailed,
     DegradationReason::kNoModel,
+    DegradationReason::kFlagOffRanker,
     DegradationReason::kLoadShed};
 
 std::string_view DegradationReasonLabel(DegradationReason reason);
