@@ -382,6 +382,9 @@ void Recommender::ScoreShadow(const std::shared_ptr<const ServingModel>& shadow,
   auto started = std::chrono::steady_clock::now();
   RequestContext shadow_ctx = ctx;
   shadow_ctx.variant = std::string(kVariantShadow);
+  // With the ranker flag off both variants serve recall order; for the shadow that is the
+  // comparison, not a failed scoring (ShadowErrorRate must not fire on a flag).
+  shadow_ctx.ranker_off_reason = {};
   RecommendationAnswer answer = Personalized(shadow, user_id, k, shadow_ctx, /*shadow=*/true);
   answer.variant = std::string(kVariantShadow);
   double seconds =
