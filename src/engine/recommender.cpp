@@ -197,7 +197,7 @@ RequestContext Recommender::Configure(const RequestContext& request_ctx,
     auto experiments = experiments_->Get();
     auto assignments = experiments->Assign(user_id);
     ctx.variant = lifecycle::ReportedVariant(assignments);
-    lifecycle::VariantParameters params = experiments->ParametersFor(user_id);
+    lifecycle::VariantParameters params = lifecycle::MergedParameters(assignments);
     if (params.candidates) ctx.recall.candidates = *params.candidates;
     for (const auto& [channel, weight] : params.channel_weights) {
       ctx.recall.channel_weights.emplace_back(channel, weight);

@@ -186,8 +186,12 @@ std::vector<ExperimentAssignment> ExperimentsConfig::Assign(std::string_view use
 }
 
 VariantParameters ExperimentsConfig::ParametersFor(std::string_view user_id) const {
+  return MergedParameters(Assign(user_id));
+}
+
+VariantParameters MergedParameters(const std::vector<ExperimentAssignment>& assignments) {
   VariantParameters merged;
-  for (const ExperimentAssignment& a : Assign(user_id)) {
+  for (const ExperimentAssignment& a : assignments) {
     if (a.variant == nullptr) continue;
     const VariantParameters& p = a.variant->parameters;
     if (!merged.candidates) merged.candidates = p.candidates;

@@ -107,6 +107,10 @@ class ExperimentsConfig {
   std::vector<Experiment> experiments_;
 };
 
+// The parameters of one user's `assignments` (ExperimentsConfig::Assign), merged as
+// ParametersFor describes; lets a caller that needs both assign once.
+VariantParameters MergedParameters(const std::vector<ExperimentAssignment>& assignments);
+
 // MurmurHash3's fmix64 finalizer: h ^= h >> 33; h *= 0xff51afd7ed558ccd; h ^= h >> 33;
 // h *= 0xc4ceb9fe1a85ec53; h ^= h >> 33 (all mod 2^64). A bijection that spreads every input bit.
 uint64_t MixBits64(uint64_t h);
