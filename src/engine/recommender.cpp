@@ -4,6 +4,8 @@
 #include <chrono>
 #include <unordered_set>
 
+#include "resilience/degradation_reason.h"
+
 namespace recserve::engine {
 
 Status ValidateK(int64_t k) {
@@ -37,6 +39,13 @@ void Recommender::RecordDegraded(std::string_view reason) {
 }
 
 namespace {
+
+using resilience::DegradationReason;
+
+// The reason's label: what responses carry and recommendation_degraded_total counts.
+std::string_view Label(DegradationReason reason) {
+  return resilience::DegradationReasonLabel(reason);
+}
 
 double NowSeconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -127,12 +136,13 @@ RecommendationAnswer Recommender::Personalized(const std::shared_ptr<const Servi
   // along in the model's state), and recall order is the fallback when ranking fails.
   auto candidates = model.Recall(query);
   if (!candidates.ok() || candidates->items.empty()) {
-    return PopularAnswer(&model, k, kReasonRecallFailed, /*count_degraded=*/!shadow);
+    return PopularAnswer(&model, k, Label(DegradationReason::kRecallFailed),
+                         /*count_degraded=*/!shadow);
   }
   std::string degraded_reason;
   std::vector<ScoredItem> ordered;
   Result<std::vector<ScoredItem>> ranked = FailedPrecondition("not ranked");
-  std::string_view rank_failure = kReasonModelError;
+  std::string_view rank_failure = Label(DegradationReason::kErrorModelInference);
   // The shadow ranks inline on its own worker: its slowness or failures must not reach the
   // primary's ranking deadline pool or trip the primary's ranker breaker.
   if (!ctx.ranker) {
@@ -142,9 +152,9 @@ RecommendationAnswer Recommender::Personalized(const std::shared_ptr<const Servi
     if (guarded.failure == RankingFailure::kNone) {
       ranked = std::move(guarded.items);
     } else if (guarded.failure == RankingFailure::kTimeout) {
-      rank_failure = kReasonRankingTimeout;
+      rank_failure = Label(DegradationReason::kTimeoutModelInference);
     } else if (guarded.failure == RankingFailure::kBreakerOpen) {
-      rank_failure = kReasonRankerBreakerOpen;
+      rank_failure = Label(DegradationReason::kBreakerOpenRanker);
     }
   } else {
     ranked = model.Rank(query, *candidates);
@@ -180,7 +190,7 @@ std::vector<HistoryItem> Recommender::UserHistory(std::string_view user_id,
   }
   if (feature_store_ != nullptr) {
     store::FeatureStore::UserRead read = feature_store_->ReadUser(user_id);
-    if (read.degraded) degraded_reason = resilience::DegradationReasonLabel(*read.degraded);
+    if (read.degraded) degraded_reason = Label(*read.degraded);
     if (auto& features = read.features; features.ok()) {
       for (const auto& r : features->recent) {
         if (seen.insert(r.item_id).second) history.push_back({r.item_id, r.timestamp});
@@ -210,7 +220,7 @@ RequestContext Recommender::Configure(const RequestContext& request_ctx,
     ctx.score_shadow = flags->shadow;
     if (!flags->ranker) {
       ctx.ranker = false;
-      ctx.ranker_off_reason = kReasonRankerFlagOff;
+      ctx.ranker_off_reason = Label(DegradationReason::kFlagOffRanker);
     }
     for (std::string_view channel : recserve::kRecallChannelNames) {
       if (!flags->RecallChannelEnabled(channel)) {
@@ -238,7 +248,7 @@ Result<RecommendationAnswer> Recommender::Recommend(const RequestContext& reques
     // Nothing worth caching: the popular list is a snapshot lookup, and caching it would hide
     // new events for the cache TTL.
     metrics_.cache_requests.WithLabels({"bypass"}).Inc();
-    RecommendationAnswer answer = PopularAnswer(nullptr, kk, kReasonNoModel);
+    RecommendationAnswer answer = PopularAnswer(nullptr, kk, Label(DegradationReason::kNoModel));
     LogExposure(ctx, user_id, answer);
     return answer;
   }
@@ -254,7 +264,8 @@ Result<RecommendationAnswer> Recommender::Recommend(const RequestContext& reques
     if (!cached.ok()) {
       bool skipped = cached.status().code() == StatusCode::kFailedPrecondition;
       metrics_.cache_requests.WithLabels({skipped ? "bypass" : "error"}).Inc();
-      cache_failure = skipped ? kReasonCacheBreakerOpen : kReasonRedisFailed;
+      cache_failure = skipped ? Label(DegradationReason::kBreakerOpenCache)
+                              : Label(DegradationReason::kTimeoutRedis);
     } else if (*cached) {
       metrics_.cache_requests.WithLabels({"hit"}).Inc();
       const CachedRecommendation& c = **cached;

@@ -35,15 +35,6 @@ inline constexpr uint32_t kMaxK = 200;
 // InvalidArgument unless 1 <= k <= 200.
 Status ValidateK(int64_t k);
 
-// Degradation reasons (docs/METRICS.md); the same strings go into responses and metric labels.
-inline constexpr std::string_view kReasonNoModel = "no_model";
-inline constexpr std::string_view kReasonRecallFailed = "recall_failed";
-inline constexpr std::string_view kReasonModelError = "error:model_inference";
-inline constexpr std::string_view kReasonRedisFailed = "timeout:redis";
-inline constexpr std::string_view kReasonCacheBreakerOpen = "breaker_open:cache";
-inline constexpr std::string_view kReasonRankingTimeout = "timeout:model_inference";
-inline constexpr std::string_view kReasonRankerBreakerOpen = "breaker_open:ranker";
-
 // The variant label of the shadow model's scorings.
 inline constexpr std::string_view kVariantShadow = "shadow";
 
@@ -63,9 +54,6 @@ struct RequestContext {
   // What, besides model version, user and k, decides the list: part of the cache key.
   std::string cache_scope = {};
 };
-
-// Degradation reason when the `ranker` feature flag is off.
-inline constexpr std::string_view kReasonRankerFlagOff = "flag_off:ranker";
 
 struct RecommendationAnswer {
   std::vector<ScoredItem> items;

@@ -21,6 +21,7 @@
 #include "engine/shadow_scorer.h"
 #include "engine/variant_lists.h"
 #include "lifecycle/experiments.h"
+#include "resilience/degradation_reason.h"
 #include "resilience/feature_flags.h"
 
 namespace recserve::engine {
@@ -490,14 +491,20 @@ TEST_F(ConfigurationFixture, FlagsTurnOffRankerCacheAndChannelsAndReloadTurnsThe
   recommender.SetConfiguration(flags->get(), nullptr);
   auto off = recommender.Recommend(ctx, "u1", 3);
   ASSERT_TRUE(off.ok());
-  EXPECT_EQ(off->degraded_reason, kReasonRankerFlagOff);  // a flag-off ranker is visible
+  EXPECT_EQ(off->degraded_reason,
+            resilience::DegradationReasonLabel(
+                resilience::DegradationReason::kFlagOffRanker));  // a flag-off ranker is visible
   EXPECT_EQ(off->items[0].item_id, "a");
   EXPECT_EQ(model->ranked_, 0);
   ASSERT_FALSE(model->last_recall().channel_weights.empty());
   EXPECT_EQ(model->last_recall().channel_weights[0],
             (std::pair<std::string, double>{"trending", 0.0}));
   EXPECT_EQ(metrics.cache_requests.WithLabels({"bypass"}).Value(), 1);
-  EXPECT_EQ(metrics.degraded.WithLabels({kReasonRankerFlagOff}).Value(), 1);
+  EXPECT_EQ(metrics.degraded
+                .WithLabels({resilience::DegradationReasonLabel(
+                    resilience::DegradationReason::kFlagOffRanker)})
+                .Value(),
+            1);
 
   Write("flags.yaml", "ranker: on\n");
   ASSERT_TRUE((*flags)->Reload().ok());
