@@ -1,5 +1,7 @@
-// Seconds per iALS iteration (64 factors, exact Cholesky solves) on a synthetic power-law
-// matrix, and the GFLOP/s achieved, to compare with bench_gemm's peak (docs/PERFORMANCE.md).
+// Seconds per iALS iteration (64 factors; exact Cholesky solves, Arg cg_steps = 0, or the
+// default 3 conjugate-gradient steps) on a synthetic power-law matrix, and the GFLOP/s achieved
+// (FLOPs as IalsFlopsPerIteration counts them for that solver), to compare with bench_gemm's peak
+// (docs/PERFORMANCE.md). Benchmark arguments: threads, cg_steps.
 // The matrix: 100k users × 20k items, ~2M interactions; user activity and item popularity both
 // Zipf-like, generated with a fixed seed so runs are comparable.
 //
@@ -69,20 +71,25 @@ void BM_IalsIteration(benchmark::State& state) {
   p.factors = 64;
   p.iterations = 1;
   p.threads = static_cast<int>(state.range(0));
+  p.cg_steps = static_cast<uint32_t>(state.range(1));
   for (auto _ : state) {
     IalsChannel channel = IalsChannel::Train(m, p);
     benchmark::DoNotOptimize(channel.item_factors().data());
   }
-  const double flops = recserve::models::IalsFlopsPerIteration(m, p.factors);
+  const double flops = recserve::models::IalsFlopsPerIteration(m, p.factors, p.cg_steps);
   state.counters["GFLOP/s"] =
       benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["nnz"] = static_cast<double>(m.nnz());
   state.counters["threads"] = static_cast<double>(p.threads);
+  state.counters["cg_steps"] = p.cg_steps;
 }
 
 BENCHMARK(BM_IalsIteration)
-    ->Arg(1)
-    ->Arg(2)
+    ->ArgNames({"threads", "cg_steps"})
+    ->Args({1, 0})
+    ->Args({2, 0})
+    ->Args({1, 3})
+    ->Args({2, 3})
     ->Unit(benchmark::kSecond)
     ->MeasureProcessCPUTime()
     ->Iterations(3);
@@ -115,6 +122,7 @@ void BM_IalsDatagen(benchmark::State& state) {
   p.factors = 64;
   p.iterations = iterations ? static_cast<uint32_t>(std::max(1, std::atoi(iterations))) : 15;
   p.threads = static_cast<int>(state.range(0));
+  p.cg_steps = static_cast<uint32_t>(state.range(1));
   double wall = 0;
   for (auto _ : state) {
     const auto start = std::chrono::steady_clock::now();
@@ -122,7 +130,8 @@ void BM_IalsDatagen(benchmark::State& state) {
     benchmark::DoNotOptimize(channel.item_factors().data());
     wall += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
-  const double flops = recserve::models::IalsFlopsPerIteration(*m, p.factors) * p.iterations;
+  const double flops =
+      recserve::models::IalsFlopsPerIteration(*m, p.factors, p.cg_steps) * p.iterations;
   state.counters["GFLOP/s"] =
       benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["wall_s/iteration"] =
@@ -132,11 +141,15 @@ void BM_IalsDatagen(benchmark::State& state) {
   state.counters["users"] = m->num_users;
   state.counters["items"] = m->num_items;
   state.counters["threads"] = static_cast<double>(p.threads);
+  state.counters["cg_steps"] = p.cg_steps;
 }
 
 BENCHMARK(BM_IalsDatagen)
-    ->Arg(1)
-    ->Arg(2)
+    ->ArgNames({"threads", "cg_steps"})
+    ->Args({1, 0})
+    ->Args({2, 0})
+    ->Args({1, 3})
+    ->Args({2, 3})
     ->Unit(benchmark::kSecond)
     ->MeasureProcessCPUTime()
     ->Iterations(1);

@@ -15,6 +15,9 @@ users=${2:-1000000}
 items=${3:-200000}
 work=${4:-$(mktemp -d /tmp/recserve-pipeline-bench.XXXXXX)}
 bin=${RECSERVE_BIN:-build/recserve}
+# As scripts/run_pipeline.sh: without it XGBoost's OpenMP threads spin, so the ranker trains on
+# one thread (src/models/ranker.cpp).
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 mkdir -p "$work/in"
 
 if [ ! -s "$work/in/interactions.csv" ]; then

@@ -1,14 +1,17 @@
 // Per-request cost of the serving path's model stages, single thread: Recall (200 candidates
-// from every channel), Rank (feature rows + XGBoost over those candidates), Recall+Rank+top 10,
-// and the channels' candidate selection dense vs sparse.
+// from every channel), Rank (feature rows + the ranker over those candidates), the ranker alone
+// (XGBoost vs the compiled trees), Recall+Rank+top 10, and the channels' candidate selection
+// dense vs sparse.
 // Figures go to docs/PERFORMANCE.md ("serving: model stages").
 //
 // The model bundle is a directory written by RecommenderModel::Save() (e.g. the `model` part of
 // a `recserve pipeline` output), given by RECSERVE_BENCH_MODEL_DIR; the bench reports an error
 // and measures nothing without it. Queries are deterministic (seed 7): a known user index with
-// a history of 20 random catalogue items, timestamps one minute apart.
+// a history of 20 random catalogue items, timestamps one minute apart, ending in the bundle's last
+// 30 days.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <random>
 
@@ -41,16 +44,25 @@ const RecommenderModel* BenchModel(std::string& error) {
   return model;
 }
 
+// Queries end at a random time in the bundle's last 30 days, as a real user's history does (a
+// reference time outside the data would empty the trending window and measure its worst case).
 std::vector<UserQuery> Queries(const RecommenderModel& model, size_t count) {
   std::mt19937_64 rng(7);
+  int64_t latest = 0;
+  if (const auto* trending = dynamic_cast<const recserve::models::TrendingChannel*>(
+          model.channel(std::string(recserve::models::kTrendingChannel)))) {
+    const auto& times = trending->timeline().times;
+    if (!times.empty()) latest = *std::max_element(times.begin(), times.end());
+  }
   std::vector<UserQuery> queries(count);
   for (UserQuery& q : queries) {
     if (model.users().size() > 0) {
       q.user = static_cast<uint32_t>(rng() % model.users().size());
     }
+    const int64_t end = latest - static_cast<int64_t>(rng() % (30 * 86400));
     for (int h = 0; h < 20; ++h) {
       q.items.push_back(static_cast<uint32_t>(rng() % model.num_items()));
-      q.timestamps.push_back(1700000000 + 60 * h);
+      q.timestamps.push_back(end - 60 * (19 - h));
     }
   }
   return queries;
@@ -88,6 +100,36 @@ void BM_Rank(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_Rank)->Unit(benchmark::kMicrosecond);
+
+// The ranker alone on the recalled candidates' feature rows: Arg 0 = XGBoost's own in-place
+// prediction, Arg 1 = the compiled trees Rank() uses (models/compiled_forest.h).
+void BM_RankerPredict(benchmark::State& state) {
+  std::string error;
+  const RecommenderModel* model = BenchModel(error);
+  if (model == nullptr) return state.SkipWithError(error.c_str());
+  if (!model->has_ranker()) return state.SkipWithError("the bundle has no ranker");
+  const recserve::models::Ranker& ranker = *model->ranker();
+  if (state.range(0) == 1 && !ranker.compiled()) {
+    return state.SkipWithError(ranker.prediction_note().c_str());
+  }
+  auto queries = Queries(*model, 64);
+  std::vector<std::vector<float>> rows;
+  std::vector<size_t> counts;
+  for (const UserQuery& query : queries) {
+    CandidateSet c = model->Recall(query, RecallParams());
+    rows.push_back(model->Features(query, c));
+    counts.push_back(c.items.size());
+  }
+  size_t q = 0;
+  for (auto _ : state) {
+    size_t k = q++ % rows.size();
+    auto scores = state.range(0) == 1 ? ranker.Predict(rows[k], counts[k])
+                                      : ranker.PredictWithXgboost(rows[k], counts[k]);
+    benchmark::DoNotOptimize(scores);
+  }
+  state.SetLabel(state.range(0) == 1 ? "compiled" : "xgboost");
+}
+BENCHMARK(BM_RankerPredict)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
 
 void BM_RecallRankTop10(benchmark::State& state) {
   std::string error;

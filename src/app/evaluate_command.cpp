@@ -27,6 +27,7 @@ struct EvaluateFlags {
   uint64_t seed = 42;
   bool fast = false;
   uint32_t ranker_users = 20000;
+  uint32_t cg_steps = models::IalsParams().cg_steps;
 };
 
 nlohmann::ordered_json MetricsJson(const pipeline::Metrics& m) {
@@ -98,6 +99,7 @@ int RunEvaluate(const EvaluateFlags& flags) {
   options.seed = flags.seed;
   options.fast = flags.fast;
   options.ranker_max_users = flags.ranker_users;
+  options.model.ials.cg_steps = flags.cg_steps;
   pipeline::TuningReport report;
   const auto train_start = std::chrono::steady_clock::now();
   auto model = pipeline::TrainTwoStage(test_fold.train, validation, space, *side, options, report);
@@ -205,6 +207,10 @@ Command AddEvaluateCommand(CLI::App& root) {
   c.cli
       ->add_option("--ranker-users", flags->ranker_users,
                    "validation users sampled (seeded) for the ranker's groups; 0 = all")
+      ->capture_default_str();
+  c.cli
+      ->add_option("--cg-steps", flags->cg_steps,
+                   "iALS conjugate-gradient steps per row and sweep; 0 = exact solves")
       ->capture_default_str();
   c.run = [flags] { return RunEvaluate(*flags); };
   return c;

@@ -59,6 +59,8 @@ nlohmann::json HyperParameters(const pipeline::TrainingOptions& t,
                       {"ials_regularization", m.ials.regularization},
                       {"ials_alpha", m.ials.alpha},
                       {"ials_iterations", m.ials.iterations},
+                      {"ials_cg_steps", m.ials.cg_steps},
+                      {"ann_ef_search", m.ann_params.ef_search},
                       {"knn_neighbours", m.knn_neighbours},
                       {"knn_shrink", m.knn_shrink},
                       {"recent_items", m.recent_items},
@@ -333,8 +335,12 @@ Command AddPipelineCommand(CLI::App& root) {
   c.cli->add_option("--seed", t.seed, "Random seed (42)");
   c.cli->add_option("--factors", t.model.ials.factors, "iALS factors (64)");
   c.cli->add_option("--iterations", t.model.ials.iterations, "iALS sweeps (15)");
+  c.cli->add_option("--cg-steps", t.model.ials.cg_steps,
+                    "iALS conjugate-gradient steps per row and sweep; 0 = exact solves (3)");
   c.cli->add_option("--regularization", t.model.ials.regularization, "iALS L2 regularisation");
   c.cli->add_option("--alpha", t.model.ials.alpha, "iALS confidence: 1 + alpha per event");
+  c.cli->add_option("--ann-ef-search", t.model.ann_params.ef_search,
+                    "HNSW candidate list at query time: ANN recall vs serving cost (200)");
   c.cli->add_option("--neighbours", t.model.knn_neighbours, "item-kNN neighbours per item (100)");
   c.cli->add_option("--shrink", t.model.knn_shrink, "item-kNN similarity shrinkage");
   c.cli->add_option("--candidates", t.model.candidates, "recall candidates per request (200)");

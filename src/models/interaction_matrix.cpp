@@ -53,22 +53,38 @@ ItemTimeline ItemTimeline::Build(const InteractionMatrix& m) {
 }
 
 uint64_t ItemTimeline::CountIn(uint32_t item, int64_t from, int64_t to) const {
+  return CountAfter(UpTo(item, to), from);
+}
+
+std::span<const int64_t> ItemTimeline::UpTo(uint32_t item, int64_t at) const {
   auto begin = times.begin() + offsets[item];
-  auto end = times.begin() + offsets[item + 1];
-  return std::upper_bound(begin, end, to) - std::upper_bound(begin, end, from);
+  auto end = std::upper_bound(begin, times.begin() + offsets[item + 1], at);
+  return {begin, end};
+}
+
+uint64_t ItemTimeline::CountAfter(std::span<const int64_t> prefix, int64_t from) {
+  // Galloping back from the end: windows are usually short next to an item's whole history, so
+  // this costs O(log(answer)) instead of O(log(history)).
+  size_t lo = prefix.size(), step = 1;
+  while (lo > 0 && prefix[lo - 1] > from) {
+    const size_t next = lo > step ? lo - step : 0;
+    if (prefix[next] > from) {
+      lo = next;
+      step *= 2;
+    } else {
+      // The boundary is in (next, lo): finish with a binary search there.
+      lo = std::upper_bound(prefix.begin() + static_cast<std::ptrdiff_t>(next),
+                            prefix.begin() + static_cast<std::ptrdiff_t>(lo), from) -
+           prefix.begin();
+      break;
+    }
+  }
+  return prefix.size() - lo;
 }
 
 std::optional<int64_t> ItemTimeline::First(uint32_t item) const {
   if (Count(item) == 0) return std::nullopt;
   return times[offsets[item]];
-}
-
-std::optional<int64_t> ItemTimeline::LastAtOrBefore(uint32_t item, int64_t at) const {
-  auto begin = times.begin() + offsets[item];
-  auto end = times.begin() + offsets[item + 1];
-  auto it = std::upper_bound(begin, end, at);
-  if (it == begin) return std::nullopt;
-  return *(it - 1);
 }
 
 int64_t UserQuery::ReferenceTime() const {

@@ -43,9 +43,13 @@ struct ItemTimeline {
   uint64_t Count(uint32_t item) const { return offsets[item + 1] - offsets[item]; }
   // Events of `item` with from < t <= to.
   uint64_t CountIn(uint32_t item, int64_t from, int64_t to) const;
-  // Earliest / latest event time of `item` at or before `at`; nullopt when there is none.
+  // The event times of `item` at or before `at` (a prefix of its sorted times): one binary
+  // search, then CountAfter answers any window ending at `at` without searching again.
+  std::span<const int64_t> UpTo(uint32_t item, int64_t at) const;
+  // Events of `prefix` later than `from`. REQUIRES: prefix sorted ascending.
+  static uint64_t CountAfter(std::span<const int64_t> prefix, int64_t from);
+  // Earliest event time of `item`; nullopt when there is none.
   std::optional<int64_t> First(uint32_t item) const;
-  std::optional<int64_t> LastAtOrBefore(uint32_t item, int64_t at) const;
 };
 
 // One user's request as every model reads it. `user` is the training index when the user is

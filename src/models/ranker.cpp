@@ -86,6 +86,7 @@ Result<std::unique_ptr<Ranker>> Ranker::Train(const RankingExamples& ex, const R
   }
   RECSERVE_RETURN_IF_ERROR(
       XgbStatus(XGBoosterSetParam(r->booster_, "nthread", "1"), "XGBoosterSetParam"));
+  r->CompileTrees();
   return r;
 }
 
@@ -112,10 +113,58 @@ Result<std::unique_ptr<Ranker>> Ranker::Load(const std::filesystem::path& dir,
                     " features, the model set has " + std::to_string(num_features));
   }
   RECSERVE_RETURN_IF_ERROR(XgbStatus(XGBoosterSetParam(r->booster_, "nthread", "1"), "nthread"));
+  r->CompileTrees();
   return r;
 }
 
+void Ranker::CompileTrees() {
+  bst_ulong length = 0;
+  const char* buffer = nullptr;
+  if (XGBoosterSaveModelToBuffer(booster_, R"({"format": "json"})", &length, &buffer) != 0) {
+    prediction_note_ =
+        std::string("XGBoost prediction: cannot export the model: ") + XGBGetLastError();
+    return;
+  }
+  auto forest = CompiledForest::Compile(std::string_view(buffer, length), num_features_);
+  if (!forest.ok()) {
+    prediction_note_ = "XGBoost prediction: " + forest.status().message();
+    return;
+  }
+  constexpr size_t kProbeRows = 512;
+  const std::vector<float> probe = forest->BoundaryRows(kProbeRows, /*seed=*/7);
+  auto expected = PredictWithXgboost(probe, kProbeRows);
+  if (!expected.ok()) {
+    prediction_note_ = "XGBoost prediction: " + expected.status().message();
+    return;
+  }
+  std::vector<float> got(kProbeRows);
+  forest->Predict(probe, got);
+  for (size_t r = 0; r < kProbeRows; ++r) {
+    // Bit-for-bit: the compiled walk does XGBoost's comparisons and float additions in order.
+    if (got[r] != (*expected)[r]) {
+      prediction_note_ = "XGBoost prediction: the compiled trees differ on probe row " +
+                         std::to_string(r) + " (" + std::to_string(got[r]) + " vs " +
+                         std::to_string((*expected)[r]) + ")";
+      return;
+    }
+  }
+  forest_ = std::move(forest).value();
+  prediction_note_ = "compiled trees (" + std::to_string(forest_->num_trees()) +
+                     "), equal to XGBoost on " + std::to_string(kProbeRows) + " boundary rows";
+}
+
 Result<std::vector<float>> Ranker::Predict(const std::vector<float>& features, size_t rows) const {
+  if (!forest_) return PredictWithXgboost(features, rows);
+  if (features.size() != rows * num_features_) {
+    return InvalidArgument("ranker input has the wrong number of features");
+  }
+  std::vector<float> out(rows);
+  forest_->Predict(features, out);
+  return out;
+}
+
+Result<std::vector<float>> Ranker::PredictWithXgboost(const std::vector<float>& features,
+                                                      size_t rows) const {
   if (features.size() != rows * num_features_) {
     return InvalidArgument("ranker input has the wrong number of features");
   }

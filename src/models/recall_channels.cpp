@@ -219,8 +219,22 @@ TrendingChannel TrendingChannel::Train(const InteractionMatrix& m, int64_t windo
 }
 
 void TrendingChannel::BuildOrder() {
-  order_ =
-      OrderByDescending(timeline_.num_items(), [this](uint32_t i) { return timeline_.Count(i); });
+  // bound_[i] is the most events item i has in any window (t - window, t]: such a window holds
+  // the most events when t is one of the item's own event times, so a two-pointer pass over the
+  // sorted times finds it.
+  const float total = static_cast<float>(timeline_.times.size());
+  bound_.assign(timeline_.num_items(), 0.0f);
+  for (uint32_t i = 0; i < timeline_.num_items(); ++i) {
+    const uint64_t begin = timeline_.offsets[i], end = timeline_.offsets[i + 1];
+    uint64_t peak = 0;
+    for (uint64_t left = begin, right = begin; right < end; ++right) {
+      while (timeline_.times[left] <= timeline_.times[right] - window_seconds_) ++left;
+      peak = std::max(peak, right - left + 1);
+    }
+    // The same float arithmetic as ItemScore, so bound_[i] >= ItemScore(i, now) for every now.
+    bound_[i] = static_cast<float>(peak) + static_cast<float>(timeline_.Count(i)) / (1.0f + total);
+  }
+  order_ = OrderByDescending(bound_.size(), [this](uint32_t i) { return bound_[i]; });
 }
 
 float TrendingChannel::ItemScore(uint32_t item, int64_t now) const {
@@ -232,14 +246,11 @@ float TrendingChannel::ItemScore(uint32_t item, int64_t now) const {
 std::vector<ScoredItem> TrendingChannel::Top(const UserQuery& query, size_t count,
                                              const std::vector<char>& excluded) const {
   const int64_t now = query.ReferenceTime();
-  const float total = static_cast<float>(timeline_.times.size());
   BestK best(count);
   for (uint32_t i : order_) {
-    // No item can have more events in the window than in all time, and order_ is by all-time
-    // count, so once the bound loses to the worst kept item every later item loses too.
-    float count_i = static_cast<float>(timeline_.Count(i));
-    float bound = count_i + count_i / (1.0f + total);
-    if (best.full() && (count == 0 || !Better({i, bound}, best.worst()))) break;
+    // order_ is by bound descending (ties by index ascending) and no item scores above its
+    // bound, so once an item's bound loses to the worst kept item every later item loses too.
+    if (best.full() && (count == 0 || !Better({i, bound_[i]}, best.worst()))) break;
     if (i < excluded.size() && excluded[i]) continue;
     best.Offer({i, ItemScore(i, now)});
   }
@@ -439,31 +450,73 @@ namespace {
 
 using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
-// Solves every row of `solve` against fixed factors `fixed` over the rows' observed columns.
-void IalsHalfSweep(const std::vector<uint64_t>& offsets, const std::vector<uint32_t>& cols,
-                   const RowMatrix& fixed, float reg, float alpha, int threads, RowMatrix& solve) {
-  const Eigen::Index f = fixed.cols();
+// YᵀY + reg·I of the fixed side's factors: the part of every row's normal equations that does
+// not depend on the row (Hu et al.'s trick), computed once per half-sweep.
+Eigen::MatrixXf RegularisedGram(const Eigen::Ref<const RowMatrix>& fixed, float reg) {
   Eigen::MatrixXf gram = fixed.transpose() * fixed;
   gram.diagonal().array() += reg;
+  return gram;
+}
+
+// Solves every row of `solve` against fixed factors `fixed` over the rows' observed columns:
+// (G + alpha·Σ y yᵀ) x = (1 + alpha)·Σ y over the row's observed y, G = YᵀY + reg·I.
+// cg_steps == 0: exact Cholesky solve, O(f²·n + f³) per row. cg_steps > 0: that many conjugate-
+// gradient steps started from the row's current value (Takács et al. 2011, as `implicit` does),
+// O(cg_steps·(f² + f·n)) per row; across sweeps the warm start carries the convergence.
+// REQUIRES: gram == RegularisedGram(fixed, reg).
+void SolveRows(const std::vector<uint64_t>& offsets, const std::vector<uint32_t>& cols,
+               const Eigen::Ref<const RowMatrix>& fixed, const Eigen::MatrixXf& gram, float alpha,
+               uint32_t cg_steps, int threads, RowMatrix& solve) {
+  const Eigen::Index f = fixed.cols();
   uint32_t rows = static_cast<uint32_t>(solve.rows());
   ParallelRanges(rows, threads, [&](int, uint32_t begin, uint32_t end) {
     Eigen::MatrixXf a(f, f);
-    Eigen::VectorXf b(f);
+    Eigen::VectorXf b(f), x(f), r(f), p(f), ap(f), projected;
     RowMatrix gathered;
-    for (uint32_t r = begin; r < end; ++r) {
-      uint64_t lo = offsets[r], hi = offsets[r + 1];
+    for (uint32_t row = begin; row < end; ++row) {
+      uint64_t lo = offsets[row], hi = offsets[row + 1];
       if (lo == hi) {
-        solve.row(r).setZero();
+        solve.row(row).setZero();
         continue;
       }
       gathered.resize(static_cast<Eigen::Index>(hi - lo), f);
       for (uint64_t k = lo; k < hi; ++k) gathered.row(k - lo) = fixed.row(cols[k]);
-      a = gram;
-      a.selfadjointView<Eigen::Lower>().rankUpdate(gathered.transpose(), alpha);
       b = (1.0f + alpha) * gathered.colwise().sum().transpose();
-      solve.row(r) = a.selfadjointView<Eigen::Lower>().llt().solve(b).transpose();
+      if (cg_steps == 0) {
+        a = gram;
+        a.selfadjointView<Eigen::Lower>().rankUpdate(gathered.transpose(), alpha);
+        solve.row(row) = a.selfadjointView<Eigen::Lower>().llt().solve(b).transpose();
+        continue;
+      }
+      // A·v without forming A: G·v + alpha·Yᵤᵀ(Yᵤ·v).
+      auto apply = [&](const Eigen::VectorXf& v, Eigen::VectorXf& out) {
+        projected.noalias() = gathered * v;
+        out.noalias() = gram * v;
+        out.noalias() += alpha * (gathered.transpose() * projected);
+      };
+      x = solve.row(row).transpose();
+      apply(x, ap);
+      r = b - ap;
+      p = r;
+      float rs_old = r.squaredNorm();
+      for (uint32_t step = 0; step < cg_steps && rs_old > 1e-20f; ++step) {
+        apply(p, ap);
+        const float step_size = rs_old / p.dot(ap);
+        x += step_size * p;
+        r -= step_size * ap;
+        const float rs_new = r.squaredNorm();
+        p = r + (rs_new / rs_old) * p;
+        rs_old = rs_new;
+      }
+      solve.row(row) = x.transpose();
     }
   });
+}
+
+void IalsHalfSweep(const std::vector<uint64_t>& offsets, const std::vector<uint32_t>& cols,
+                   const RowMatrix& fixed, const IalsParams& p, RowMatrix& solve) {
+  SolveRows(offsets, cols, fixed, RegularisedGram(fixed, p.regularization), p.alpha, p.cg_steps,
+            p.threads, solve);
 }
 
 }  // namespace
@@ -478,9 +531,8 @@ IalsChannel IalsChannel::Train(const InteractionMatrix& m, const IalsParams& p) 
 
   const ItemMajor by_item = TransposeToItems(m);
   for (uint32_t it = 0; it < p.iterations; ++it) {
-    IalsHalfSweep(m.row_offsets, m.items, items, p.regularization, p.alpha, p.threads, users);
-    IalsHalfSweep(by_item.offsets, by_item.users, users, p.regularization, p.alpha, p.threads,
-                  items);
+    IalsHalfSweep(m.row_offsets, m.items, items, p, users);
+    IalsHalfSweep(by_item.offsets, by_item.users, users, p, items);
   }
   IalsChannel c;
   c.factors_ = p.factors;
@@ -490,15 +542,25 @@ IalsChannel IalsChannel::Train(const InteractionMatrix& m, const IalsParams& p) 
   c.alpha_ = p.alpha;
   c.user_factors_.assign(users.data(), users.data() + users.size());
   c.item_factors_.assign(items.data(), items.data() + items.size());
+  c.BuildFoldInGram();
   return c;
 }
 
-double IalsFlopsPerIteration(const InteractionMatrix& m, uint32_t factors) {
-  double f = factors;
-  double rows = static_cast<double>(m.num_users) + m.num_items;
-  double nnz = static_cast<double>(m.nnz());
-  return 2.0 * (2.0 * f * f * nnz) + rows * (f * f * f / 3.0 + 2.0 * f * f) +
-         2.0 * (2.0 * f * f * rows / 2.0);
+void IalsChannel::BuildFoldInGram() {
+  Eigen::Map<const RowMatrix> items(item_factors_.data(), num_items_, factors_);
+  const Eigen::MatrixXf gram = RegularisedGram(items, regularization_);
+  fold_in_gram_.assign(gram.data(), gram.data() + gram.size());
+}
+
+double IalsFlopsPerIteration(const InteractionMatrix& m, uint32_t factors, uint32_t cg_steps) {
+  const double f = factors;
+  const double rows = static_cast<double>(m.num_users) + m.num_items;
+  const double nnz = static_cast<double>(m.nnz());  // observed entries, seen once per side
+  const double grams = 2.0 * f * f * rows;
+  if (cg_steps == 0) {
+    return 2.0 * (2.0 * f * f * nnz) + rows * (f * f * f / 3.0 + 2.0 * f * f) + grams;
+  }
+  return (cg_steps + 1.0) * (2.0 * f * f * rows + 2.0 * (4.0 * f * nnz)) + grams;
 }
 
 const std::string& IalsChannel::name() const { return kIalsName; }
@@ -517,9 +579,11 @@ std::vector<float> IalsChannel::UserVector(const UserQuery& query) const {
   }
   if (known.empty()) return out;
   Eigen::Map<const RowMatrix> items(item_factors_.data(), num_items_, f);
+  const Eigen::MatrixXf gram = Eigen::Map<const Eigen::MatrixXf>(fold_in_gram_.data(), f, f);
   std::vector<uint64_t> offsets = {0, known.size()};
   RowMatrix solved(1, f);
-  IalsHalfSweep(offsets, known, RowMatrix(items), regularization_, alpha_, 1, solved);
+  // Exact: one small solve per request, and the answer must not depend on a starting point.
+  SolveRows(offsets, known, items, gram, alpha_, /*cg_steps=*/0, 1, solved);
   std::copy_n(solved.data(), factors_, out.begin());
   return out;
 }
@@ -574,6 +638,7 @@ Result<IalsChannel> IalsChannel::Load(const std::filesystem::path& dir) {
       c.item_factors_.size() != uint64_t{c.num_items_} * c.factors_) {
     return DataLoss("ials.bin: factor sizes do not match the header");
   }
+  c.BuildFoldInGram();
   return c;
 }
 

@@ -1,6 +1,7 @@
 #include "models/recommender.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <unordered_map>
 
@@ -16,6 +17,11 @@ constexpr double kDay = 86400.0;
 // Reciprocal-rank fusion constant (Cormack et al. 2009): damps the head so one channel's top
 // item does not dominate the fused recall order.
 constexpr float kFusionK = 60.0f;
+// The ranker's features after the per-channel score and rank columns, in row order.
+constexpr std::array<const char*, 11> kProfileFeatures = {
+    "recall_fused_score", "item_log_count",    "item_count_1d",       "item_count_7d",
+    "item_count_30d",     "item_age_days",     "item_idle_days",      "user_log_history",
+    "user_span_days",     "user_tag_affinity", "last_item_similarity"};
 
 }  // namespace
 
@@ -115,9 +121,9 @@ CandidateSet RecommenderModel::Recall(const UserQuery& query, const RecallParams
     if (ials_user.empty()) ials_user = ials_->UserVector(query);
     return ials_user;
   };
-  std::unordered_map<uint32_t, size_t> position;
-  std::vector<uint32_t> items;
-  std::vector<float> fused;
+  // (item, fused contribution) from every channel, in channel order; merged per item below.
+  std::vector<std::pair<uint32_t, float>> contributions;
+  contributions.reserve(params.candidates + num_channels);
   for (size_t c = 0; c < num_channels; ++c) {
     if (weights[c] <= 0.0f) continue;
     const size_t quota = static_cast<size_t>(
@@ -132,13 +138,20 @@ CandidateSet RecommenderModel::Recall(const UserQuery& query, const RecallParams
       top = channel->Top(query, quota, seen);
     }
     for (size_t r = 0; r < top.size(); ++r) {
-      auto [it, inserted] = position.emplace(top[r].item, items.size());
-      if (inserted) {
-        items.push_back(top[r].item);
-        fused.push_back(0.0f);
-      }
-      fused[it->second] += weights[c] / (kFusionK + static_cast<float>(r + 1));
+      contributions.emplace_back(top[r].item, weights[c] / (kFusionK + static_cast<float>(r + 1)));
     }
+  }
+  // Stable by item, so each item's contributions are summed in channel order.
+  std::stable_sort(contributions.begin(), contributions.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<uint32_t> items;
+  std::vector<float> fused;
+  for (const auto& [item, contribution] : contributions) {
+    if (items.empty() || items.back() != item) {
+      items.push_back(item);
+      fused.push_back(0.0f);
+    }
+    fused.back() += contribution;
   }
 
   // Recall order: fused score descending, ties by item index.
@@ -178,17 +191,13 @@ std::vector<std::string> RecommenderModel::FeatureNames() const {
     names.push_back(c->name() + "_score");
     names.push_back(c->name() + "_rank");
   }
-  for (const char* name : {"recall_fused_score", "item_log_count", "item_count_1d", "item_count_7d",
-                           "item_count_30d", "item_age_days", "item_idle_days", "user_log_history",
-                           "user_span_days", "user_tag_affinity", "last_item_similarity"}) {
-    names.emplace_back(name);
-  }
+  for (const char* name : kProfileFeatures) names.emplace_back(name);
   return names;
 }
 
 std::vector<float> RecommenderModel::Features(const UserQuery& query,
                                               const CandidateSet& cands) const {
-  const size_t num_features = FeatureNames().size();
+  const size_t num_features = 2 * channels_.size() + kProfileFeatures.size();
   const size_t rows = cands.items.size();
   const size_t nc = cands.num_channels;
   std::vector<float> f(rows * num_features, 0.0f);
@@ -232,13 +241,13 @@ std::vector<float> RecommenderModel::Features(const UserQuery& query,
     float* row = f.data() + k * num_features + 2 * nc;
     row[0] = cands.scores.empty() ? 0.0f : cands.scores[k];
     row[1] = std::log1p(static_cast<float>(timeline.Count(item)));
-    row[2] = static_cast<float>(timeline.CountIn(item, now - 86400, now));
-    row[3] = static_cast<float>(timeline.CountIn(item, now - 7 * 86400, now));
-    row[4] = static_cast<float>(timeline.CountIn(item, now - 30 * 86400, now));
+    const std::span<const int64_t> past = timeline.UpTo(item, now);
+    row[2] = static_cast<float>(ItemTimeline::CountAfter(past, now - 86400));
+    row[3] = static_cast<float>(ItemTimeline::CountAfter(past, now - 7 * 86400));
+    row[4] = static_cast<float>(ItemTimeline::CountAfter(past, now - 30 * 86400));
     auto first = timeline.First(item);
     row[5] = first ? static_cast<float>((now - *first) / kDay) : NAN;
-    auto last = timeline.LastAtOrBefore(item, now);
-    row[6] = last ? static_cast<float>((now - *last) / kDay) : NAN;
+    row[6] = past.empty() ? NAN : static_cast<float>((now - past.back()) / kDay);
     row[7] = log_history;
     row[8] = span_days;
     float affinity = 0.0f;

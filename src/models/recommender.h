@@ -113,6 +113,7 @@ class RecommenderModel {
 
   void SetRanker(std::unique_ptr<Ranker> ranker) { ranker_ = std::move(ranker); }
   bool has_ranker() const { return ranker_ != nullptr; }
+  const Ranker* ranker() const { return ranker_.get(); }
   const std::vector<std::unique_ptr<RecallChannel>>& channels() const { return channels_; }
   const RecallChannel* channel(const std::string& name) const;
   const IalsChannel* ials() const { return ials_; }

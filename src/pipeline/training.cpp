@@ -367,6 +367,7 @@ Result<models::RecommenderModel> TrainTwoStage(const models::InteractionMatrix& 
       {"recent_items", std::to_string(config.recent_items)},
       {"ials_factors", std::to_string(config.ials.factors)},
       {"ials_iterations", std::to_string(config.ials.iterations)},
+      {"ials_cg_steps", std::to_string(config.ials.cg_steps)},
       {"ials_regularization", Num(config.ials.regularization)},
       {"ials_alpha", Num(config.ials.alpha)},
       {"ease_lambda", config.ease && full.num_items <= config.ease_max_items

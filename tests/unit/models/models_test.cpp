@@ -66,8 +66,25 @@ TEST(InteractionMatrixTest, RowsAreOrderedByTime) {
   EXPECT_EQ(t.Count(0), 3u);
   EXPECT_EQ(t.CountIn(0, 10, 50), 2u);  // 30 and 50; 10 is outside (from, to]
   EXPECT_EQ(*t.First(0), 10);
-  EXPECT_EQ(*t.LastAtOrBefore(0, 45), 30);
-  EXPECT_FALSE(t.LastAtOrBefore(0, 5).has_value());
+  EXPECT_EQ(t.UpTo(0, 45).back(), 30);
+  EXPECT_TRUE(t.UpTo(0, 5).empty());
+}
+
+// CountAfter gallops back from the end of the prefix; it must equal a plain count for every
+// boundary position, including none, all, and runs of equal times.
+TEST(InteractionMatrixTest, CountAfterEqualsAPlainCount) {
+  std::mt19937_64 rng(9);
+  for (int trial = 0; trial < 300; ++trial) {
+    std::vector<int64_t> times(rng() % 70);
+    for (auto& t : times) t = static_cast<int64_t>(rng() % 40);
+    std::sort(times.begin(), times.end());
+    for (int64_t from = -1; from <= 41; ++from) {
+      const auto expected = static_cast<uint64_t>(
+          std::count_if(times.begin(), times.end(), [&](int64_t t) { return t > from; }));
+      ASSERT_EQ(ItemTimeline::CountAfter(times, from), expected)
+          << "trial " << trial << " from " << from;
+    }
+  }
 }
 
 TEST(BinaryIoTest, RoundTripAndTruncation) {
@@ -303,6 +320,104 @@ TEST(RankerTest, ConcurrentPredictionsMatchSequentialOnes) {
   for (int t = 0; t < 4; ++t) EXPECT_EQ(mismatches[t], 0) << "thread " << t;
 }
 
+// Random ranking examples with `features` columns, some missing (NaN), and a signal in column 0.
+RankingExamples RandomRankingExamples(size_t features, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  RankingExamples ex;
+  ex.num_features = features;
+  for (int g = 0; g < 60; ++g) {
+    for (int r = 0; r < 12; ++r) {
+      float relevant = static_cast<float>(rng() % 2);
+      ex.features.push_back(relevant + static_cast<float>(rng() % 100) / 100.0f);
+      for (size_t f = 1; f < features; ++f) {
+        ex.features.push_back(rng() % 9 == 0 ? NAN : static_cast<float>(rng() % 1000) / 37.0f);
+      }
+      ex.labels.push_back(relevant);
+    }
+    ex.group_sizes.push_back(12);
+  }
+  return ex;
+}
+
+// The compiled trees must score exactly what XGBoost scores: for both ranking objectives and
+// depths from stumps to deep trees, on the training rows, on rows placed on every threshold (and
+// one float below it), with missing values, and for row counts that are not multiples of the
+// compiled walk's block.
+TEST(CompiledForestTest, ScoresEqualXgboostBitForBit) {
+  for (const char* objective : {"rank:pairwise", "rank:ndcg"}) {
+    for (uint32_t depth : {1u, 3u, 6u, 9u}) {
+      RankerParams params;
+      params.objective = objective;
+      params.depth = depth;
+      params.trees = 40;
+      const RankingExamples ex = RandomRankingExamples(7, depth);
+      auto ranker = Ranker::Train(ex, params);
+      ASSERT_TRUE(ranker.ok()) << ranker.status().ToString();
+      ASSERT_TRUE((*ranker)->compiled()) << (*ranker)->prediction_note();
+      for (size_t rows : {size_t{1}, size_t{7}, size_t{8}, size_t{9}, ex.rows()}) {
+        std::vector<float> input(ex.features.begin(), ex.features.begin() + rows * 7);
+        auto compiled = (*ranker)->Predict(input, rows);
+        auto reference = (*ranker)->PredictWithXgboost(input, rows);
+        ASSERT_TRUE(compiled.ok() && reference.ok());
+        EXPECT_EQ(*compiled, *reference) << objective << " depth " << depth << " rows " << rows;
+      }
+      auto forest = CompiledForest::Compile(
+          [&] {
+            // The same JSON the ranker compiled from, via a saved bundle file.
+            auto dir = TempDir("forest");
+            std::vector<std::string> files;
+            EXPECT_TRUE((*ranker)->Save(dir, files).ok());
+            std::ifstream in(dir / "ranker.json");
+            return std::string(std::istreambuf_iterator<char>(in), {});
+          }(),
+          7);
+      ASSERT_TRUE(forest.ok()) << forest.status().ToString();
+      const std::vector<float> boundary = forest->BoundaryRows(301, depth + 100);
+      EXPECT_GT(
+          std::count_if(boundary.begin(), boundary.end(), [](float v) { return std::isnan(v); }),
+          0);
+      auto compiled = (*ranker)->Predict(boundary, 301);
+      auto reference = (*ranker)->PredictWithXgboost(boundary, 301);
+      ASSERT_TRUE(compiled.ok() && reference.ok());
+      EXPECT_EQ(*compiled, *reference) << objective << " depth " << depth << " boundary rows";
+      // Not a constant model: the comparison above compares something.
+      EXPECT_NE(*std::min_element(reference->begin(), reference->end()),
+                *std::max_element(reference->begin(), reference->end()));
+    }
+  }
+}
+
+TEST(CompiledForestTest, RefusesWhatItCannotReproduce) {
+  EXPECT_EQ(CompiledForest::Compile("{not json", 3).status().code(), StatusCode::kDataLoss);
+  EXPECT_EQ(CompiledForest::Compile("{}", 3).status().code(), StatusCode::kDataLoss);
+  const std::string logistic = R"({"learner": {"objective": {"name": "binary:logistic"},
+      "learner_model_param": {"base_score": "5E-1"}, "gradient_booster": {"name": "gbtree",
+      "model": {"gbtree_model_param": {"num_parallel_tree": "1"}, "trees": []}}}})";
+  EXPECT_EQ(CompiledForest::Compile(logistic, 3).status().code(), StatusCode::kFailedPrecondition);
+  // A split on a feature the rows do not have, and a child pointing back at its parent.
+  auto with_tree = [](const std::string& tree) {
+    return R"({"learner": {"objective": {"name": "rank:pairwise"},
+      "learner_model_param": {"base_score": "5E-1"}, "gradient_booster": {"name": "gbtree",
+      "model": {"gbtree_model_param": {"num_parallel_tree": "1"}, "trees": [)" +
+           tree + "]}}}}";
+  };
+  const std::string wide = R"({"left_children": [1, -1, -1], "right_children": [2, -1, -1],
+      "split_indices": [5, 0, 0], "split_conditions": [0.5, 1, 2], "default_left": [1, 0, 0]})";
+  EXPECT_EQ(CompiledForest::Compile(with_tree(wide), 3).status().code(), StatusCode::kDataLoss);
+  const std::string cycle = R"({"left_children": [1, 0, -1], "right_children": [2, 0, -1],
+      "split_indices": [0, 0, 0], "split_conditions": [0.5, 1, 2], "default_left": [1, 0, 0]})";
+  EXPECT_EQ(CompiledForest::Compile(with_tree(cycle), 3).status().code(), StatusCode::kDataLoss);
+  // The well-formed stump: value < 0.5 → 1, else 2, missing → left; plus base_score 0.5.
+  const std::string stump = R"({"left_children": [1, -1, -1], "right_children": [2, -1, -1],
+      "split_indices": [2, 0, 0], "split_conditions": [0.5, 1, 2], "default_left": [1, 0, 0]})";
+  auto forest = CompiledForest::Compile(with_tree(stump), 3);
+  ASSERT_TRUE(forest.ok()) << forest.status().ToString();
+  std::vector<float> rows = {0, 0, 0.25f, 0, 0, 0.5f, 0, 0, NAN};
+  std::vector<float> out(3);
+  forest->Predict(rows, out);
+  EXPECT_EQ(out, (std::vector<float>{1.5f, 2.5f, 1.5f}));
+}
+
 TEST(RecommenderModelTest, RecallExcludesHistoryAndRankFillsScores) {
   RecommenderModel model = TrainSmallModel();
   UserQuery q;
@@ -371,6 +486,47 @@ TEST(RecommenderModelTest, SparseTopAndScoreItemsMatchDenseScoring) {
     }
   }
   EXPECT_EQ(checked_channels, 40 * static_cast<int>(model.channels().size()));
+}
+
+// Trending's branch and bound orders items by their peak window count: with bursty items, a
+// window much shorter than the data's span and reference times all over (and before and after)
+// it, Top() must still equal the dense selection exactly.
+TEST(ChannelsTest, TrendingTopMatchesDenseSelectionForBurstyItemsAndAnyReferenceTime) {
+  constexpr uint32_t kUsers = 400, kItems = 150;
+  constexpr int64_t kDay = 86400, kStart = 1'600'000'000;
+  std::mt19937_64 rng(11);
+  std::vector<uint32_t> us, is;
+  std::vector<int64_t> ts;
+  for (uint32_t item = 0; item < kItems; ++item) {
+    // Each item has a burst somewhere in 100 days plus a thin background.
+    const int64_t burst = kStart + static_cast<int64_t>(rng() % 100) * kDay;
+    const uint32_t burst_events = static_cast<uint32_t>(rng() % 40);
+    const uint32_t background = static_cast<uint32_t>(rng() % 25);
+    for (uint32_t e = 0; e < burst_events + background; ++e) {
+      us.push_back(static_cast<uint32_t>(rng() % kUsers));
+      is.push_back(item);
+      ts.push_back(e < burst_events ? burst + static_cast<int64_t>(rng() % (2 * kDay))
+                                    : kStart + static_cast<int64_t>(rng() % (100 * kDay)));
+    }
+  }
+  const auto m = InteractionMatrix::Build(kUsers, kItems, us, is, ts);
+  const auto channel = TrendingChannel::Train(m, 2 * kDay);
+  for (int trial = 0; trial < 200; ++trial) {
+    UserQuery q;
+    q.now = kStart - 5 * kDay + static_cast<int64_t>(rng() % (110 * kDay));
+    std::vector<char> excluded(kItems, 0);
+    for (uint32_t i = 0; i < kItems; ++i) excluded[i] = rng() % 7 == 0;
+    const size_t count = 1 + rng() % 30;
+    std::vector<float> dense(kItems);
+    channel.Score(q, dense);
+    const auto expected = TopK(dense, count, excluded);
+    const auto sparse = channel.Top(q, count, excluded);
+    ASSERT_EQ(sparse.size(), expected.size()) << "trial " << trial;
+    for (size_t k = 0; k < expected.size(); ++k) {
+      EXPECT_EQ(sparse[k].item, expected[k].item) << "trial " << trial << " rank " << k;
+      EXPECT_EQ(sparse[k].score, expected[k].score) << "trial " << trial << " rank " << k;
+    }
+  }
 }
 
 TEST(RecommenderModelTest, RecallWeightsTurnChannelsOffAndSplitTheQuota) {
