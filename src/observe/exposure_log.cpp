@@ -44,7 +44,10 @@ bool ExposureLog::Append(ExposureRecord record) {
     std::lock_guard lock(mu_);
     if (writer_.joinable() && !stopping_ && queue_.size() < capacity_) {
       queue_.push_back(std::move(record));
-      wake_.notify_one();
+      // Wake the writer once per batch, not per record: a wake per request cost a futex call
+      // and a context switch on every cached answer. Below the batch size the writer's timer
+      // picks records up within kLinger.
+      if (queue_.size() == kWakeBatch) wake_.notify_one();
       return true;
     }
   }
@@ -54,6 +57,8 @@ bool ExposureLog::Append(ExposureRecord record) {
 
 void ExposureLog::Flush() {
   std::unique_lock lock(mu_);
+  flush_requested_ = true;
+  wake_.notify_one();
   drained_.wait(lock, [&] { return (queue_.empty() && !writing_) || !writer_.joinable(); });
 }
 
@@ -70,8 +75,15 @@ void ExposureLog::Run() {
   std::deque<ExposureRecord> batch;
   std::unique_lock lock(mu_);
   while (true) {
-    wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-    if (queue_.empty() && stopping_) break;
+    wake_.wait_for(lock, kLinger, [&] {
+      return stopping_ || flush_requested_ || queue_.size() >= kWakeBatch;
+    });
+    flush_requested_ = false;
+    if (queue_.empty()) {
+      if (stopping_) break;
+      drained_.notify_all();
+      continue;
+    }
     batch.swap(queue_);
     writing_ = true;
     lock.unlock();

@@ -3,8 +3,10 @@
 // items with scores, model version, variant, degraded reason, timestamp), appended to a file by a
 // background thread. Requests only enqueue into a bounded queue; when it is full the record is
 // dropped and counted (recommendation_exposure_log_dropped_total), so a slow disk never slows a
-// request.
+// request. The writer takes the queue in batches: when kWakeBatch records wait, or kLinger after
+// the last batch, so a record reaches the file within about kLinger.
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -41,6 +43,8 @@ std::string ExposureRecordToJson(const ExposureRecord& record);
 class ExposureLog {
  public:
   static constexpr size_t kDefaultQueueCapacity = 10000;
+  static constexpr size_t kWakeBatch = 256;
+  static constexpr std::chrono::milliseconds kLinger{50};
 
   // `dropped` counts records lost to a full queue or a write error; must outlive this object.
   ExposureLog(Counter& dropped, size_t queue_capacity = kDefaultQueueCapacity);
@@ -71,6 +75,7 @@ class ExposureLog {
   std::deque<ExposureRecord> queue_;
   bool stopping_ = false;
   bool writing_ = false;
+  bool flush_requested_ = false;
   std::ofstream out_;
   std::thread writer_;
 };
