@@ -340,7 +340,7 @@ Command AddPipelineCommand(CLI::App& root) {
   c.cli->add_option("--regularization", t.model.ials.regularization, "iALS L2 regularisation");
   c.cli->add_option("--alpha", t.model.ials.alpha, "iALS confidence: 1 + alpha per event");
   c.cli->add_option("--ann-ef-search", t.model.ann_params.ef_search,
-                    "HNSW candidate list at query time: ANN recall vs serving cost (200)");
+                    "HNSW candidate list at query time: ANN recall vs serving cost (64)");
   c.cli->add_option("--neighbours", t.model.knn_neighbours, "item-kNN neighbours per item (100)");
   c.cli->add_option("--shrink", t.model.knn_shrink, "item-kNN similarity shrinkage");
   c.cli->add_option("--candidates", t.model.candidates, "recall candidates per request (200)");

@@ -20,8 +20,6 @@ EngineMetrics::EngineMetrics(observe::Registry& registry)
                                          "Recommendation-cache look-ups by result.", {"result"})),
       events(registry.AddCounter("recommendation_events_total",
                                  "Events received by POST /events, by result.", {"result"})),
-      model_info(registry.AddGauge("recommendation_model_info", "1 for each loaded model bundle.",
-                                   {"variant", "version"})),
       requests(registry.AddCounter("recommendation_requests_total",
                                    "Requests answered, by route template, HTTP status and variant.",
                                    {"endpoint", "status", "variant"})),
@@ -349,11 +347,7 @@ Status Recommender::IngestEvents(const std::vector<Event>& events, int64_t now) 
 }
 
 void Recommender::SetPrimaryModel(std::shared_ptr<const ServingModel> model) {
-  std::string version = model->version();
-  auto old = models_.Get().primary;
   models_.ReplacePrimary(std::move(model));
-  if (old) metrics_.model_info.WithLabels({"primary", old->version()}).Set(0);
-  metrics_.model_info.WithLabels({"primary", version}).Set(1);
 }
 
 namespace {

@@ -70,7 +70,6 @@ struct EngineMetrics {
   observe::Family<observe::Counter>& degraded;        // recommendation_degraded_total{reason}
   observe::Family<observe::Counter>& cache_requests;  // recommendation_cache_requests_total{result}
   observe::Family<observe::Counter>& events;          // recommendation_events_total{result}
-  observe::Family<observe::Gauge>& model_info;        // recommendation_model_info{variant,version}
   // The request families of the HTTP layer, for scorings that have no HTTP request of their own
   // (the shadow): recommendation_requests_total and recommendation_latency_seconds.
   observe::Family<observe::Counter>& requests;
@@ -107,8 +106,8 @@ class Recommender {
   // Counts one rejected event for a body that could not even be decoded into events.
   void CountRejectedBody() { metrics_.events.WithLabels({"rejected"}).Inc(); }
 
-  // Installs `model` (non-null) as the primary and updates recommendation_model_info. The server
-  // uses ModelManager instead; this is for embedding and tests.
+  // Installs `model` (non-null) as the primary. The server uses ModelManager instead, the one
+  // writer of the model slots and of recommendation_model_info; this is for embedding and tests.
   void SetPrimaryModel(std::shared_ptr<const ServingModel> model);
   std::shared_ptr<const ServingModel> PrimaryModel() const { return models_.Get().primary; }
   std::shared_ptr<const ServingModel> ShadowModel() const { return models_.Get().shadow; }

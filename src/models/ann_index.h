@@ -25,7 +25,7 @@ namespace recserve::models {
 struct AnnParams {
   uint32_t m = 16;                 // graph degree
   uint32_t ef_construction = 200;  // build-time candidate list
-  uint32_t ef_search = 200;        // query-time candidate list (recall vs speed)
+  uint32_t ef_search = 64;  // query-time candidate list (recall vs speed); raised to k + seen items
   uint64_t seed = 42;
 };
 

@@ -62,9 +62,18 @@ Result<SourceTree> ReadTree(const json& tree, size_t index, size_t num_features)
   return t;
 }
 
-uint32_t Depth(const SourceTree& t, int node) {
-  if (t.IsLeaf(node)) return 0;
-  return 1 + std::max(Depth(t, t.left[node]), Depth(t, t.right[node]));
+// Levels below the root to the deepest leaf. Children come after their parents (ReadTree checks
+// it), so one pass in node order sees every parent before its children, with no recursion for a
+// hostile file to exhaust.
+uint32_t Depth(const SourceTree& t) {
+  std::vector<uint32_t> level(t.left.size(), 0);
+  uint32_t deepest = 0;
+  for (size_t n = 0; n < t.left.size(); ++n) {
+    deepest = std::max(deepest, level[n]);
+    if (t.IsLeaf(static_cast<int>(n))) continue;
+    level[t.left[n]] = level[t.right[n]] = level[n] + 1;
+  }
+  return deepest;
 }
 
 }  // namespace
@@ -105,7 +114,7 @@ Result<CompiledForest> CompiledForest::Compile(std::string_view model_json, size
   for (size_t index = 0; index < trees->size(); ++index) {
     auto source = ReadTree((*trees)[index], index, num_features);
     if (!source.ok()) return source.status();
-    const uint32_t depth = Depth(*source, 0);
+    const uint32_t depth = Depth(*source);
     if (depth > kMaxDepth) {
       return FailedPrecondition("tree " + std::to_string(index) + " has depth " +
                                 std::to_string(depth) + " > " + std::to_string(kMaxDepth));

@@ -228,7 +228,10 @@ void TrendingChannel::BuildOrder() {
     const uint64_t begin = timeline_.offsets[i], end = timeline_.offsets[i + 1];
     uint64_t peak = 0;
     for (uint64_t left = begin, right = begin; right < end; ++right) {
-      while (timeline_.times[left] <= timeline_.times[right] - window_seconds_) ++left;
+      // left <= right bounds the scan when the window is empty (a zero or negative length).
+      while (left <= right && timeline_.times[left] <= timeline_.times[right] - window_seconds_) {
+        ++left;
+      }
       peak = std::max(peak, right - left + 1);
     }
     // The same float arithmetic as ItemScore, so bound_[i] >= ItemScore(i, now) for every now.

@@ -75,9 +75,8 @@ void ExposureLog::Run() {
   std::deque<ExposureRecord> batch;
   std::unique_lock lock(mu_);
   while (true) {
-    wake_.wait_for(lock, kLinger, [&] {
-      return stopping_ || flush_requested_ || queue_.size() >= kWakeBatch;
-    });
+    wake_.wait_for(lock, kLinger,
+                   [&] { return stopping_ || flush_requested_ || queue_.size() >= kWakeBatch; });
     flush_requested_ = false;
     if (queue_.empty()) {
       if (stopping_) break;

@@ -224,7 +224,6 @@ TEST_F(EngineFixture, KnownUserGetsRankedUnseenItemsAndCacheHitsUntilAnEvent) {
   auto third = recommender.Recommend(ctx, "u1", 3);
   EXPECT_FALSE(third->from_cache);
   EXPECT_EQ(third->items[0].item_id, "d");
-  EXPECT_EQ(metrics.model_info.WithLabels({"primary", "v1"}).Value(), 1);
 }
 
 TEST_F(EngineFixture, ColdStartAndRankerFailureFallBack) {
@@ -234,7 +233,6 @@ TEST_F(EngineFixture, ColdStartAndRankerFailureFallBack) {
   EXPECT_EQ(cold->degraded_reason, "");
   EXPECT_EQ(cold->items[0].item_id, "p1");
   recommender.SetPrimaryModel(std::make_shared<FakeModel>("v2", /*rank_fails=*/true));
-  EXPECT_EQ(metrics.model_info.WithLabels({"primary", "v1"}).Value(), 0);
   auto fallback = recommender.Recommend(ctx, "u2", 2);
   EXPECT_EQ(fallback->degraded_reason, "error:model_inference");
   EXPECT_EQ(fallback->items[0].item_id, "a");  // recall order
