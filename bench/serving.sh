@@ -95,6 +95,12 @@ memory() {
   echo
 }
 
+# The machine's speed now: the host is shared, and the same code serves 20-30% less when a
+# 1-thread Eigen GEMM runs at 18 instead of 26 GFLOP/s; print it beside the figures.
+if [ -x "$build_dir/bench/bench_gemm" ]; then
+  echo "serving.sh: calibration: $("$build_dir/bench/bench_gemm" --benchmark_filter='1024/1/' \
+    2>/dev/null | grep -o 'GFLOP/s=[0-9.]*' | head -1) (1-thread float GEMM 1024^2)"
+fi
 start_serve 0
 echo "serving.sh: serve with the bundle, before traffic: $(memory)"
 perf_pid=""

@@ -65,7 +65,11 @@ Result<double> EnvSecondsPositive(const char* name, double fallback) {
 int RunServe(const ServeFlags& flags) {
   using std::chrono::milliseconds;
   http::ServerOptions options;
-  long long default_threads = std::max(1u, std::thread::hardware_concurrency());
+  // Two I/O threads per core: a thread waits while its request is ranked on the ranking pool
+  // (the RANKING_TIMEOUT deadline), so one per core left the cores idle for those waits — on 2
+  // cores the full path served 1,950–2,020 req/s with 2 threads and 2,530–2,550 with 4
+  // (docs/PERFORMANCE.md, "Serving, session 3").
+  long long default_threads = 2LL * std::max(1u, std::thread::hardware_concurrency());
   auto port = EnvIntInRange("PORT", 8080, 0, 65535);
   auto threads = EnvIntInRange("HTTP_THREADS", default_threads, 1, 256);
   auto max_body = EnvIntInRange("MAX_BODY_BYTES", 1 << 20, 1, 1LL << 30);
@@ -198,6 +202,8 @@ int RunServe(const ServeFlags& flags) {
   engine::EngineMetrics engine_metrics(registry);
   engine::Recommender recommender(live, models, cache.get(), exposure_log.get(), engine_metrics);
   engine::RankingGuardOptions ranking_options;
+  // One ranking worker per core: ranking is CPU-bound; more would only queue on the cores.
+  ranking_options.threads = std::max(1u, std::thread::hardware_concurrency());
   ranking_options.timeout =
       std::max(milliseconds(1), milliseconds(static_cast<long long>(*ranking_timeout * 1000)));
   engine::RankingGuard ranking_guard(ranking_options, registry, faults->get());
