@@ -13,16 +13,13 @@ namespace {
 
 using nlohmann::json;
 
-// Rows walked together through one tree: enough independent loads in flight to hide their
-// latency, few enough that the per-row state stays in registers.
-constexpr size_t kBlock = 8;
-
 // The fields of one tree in XGBoost's JSON model, checked for shape.
 struct SourceTree {
   std::vector<int> left, right;
   std::vector<unsigned> feature;
   std::vector<float> condition;  // split threshold, or the leaf value at a leaf
   std::vector<int> default_left;
+  uint32_t depth = 0;  // levels below the root to the deepest leaf
 
   bool IsLeaf(int n) const { return left[n] == -1; }
 };
@@ -47,7 +44,11 @@ Result<SourceTree> ReadTree(const json& tree, size_t index, size_t num_features)
       t.default_left.size() != n) {
     return DataLoss(where + "node arrays of different lengths");
   }
+  // Children come after their parents (checked below), so one pass in node order sees every
+  // parent's level before its children's, with no recursion for a hostile file to exhaust.
+  std::vector<uint32_t> level(n, 0);
   for (size_t i = 0; i < n; ++i) {
+    t.depth = std::max(t.depth, level[i]);
     if (t.left[i] == -1) continue;
     // XGBoost numbers children after their parent; requiring it rules out cycles.
     auto child_ok = [&](int c) { return c > static_cast<int>(i) && c < static_cast<int>(n); };
@@ -58,22 +59,9 @@ Result<SourceTree> ReadTree(const json& tree, size_t index, size_t num_features)
       return DataLoss(where + "splits on feature " + std::to_string(t.feature[i]) + " of " +
                       std::to_string(num_features));
     }
+    level[t.left[i]] = level[t.right[i]] = level[i] + 1;
   }
   return t;
-}
-
-// Levels below the root to the deepest leaf. Children come after their parents (ReadTree checks
-// it), so one pass in node order sees every parent before its children, with no recursion for a
-// hostile file to exhaust.
-uint32_t Depth(const SourceTree& t) {
-  std::vector<uint32_t> level(t.left.size(), 0);
-  uint32_t deepest = 0;
-  for (size_t n = 0; n < t.left.size(); ++n) {
-    deepest = std::max(deepest, level[n]);
-    if (t.IsLeaf(static_cast<int>(n))) continue;
-    level[t.left[n]] = level[t.right[n]] = level[n] + 1;
-  }
-  return deepest;
 }
 
 }  // namespace
@@ -81,10 +69,11 @@ uint32_t Depth(const SourceTree& t) {
 Result<CompiledForest> CompiledForest::Compile(std::string_view model_json, size_t num_features) {
   json model = json::parse(model_json, nullptr, /*allow_exceptions=*/false);
   if (model.is_discarded()) return DataLoss("ranker model is not valid JSON");
-  if (num_features == 0) return InvalidArgument("a ranker needs at least one feature");
+  if (num_features == 0 || num_features * kBlock >= kMissingGoesRight) {
+    return InvalidArgument("a compiled ranker needs 1 to 2^28 features");
+  }
   CompiledForest forest;
   forest.num_features_ = num_features;
-  forest.pad_row_.assign(num_features, 0.0f);
   const json* trees = nullptr;
   try {
     const json& learner = model.at("learner");
@@ -114,7 +103,7 @@ Result<CompiledForest> CompiledForest::Compile(std::string_view model_json, size
   for (size_t index = 0; index < trees->size(); ++index) {
     auto source = ReadTree((*trees)[index], index, num_features);
     if (!source.ok()) return source.status();
-    const uint32_t depth = Depth(*source);
+    const uint32_t depth = source->depth;
     if (depth > kMaxDepth) {
       return FailedPrecondition("tree " + std::to_string(index) + " has depth " +
                                 std::to_string(depth) + " > " + std::to_string(kMaxDepth));
@@ -139,8 +128,9 @@ Result<CompiledForest> CompiledForest::Compile(std::string_view model_json, size
         self(self, node, 2 * slot + 2, level + 1);
         return;
       }
-      nodes[slot] = Node{source->feature[node], source->condition[node],
-                         source->default_left[node] ? 0u : 1u};
+      nodes[slot] = Node{static_cast<uint32_t>(source->feature[node] * kBlock) |
+                             (source->default_left[node] ? 0u : kMissingGoesRight),
+                         source->condition[node]};
       self(self, source->left[node], 2 * slot + 1, level + 1);
       self(self, source->right[node], 2 * slot + 2, level + 1);
     };
@@ -152,23 +142,29 @@ Result<CompiledForest> CompiledForest::Compile(std::string_view model_json, size
 
 void CompiledForest::Predict(std::span<const float> features, std::span<float> out) const {
   const size_t rows = out.size();
+  // The block's rows feature-major (block[feature × kBlock + r]), so one base register reaches
+  // every row's value and a node's column is the offset of its feature: a row-major walk spilled
+  // the eight row pointers to the stack. Rows past the end of the last block read zeros.
+  thread_local std::vector<float> block;
+  block.resize(num_features_ * kBlock);
   for (size_t begin = 0; begin < rows; begin += kBlock) {
-    std::array<const float*, kBlock> row{};
     std::array<float, kBlock> margin{};
     for (size_t r = 0; r < kBlock; ++r) {
-      row[r] = begin + r < rows ? features.data() + (begin + r) * num_features_ : pad_row_.data();
+      const float* row = begin + r < rows ? features.data() + (begin + r) * num_features_ : nullptr;
+      for (size_t f = 0; f < num_features_; ++f) block[f * kBlock + r] = row ? row[f] : 0.0f;
       margin[r] = base_score_;
     }
+    const float* values = block.data();
     for (const Tree& tree : trees_) {
       const Node* nodes = nodes_.data() + tree.first_node;
       std::array<uint32_t, kBlock> slot{};
       for (uint32_t level = 0; level < tree.depth; ++level) {
         for (size_t r = 0; r < kBlock; ++r) {
           const Node& node = nodes[slot[r]];
-          const float value = row[r][node.feature];
+          const float value = values[(node.column & ~kMissingGoesRight) + r];
           // XGBoost: left when value < threshold; a missing value takes the default child.
           const uint32_t right = std::isnan(value)
-                                     ? node.missing_goes_right
+                                     ? node.column >> 31
                                      : static_cast<uint32_t>(!(value < node.threshold));
           slot[r] = 2 * slot[r] + 1 + right;
         }
@@ -186,7 +182,9 @@ namespace recserve::models {
 
 std::vector<float> CompiledForest::BoundaryRows(size_t rows, uint64_t seed) const {
   std::vector<std::vector<float>> thresholds(num_features_);
-  for (const Node& node : nodes_) thresholds[node.feature].push_back(node.threshold);
+  for (const Node& node : nodes_) {
+    thresholds[(node.column & ~kMissingGoesRight) / kBlock].push_back(node.threshold);
+  }
   std::mt19937_64 rng(seed);
   std::vector<float> out(rows * num_features_);
   for (size_t r = 0; r < rows; ++r) {

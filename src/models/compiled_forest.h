@@ -5,17 +5,19 @@
 //
 // CompiledForest reads the trees from XGBoost's JSON model (the documented, versioned format
 // XGBoosterSaveModelToBuffer writes), pads each tree to a complete binary tree of its depth, and
-// walks a block of rows through all levels in lockstep with branch-free steps, so the CPU overlaps
-// the rows' independent loads. It reproduces XGBoost's arithmetic exactly: go left when
-// value < threshold, missing (NaN) values follow the node's default direction, and each row's
-// margin is base_score plus the leaf values added in tree order in float — so its scores equal
-// XGBoost's bit for bit (Ranker checks this on a probe set at every load; unit-tested).
+// walks a block of 8 rows (copied feature-major) through all levels in lockstep with branch-free
+// steps, so the CPU overlaps the rows' independent loads. It reproduces XGBoost's arithmetic
+// exactly: go left when value < threshold, missing (NaN) values follow the node's default
+// direction, and each row's margin is base_score plus the leaf values added in tree order in float
+// — so its scores equal XGBoost's bit for bit (Ranker checks this on a probe set at every load;
+// unit-tested).
 //
 // Supported: numerical splits, one output group, one parallel tree, an identity output
 // transform (rank:* and reg:squarederror objectives), depth <= kMaxDepth. Anything else is
 // refused with FailedPrecondition and the ranker keeps XGBoost's own prediction.
 //
-// Thread-safety: immutable after Compile(); Predict() is const and allocation-free.
+// Thread-safety: immutable after Compile(); Predict() is const and reuses one scratch block per
+// thread (allocated on a thread's first call).
 
 #include <cstddef>
 #include <cstdint>
@@ -55,18 +57,21 @@ class CompiledForest {
     uint32_t first_node = 0;  // index into nodes_
     uint32_t first_leaf = 0;  // index into leaves_
   };
+  // 8 bytes: the low 31 bits of `column` are feature × kBlock (the feature's first slot in the
+  // feature-major block Predict() walks), the top bit is set when a NaN value takes the right
+  // child.
   struct Node {
-    uint32_t feature = 0;
+    uint32_t column = 0;
     float threshold = 0.0f;
-    uint32_t missing_goes_right = 0;  // 1 when a NaN value takes the right child
   };
+  static constexpr uint32_t kMissingGoesRight = 1u << 31;
+  static constexpr size_t kBlock = 8;  // rows walked together (see Predict)
 
   size_t num_features_ = 0;
   float base_score_ = 0.0f;
   std::vector<Tree> trees_;
   std::vector<Node> nodes_;
   std::vector<float> leaves_;
-  std::vector<float> pad_row_;  // zeros: what rows past the end of the last block read
 };
 
 }  // namespace recserve::models
