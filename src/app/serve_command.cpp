@@ -67,7 +67,7 @@ int RunServe(const ServeFlags& flags) {
   http::ServerOptions options;
   // Two I/O threads per core: a thread waits while its request is ranked on the ranking pool
   // (the RANKING_TIMEOUT deadline), so one per core left the cores idle for those waits — on 2
-  // cores the full path served 1,950–2,020 req/s with 2 threads and 2,530–2,550 with 4
+  // cores, alternating runs of the full path served 26–45% more with 4 threads than with 2
   // (docs/PERFORMANCE.md, "Serving, session 3").
   long long default_threads = 2LL * std::max(1u, std::thread::hardware_concurrency());
   auto port = EnvIntInRange("PORT", 8080, 0, 65535);

@@ -44,9 +44,9 @@ bool ExposureLog::Append(ExposureRecord record) {
     std::lock_guard lock(mu_);
     if (writer_.joinable() && !stopping_ && queue_.size() < capacity_) {
       queue_.push_back(std::move(record));
-      // Wake the writer once per batch, not per record: a wake per request cost a futex call
-      // and a context switch on every cached answer. Below the batch size the writer's timer
-      // picks records up within kLinger.
+      // Notify once per batch rather than per record; below the batch size the writer's timer
+      // picks records up within kLinger. (No throughput effect was measured either way:
+      // docs/PERFORMANCE.md, "Serving, session 3".)
       if (queue_.size() == kWakeBatch) wake_.notify_one();
       return true;
     }
