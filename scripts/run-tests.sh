@@ -8,7 +8,24 @@ build_dir=${1:-build}
 asan_dir=${2:-build-asan}
 root=$(pwd)
 
-export RECSERVE_SHARED_DATA=${RECSERVE_SHARED_DATA:-$root/../shared/data}
+# The shared data sets (../shared/data, read-only, never copied into the repo) sit beside the
+# checkout; a clone made elsewhere (git clone . /tmp/fresh) finds them beside the checkout it was
+# cloned from. RECSERVE_SHARED_DATA overrides both.
+shared_data_dir() {
+  local origin
+  if [ -d "$root/../shared/data" ]; then
+    echo "$root/../shared/data"
+    return
+  fi
+  origin=$(git -C "$root" config --get remote.origin.url 2>/dev/null || true)
+  if [ -n "$origin" ] && [ -d "$origin/../shared/data" ]; then
+    echo "$origin/../shared/data"
+    return
+  fi
+  echo "$root/../shared/data"  # missing: the tests that need it fail and name this path
+}
+export RECSERVE_SHARED_DATA=${RECSERVE_SHARED_DATA:-$(shared_data_dir)}
+echo "run-tests: shared data from $RECSERVE_SHARED_DATA"
 # XGBoost/OpenMP threads spin on 2-core machines unless told to wait passively.
 export OMP_WAIT_POLICY=passive
 
