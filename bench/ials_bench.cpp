@@ -65,6 +65,14 @@ const InteractionMatrix& PowerLawMatrix() {
   return matrix;
 }
 
+// Arguments of both benches: threads 1 and 2, each with exact solves and with 3 CG steps.
+void ThreadsBySolver(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"threads", "cg_steps"});
+  for (int64_t cg_steps : {0, 3}) {
+    for (int64_t threads : {1, 2}) b->Args({threads, cg_steps});
+  }
+}
+
 void BM_IalsIteration(benchmark::State& state) {
   const InteractionMatrix& m = PowerLawMatrix();
   IalsParams p;
@@ -85,11 +93,7 @@ void BM_IalsIteration(benchmark::State& state) {
 }
 
 BENCHMARK(BM_IalsIteration)
-    ->ArgNames({"threads", "cg_steps"})
-    ->Args({1, 0})
-    ->Args({2, 0})
-    ->Args({1, 3})
-    ->Args({2, 3})
+    ->Apply(ThreadsBySolver)
     ->Unit(benchmark::kSecond)
     ->MeasureProcessCPUTime()
     ->Iterations(3);
@@ -145,11 +149,7 @@ void BM_IalsDatagen(benchmark::State& state) {
 }
 
 BENCHMARK(BM_IalsDatagen)
-    ->ArgNames({"threads", "cg_steps"})
-    ->Args({1, 0})
-    ->Args({2, 0})
-    ->Args({1, 3})
-    ->Args({2, 3})
+    ->Apply(ThreadsBySolver)
     ->Unit(benchmark::kSecond)
     ->MeasureProcessCPUTime()
     ->Iterations(1);

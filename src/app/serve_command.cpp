@@ -62,6 +62,27 @@ Result<double> EnvSecondsPositive(const char* name, double fallback) {
   return *v;
 }
 
+// Opens a reloadable configuration file into `out`. The default path may be absent (logged with
+// what that means, `out` stays null); a path set through `env` must open. False, after logging,
+// on any other failure.
+template <typename Holder, typename OpenFn>
+bool OpenOptionalConfig(const char* what, const char* env, const char* absent_means,
+                        const std::filesystem::path& path, OpenFn open,
+                        std::unique_ptr<Holder>& out) {
+  auto opened = open(path);
+  if (opened.ok()) {
+    out = std::move(opened).value();
+    spdlog::info("{}: {}", what, path.string());
+    return true;
+  }
+  if (opened.status().code() == StatusCode::kNotFound && !EnvString(env)) {
+    spdlog::info("{}: {} absent, {}", what, path.string(), absent_means);
+    return true;
+  }
+  spdlog::error("serve: {}", opened.status().message());
+  return false;
+}
+
 int RunServe(const ServeFlags& flags) {
   using std::chrono::milliseconds;
   http::ServerOptions options;
@@ -260,32 +281,13 @@ int RunServe(const ServeFlags& flags) {
   // must exist; the default files are optional (all flags on, no experiment).
   std::unique_ptr<resilience::FeatureFlagsHolder> feature_flags;
   std::unique_ptr<lifecycle::ExperimentsHolder> experiments;
-  {
-    auto flags_path = resilience::FeatureFlagsPathFromEnv();
-    auto opened = resilience::OpenFeatureFlags(flags_path);
-    if (opened.ok()) {
-      feature_flags = std::move(opened).value();
-      spdlog::info("feature flags: {}", flags_path.string());
-    } else if (opened.status().code() == StatusCode::kNotFound &&
-               !EnvString("FEATURE_FLAGS_PATH")) {
-      spdlog::info("feature flags: {} absent, every flag on", flags_path.string());
-    } else {
-      spdlog::error("serve: {}", opened.status().message());
-      return 2;
-    }
-    auto experiments_path = lifecycle::ExperimentsPathFromEnv();
-    auto loaded_experiments = lifecycle::OpenExperiments(experiments_path);
-    if (loaded_experiments.ok()) {
-      experiments = std::move(loaded_experiments).value();
-      spdlog::info("experiments: {} ({} experiment(s))", experiments_path.string(),
-                   experiments->Get()->experiments().size());
-    } else if (loaded_experiments.status().code() == StatusCode::kNotFound &&
-               !EnvString("EXPERIMENTS_PATH")) {
-      spdlog::info("experiments: {} absent, no experiment", experiments_path.string());
-    } else {
-      spdlog::error("serve: {}", loaded_experiments.status().message());
-      return 2;
-    }
+  if (!OpenOptionalConfig("feature flags", "FEATURE_FLAGS_PATH", "every flag on",
+                          resilience::FeatureFlagsPathFromEnv(), resilience::OpenFeatureFlags,
+                          feature_flags) ||
+      !OpenOptionalConfig("experiments", "EXPERIMENTS_PATH", "no experiment",
+                          lifecycle::ExperimentsPathFromEnv(), lifecycle::OpenExperiments,
+                          experiments)) {
+    return 2;
   }
   recommender.SetConfiguration(feature_flags.get(), experiments.get());
 

@@ -38,6 +38,19 @@ InteractionMatrix InteractionMatrix::Build(uint32_t num_users, uint32_t num_item
   return m;
 }
 
+ItemMajor ItemMajor::Transpose(const InteractionMatrix& m) {
+  ItemMajor t;
+  t.offsets.assign(m.num_items + 1, 0);
+  for (uint32_t i : m.items) ++t.offsets[i + 1];
+  for (uint32_t i = 0; i < m.num_items; ++i) t.offsets[i + 1] += t.offsets[i];
+  t.users.resize(m.items.size());
+  std::vector<uint64_t> cursor(t.offsets.begin(), t.offsets.end() - 1);
+  for (uint32_t u = 0; u < m.num_users; ++u) {
+    for (uint32_t i : m.RowItems(u)) t.users[cursor[i]++] = u;
+  }
+  return t;
+}
+
 ItemTimeline ItemTimeline::Build(const InteractionMatrix& m) {
   ItemTimeline t;
   t.offsets.assign(m.num_items + 1, 0);

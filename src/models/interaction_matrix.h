@@ -33,6 +33,14 @@ struct InteractionMatrix {
   }
 };
 
+// The matrix item-major: offsets per item and the users of each item, in user order.
+struct ItemMajor {
+  std::vector<uint64_t> offsets;  // size num_items + 1
+  std::vector<uint32_t> users;
+
+  static ItemMajor Transpose(const InteractionMatrix& m);
+};
+
 // Per-item event times, sorted ascending, for popularity-in-a-window questions.
 struct ItemTimeline {
   std::vector<uint64_t> offsets = {0};  // size num_items + 1

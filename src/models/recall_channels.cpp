@@ -9,48 +9,12 @@
 #include <type_traits>
 
 #include "models/binary_io.h"
+#include "models/parallel_ranges.h"
 
 namespace recserve::models {
 namespace {
 
 constexpr uint32_t kFormatVersion = 1;
-
-// Runs fn(worker, begin, end) over [0, n) split into `threads` contiguous ranges.
-template <typename Fn>
-void ParallelRanges(uint32_t n, int threads, Fn fn) {
-  threads = std::max(1, threads);
-  if (threads == 1 || n < 2) {
-    fn(0, 0u, n);
-    return;
-  }
-  std::vector<std::thread> workers;
-  uint32_t chunk = (n + threads - 1) / threads;
-  for (int w = 0; w < threads; ++w) {
-    uint32_t begin = std::min(n, w * chunk);
-    uint32_t end = std::min(n, begin + chunk);
-    workers.emplace_back([=] { fn(w, begin, end); });
-  }
-  for (auto& t : workers) t.join();
-}
-
-// The matrix item-major: offsets per item and the users of each item, in user order.
-struct ItemMajor {
-  std::vector<uint64_t> offsets;
-  std::vector<uint32_t> users;
-};
-
-ItemMajor TransposeToItems(const InteractionMatrix& m) {
-  ItemMajor t;
-  t.offsets.assign(m.num_items + 1, 0);
-  for (uint32_t i : m.items) ++t.offsets[i + 1];
-  for (uint32_t i = 0; i < m.num_items; ++i) t.offsets[i + 1] += t.offsets[i];
-  t.users.resize(m.items.size());
-  std::vector<uint64_t> cursor(t.offsets.begin(), t.offsets.end() - 1);
-  for (uint32_t u = 0; u < m.num_users; ++u) {
-    for (uint32_t i : m.RowItems(u)) t.users[cursor[i]++] = u;
-  }
-  return t;
-}
 
 const std::string kPopularityName(kPopularityChannel);
 const std::string kTrendingName(kTrendingChannel);
@@ -302,7 +266,7 @@ Result<TrendingChannel> TrendingChannel::Load(const std::filesystem::path& dir) 
 
 ItemNeighbours ItemNeighbours::Build(const InteractionMatrix& m, uint32_t neighbours, float shrink,
                                      int threads) {
-  const ItemMajor by_item = TransposeToItems(m);
+  const ItemMajor by_item = ItemMajor::Transpose(m);
   const auto& item_offsets = by_item.offsets;
   const auto& item_users = by_item.users;
   auto count = [&](uint32_t i) {
@@ -340,8 +304,12 @@ ItemNeighbours ItemNeighbours::Build(const InteractionMatrix& m, uint32_t neighb
       rows[i].assign(scratch.begin(), scratch.begin() + static_cast<std::ptrdiff_t>(keep));
     }
   });
+  return FromRows(rows);
+}
+
+ItemNeighbours ItemNeighbours::FromRows(const std::vector<std::vector<NeighbourEntry>>& rows) {
   ItemNeighbours n;
-  n.num_items = m.num_items;
+  n.num_items = static_cast<uint32_t>(rows.size());
   n.offsets.assign(1, 0);
   for (const auto& row : rows) {
     for (const auto& [j, s] : row) {
@@ -532,7 +500,7 @@ IalsChannel IalsChannel::Train(const InteractionMatrix& m, const IalsParams& p) 
   for (Eigen::Index i = 0; i < items.size(); ++i) items.data()[i] = normal(rng);
   users.setZero();
 
-  const ItemMajor by_item = TransposeToItems(m);
+  const ItemMajor by_item = ItemMajor::Transpose(m);
   for (uint32_t it = 0; it < p.iterations; ++it) {
     IalsHalfSweep(m.row_offsets, m.items, items, p, users);
     IalsHalfSweep(by_item.offsets, by_item.users, users, p, items);

@@ -20,6 +20,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/recall_channel_names.h"
@@ -145,6 +146,11 @@ struct ItemNeighbours {
   // `threads` >= 1 workers; the result does not depend on it.
   static ItemNeighbours Build(const InteractionMatrix& m, uint32_t neighbours, float shrink,
                               int threads);
+  // (neighbour, similarity) pairs of one row.
+  using NeighbourEntry = std::pair<uint32_t, float>;
+  // One row per item (rows.size() items), each already in the order to keep (best first); fills
+  // the reverse lists too.
+  static ItemNeighbours FromRows(const std::vector<std::vector<NeighbourEntry>>& rows);
   // Fills the reverse_* members from offsets/neighbour/similarity.
   void BuildReverse();
 };
