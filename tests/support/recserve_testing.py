@@ -3,6 +3,10 @@
 Tests drive the real `recserve` binary (RECSERVE_BIN) and real servers: each test that needs a
 private redis-server starts one with RedisServer on a free loopback port; REDIS_TEST_URL names
 the shared one started by scripts/run-tests.sh.
+
+Every Service logs as production does (LOG_FORMAT=json, deploy/k8s/base/configmap.yaml) unless
+the test sets LOG_FORMAT itself, and stop() fails the test when a line of its log is not one
+JSON object: whatever a test makes the server log must stay parseable.
 """
 import contextlib
 import http.client
@@ -96,8 +100,33 @@ class RedisServer:
         self.close()
 
 
+def _reject_constant(name):
+    raise ValueError(f"{name} is not JSON")
+
+
+def json_log_records(data):
+    """The records of a LOG_FORMAT=json log (bytes): one JSON object with a string "msg" per
+    line, strict UTF-8. Raises AssertionError naming the first line that is not."""
+    lines = data.split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()  # after the last newline (or an empty log)
+    records = []
+    for number, line in enumerate(lines, start=1):
+        try:
+            record = json.loads(line.decode("utf-8"), parse_constant=_reject_constant)
+        except ValueError as err:  # UnicodeDecodeError and JSONDecodeError included
+            raise AssertionError(f"log line {number} is not JSON ({err}): {line!r}") from None
+        if not isinstance(record, dict) or not isinstance(record.get("msg"), str):
+            raise AssertionError(f"log line {number} is not a JSON object with a string "
+                                 f"\"msg\": {line!r}")
+        records.append(record)
+    return records
+
+
 class Service:
-    """A running `recserve serve` on a free loopback port; stopped with SIGTERM on exit."""
+    """A running `recserve serve` on a free loopback port; stopped with SIGTERM on exit. Logs in
+    LOG_FORMAT=json unless `env` sets LOG_FORMAT; then stop() checks every line (see
+    json_log_records)."""
 
     def __init__(self, env=None, args=(), port=None, cwd=None, wait_ready=True):
         """`wait_ready`: `with Service(...)` waits for /ready (a model loaded), else /live."""
@@ -107,6 +136,9 @@ class Service:
         self.env = dict(os.environ)
         self.env.update(env or {})
         self.env["PORT"] = str(self.port)
+        # From the test's `env` only: a LOG_FORMAT in the caller's shell does not turn the check
+        # off.
+        self.env["LOG_FORMAT"] = (env or {}).get("LOG_FORMAT", "json")
         self.env.setdefault("BIND_ADDRESS", "127.0.0.1")  # tests stay on loopback
         # Hermetic variants: the shipped config/experiments.yaml (read from the working directory)
         # would put some test users in an experiment variant.
@@ -147,8 +179,19 @@ class Service:
         raise RuntimeError(f"serve not {path} within {timeout}s:\n{self.log()}")
 
     def log(self):
-        with open(self.log_path) as f:
+        """The log as text (bytes that are not UTF-8 shown as \\xHH escapes)."""
+        with open(self.log_path, encoding="utf-8", errors="backslashreplace") as f:
             return f.read()
+
+    def log_records(self):
+        """The log's JSON records (LOG_FORMAT=json); AssertionError at a line that is not one."""
+        with open(self.log_path, "rb") as f:
+            return json_log_records(f.read())
+
+    def log_messages(self):
+        """The "msg" of every record, one per line: the text a runbook grep reads in a json
+        log. A message may itself hold newlines."""
+        return "\n".join(record["msg"] for record in self.log_records())
 
     def request(self, method, path, body=None, headers=None, timeout=10):
         """Returns (status, headers dict, body bytes)."""
@@ -181,6 +224,8 @@ class Service:
                 self.proc.wait()
         if getattr(self, "_log", None):
             self._log.close()
+        if self.proc and self.env["LOG_FORMAT"] == "json":
+            self.log_records()
         return self.proc.returncode if self.proc else None
 
     def __enter__(self):
