@@ -27,15 +27,40 @@ DASHBOARD = os.path.join(SOURCE_DIR, "monitoring", "grafana", "dashboards",
 SOP = os.path.join(SOURCE_DIR, "docs", "OPERATIONS_SOP.md")
 METRICS_MD = os.path.join(SOURCE_DIR, "docs", "METRICS.md")
 
-REQUIRED_ALERTS = {
-    "HighErrorRate": "critical",
-    "HighLatency": "warning",
-    "DataQualityLow": "warning",
-    "CircuitBreakerOpen": "warning",
-    "RecommendationDegradedSpike": "warning",
-    "PipelineStale": "warning",
-    "ShadowErrorRate": "warning",
+# The runbook's alert matrix (docs/OPERATIONS_SOP.md, section 8; the SLO of the seed SOP):
+# alert -> (severity, expr in alerts.yml, for, what the matrix's "Fires when" column says).
+RUNBOOK_ALERTS = {
+    "HighErrorRate": ("critical", "recserve:request_error_ratio:rate5m > 0.005", "5m",
+                      "user-facing 5xx share > 0.5 % for 5 min"),
+    "HighLatency": ("warning", "recserve:latency_seconds:p95_5m > 0.080", "10m",
+                    "P95 > 80 ms for 10 min"),
+    "DataQualityLow": ("warning", "max(data_quality_score) < 70", "5m",
+                       "`data_quality_score` < 70 for 5 min"),
+    "CircuitBreakerOpen": ("warning", "circuit_breaker_state == 1", "2m",
+                           "`circuit_breaker_state == 1` for 2 min"),
+    "RecommendationDegradedSpike": ("warning", "recserve:degraded_per_minute:rate5m > 5", "5m",
+                                    "> 5 degraded responses a minute for 5 min"),
+    "PipelineStale": ("warning", "time() - max(data_pipeline_last_success_timestamp_seconds) > "
+                      "scalar(recserve:pipeline_max_age_seconds)", "10m",
+                      "no successful pipeline for > 26 h (configurable) for 10 min"),
+    "PipelineMetricsMissing": ("warning", "absent(data_pipeline_last_success_timestamp_seconds)",
+                               "30m", "no target exports the pipeline timestamp for 30 min"),
+    "ShadowErrorRate": ("warning", "recserve:shadow_error_ratio:rate5m > 0.01", "10m",
+                        "shadow 5xx share > 1 % for 10 min"),
 }
+PIPELINE_MAX_AGE_SECONDS = 26 * 3600  # "> 26 h" above
+
+# User traffic: the recommendation routes (route templates of src/http/api_service.cpp). Every
+# other route the service registers is a probe, scrape, health, admin or event call.
+USER_ROUTES = ["/recommendations/{user_id}", "/recommend/detail/{item_id}", "/similar/{item_id}",
+               "/popular", "/hot/trending"]
+NON_USER_ROUTES = ["/events", "/health", "/live", "/ready", "/metrics", "/models/reload",
+                   "/admin/faults"]
+ENDPOINT_MATCHER = 'endpoint=~"' + "|".join(USER_ROUTES) + '"'
+SLO_RULES = ["recserve:request_success_ratio:rate5m", "recserve:request_error_ratio:rate5m",
+             "recserve:latency_seconds:p95_5m"]
+API_SERVICE = os.path.join(SOURCE_DIR, "src", "http", "api_service.cpp")
+MONITORING_MD = os.path.join(SOURCE_DIR, "docs", "MONITORING.md")
 
 REQUIRED_PANELS = [
     "Request success rate",
@@ -179,6 +204,68 @@ def dashboard_expressions(dashboard):
     return out
 
 
+# (panel id, refId of an overridden series or None, [(value, colour Grafana must draw)])
+THRESHOLD_COLOURS = [
+    (1, None, [(0.9949, "red"), (0.995, "green"), (1.0, "green")]),
+    (6, None, [(0.9949, "red"), (0.995, "green"), (1.0, "green")]),
+    (2, None, [(0.075, "green"), (0.0799, "green"), (0.08, "red"), (0.085, "red")]),
+    (7, None, [(0.075, "green"), (0.0799, "green"), (0.08, "red"), (0.085, "red")]),
+    (3, None, [(0, "green"), (4, "green"), (6, "red")]),
+    (8, None, [(0, "green"), (4, "green"), (6, "red")]),
+    (4, None, [(0, "red"), (69, "red"), (70, "green"), (100, "green")]),
+    (14, None, [(0, "red"), (69, "red"), (69.9, "red"), (70, "green"), (100, "green")]),
+    (14, "B", [(0, "green"), (90000, "green"), (PIPELINE_MAX_AGE_SECONDS + 60, "red")]),
+    (13, None, [(0, "green"), (0.008, "green"), (0.012, "red")]),
+]
+
+
+def table_rows(markdown):
+    """{name: row} of the Markdown table rows that start with a `name` in backticks."""
+    return {m.group(1): m.group(0) for m in re.finditer(r"^\| `(\w+)` \|.*$", markdown, re.M)}
+
+
+def panel_thresholds(panel, ref_id=None):
+    """The thresholds a panel draws: its defaults, or those of its override for series ref_id."""
+    if ref_id is None:
+        return panel["fieldConfig"]["defaults"]["thresholds"]
+    for override in panel["fieldConfig"].get("overrides", []):
+        if override["matcher"] == {"id": "byFrameRefID", "options": ref_id}:
+            for prop in override["properties"]:
+                if prop["id"] == "thresholds":
+                    return prop["value"]
+    raise AssertionError(f"panel {panel['id']}: no thresholds override for series {ref_id}")
+
+
+def threshold_colour(steps, value):
+    """Grafana's absolute thresholds: the colour of the last step whose value `value` reaches
+    (the first step, value null, is the base)."""
+    colour = steps[0]["color"]
+    for step in steps[1:]:
+        if value >= step["value"]:
+            colour = step["color"]
+    return colour
+
+
+def slo_selectors(expr):
+    """The selectors `{...}` of recommendation_requests_total and the latency histogram that
+    select user-facing traffic (variant!="shadow") in a PromQL expression; quoted strings may
+    hold braces."""
+    out = []
+    for m in re.finditer(r"\b(recommendation_requests_total|recommendation_latency_seconds_bucket)"
+                         r"\{", expr):
+        i, quoted = m.end(), False
+        while quoted or expr[i] != "}":
+            if expr[i] == "\\" and quoted:
+                i += 1
+            elif expr[i] == '"':
+                quoted = not quoted
+            i += 1
+        selector = expr[m.start():i + 1]
+        if 'variant!="shadow"' in selector:
+            out.append(selector)
+    return out
+
+
 def promtool_check_expressions(exprs):
     """Runs `promtool check rules` over exprs written as recording rules; returns the result."""
     rules = {"groups": [{"name": "dashboard", "rules": [
@@ -202,60 +289,104 @@ class PrometheusRulesTest(unittest.TestCase):
         self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
         self.assertIn("SUCCESS", proc.stdout + proc.stderr)
 
-    def test_a_broken_alert_fails_the_unit_tests(self):
-        # The unit tests must be able to fail: raise the HighErrorRate threshold above the test's
-        # 10 % error share and the firing case has to fail.
-        with temp_dir() as d:
-            shutil.copy(os.path.join(PROM_DIR, "recording_rules.yml"), d)
-            unit_tests = load_yaml(os.path.join(PROM_DIR, "alerts_test.yml"))
-            unit_tests["tests"] = [t for t in unit_tests["tests"]
-                                   if t["name"].startswith("HighErrorRate")]
-            with open(os.path.join(d, "alerts_test.yml"), "w") as f:
-                yaml.safe_dump(unit_tests, f)
-            with open(os.path.join(PROM_DIR, "alerts.yml")) as f:
-                alerts = f.read()
-            broken = alerts.replace("recserve:request_error_ratio:rate5m > 0.005",
-                                    "recserve:request_error_ratio:rate5m > 0.5")
-            self.assertNotEqual(broken, alerts)
-            with open(os.path.join(d, "alerts.yml"), "w") as f:
-                f.write(broken)
-            proc = run_tool("promtool", "test", "rules", os.path.join(d, "alerts_test.yml"))
-            self.assertNotEqual(proc.returncode, 0, proc.stdout)
-            self.assertIn("HighErrorRate", proc.stdout + proc.stderr)
+    # The unit tests can fail: tests/integration/test_monitoring_mutations.py loosens every
+    # threshold and changes every `for:` in copies of the rules and expects alerts_test.yml to fail.
 
-    def test_every_alert_has_severity_for_annotations_and_a_runbook_anchor(self):
+    def alerts(self):
+        return {r["alert"]: r for g in load_yaml(os.path.join(PROM_DIR, "alerts.yml"))["groups"]
+                for r in g["rules"]}
+
+    def test_alerts_fire_when_the_runbook_says(self):
         with open(SOP) as f:
             sop = f.read()
-        anchors = set(re.findall(r'<a id="([^"]+)"></a>', sop))
-        alerts = {}
-        for group in load_yaml(os.path.join(PROM_DIR, "alerts.yml"))["groups"]:
-            for rule in group["rules"]:
-                alerts[rule["alert"]] = rule
-        for name, severity in REQUIRED_ALERTS.items():
-            self.assertIn(name, alerts)
-            self.assertEqual(alerts[name]["labels"]["severity"], severity, name)
-        for name, rule in alerts.items():
+        matrix = table_rows(sop)
+        with open(MONITORING_MD) as f:
+            doc_table = table_rows(f.read().split("\n## Alerts\n", 1)[1].split("\n### ", 1)[0])
+        alerts = self.alerts()
+        self.assertEqual(set(alerts), set(RUNBOOK_ALERTS))
+        for name, (severity, expr, held, fires_when) in RUNBOOK_ALERTS.items():
+            with self.subTest(alert=name):
+                self.assertEqual(alerts[name]["labels"]["severity"], severity)
+                self.assertEqual(alerts[name]["expr"].strip(), expr)
+                self.assertEqual(alerts[name]["for"], held)
+                self.assertIn(name, matrix, "missing from the runbook's alert response matrix")
+                self.assertIn(f"| {severity} | {fires_when} |", matrix[name])
+                self.assertIn(name, doc_table, "missing from docs/MONITORING.md's alert table")
+                self.assertTrue(doc_table[name].startswith(f"| `{name}` | `{expr}` "),
+                                doc_table[name])
+                self.assertTrue(doc_table[name].endswith(f" | {held} | {severity} |"),
+                                doc_table[name])
+        period = [r for g in load_yaml(os.path.join(PROM_DIR, "recording_rules.yml"))["groups"]
+                  for r in g["rules"] if r.get("record") == "recserve:pipeline_max_age_seconds"]
+        self.assertEqual(period[0]["expr"].strip(), f"vector({PIPELINE_MAX_AGE_SECONDS})")
+
+    def test_every_alert_has_annotations_and_an_absolute_runbook_link(self):
+        with open(SOP) as f:
+            anchors = set(re.findall(r'<a id="([^"]+)"></a>', f.read()))
+        # Absolute links on one base, the repository's runbook (docs/MONITORING.md, "Runbook
+        # links", names the base).
+        bases = set()
+        for name, rule in self.alerts().items():
             with self.subTest(alert=name):
                 self.assertRegex(rule.get("for", ""), r"^\d+[smh]$")
                 self.assertIn(rule["labels"]["severity"], ("critical", "warning"))
                 for key in ("summary", "description", "runbook_url"):
                     self.assertTrue(rule["annotations"].get(key), key)
-                url = rule["annotations"]["runbook_url"]
-                path, _, anchor = url.partition("#")
-                self.assertEqual(path, "docs/OPERATIONS_SOP.md")
-                self.assertIn(anchor, anchors, f"{name}: no <a id=\"{anchor}\"> in the runbook")
-                self.assertIn(f"`{name}`", sop, f"{name} missing from the alert response matrix")
+                url = urllib.parse.urlsplit(rule["annotations"]["runbook_url"])
+                self.assertEqual(url.scheme, "https", "runbook_url must be an absolute link")
+                self.assertTrue(url.netloc)
+                self.assertTrue(url.path.endswith("/docs/OPERATIONS_SOP.md"), url.path)
+                self.assertFalse(url.query)
+                self.assertIn(url.fragment, anchors,
+                              f'{name}: no <a id="{url.fragment}"> in docs/OPERATIONS_SOP.md')
+                bases.add(f"{url.scheme}://{url.netloc}{url.path}")
+        self.assertEqual(len(bases), 1, bases)
+        with open(MONITORING_MD) as f:
+            self.assertTrue(f"{bases.pop()}#alert-<name>" in f.read(),
+                            "docs/MONITORING.md must name the runbook links' base")
 
     def test_every_alert_has_a_firing_and_a_quiet_unit_test(self):
-        firing, quiet = set(), set()
+        # And the quiet check one minute before the firing one in the same case, which pins `for:`
+        # (the mutation test proves these cases catch a changed threshold or `for:`).
+        firing, quiet, pinned = set(), set(), set()
         for case in load_yaml(os.path.join(PROM_DIR, "alerts_test.yml"))["tests"]:
+            quiet_at = set()
             for check in case.get("alert_rule_test", []):
-                (firing if check.get("exp_alerts") else quiet).add(check["alertname"])
-        alerts = [r["alert"] for g in load_yaml(os.path.join(PROM_DIR, "alerts.yml"))["groups"]
-                  for r in g["rules"]]
-        for name in alerts:
+                if not check.get("exp_alerts"):
+                    quiet.add(check["alertname"])
+                    quiet_at.add((check["alertname"], self.minutes(check["eval_time"])))
+            for check in case.get("alert_rule_test", []):
+                if check.get("exp_alerts"):
+                    firing.add(check["alertname"])
+                    if (check["alertname"], self.minutes(check["eval_time"]) - 1) in quiet_at:
+                        pinned.add(check["alertname"])
+        for name in self.alerts():
             self.assertIn(name, firing, f"{name} has no firing case")
             self.assertIn(name, quiet, f"{name} has no quiet case")
+            self.assertIn(name, pinned, f"{name}: no quiet check a minute before it fires")
+
+    @staticmethod
+    def minutes(duration):
+        total = 0
+        for value, unit in re.findall(r"(\d+)([hms])", duration):
+            total += int(value) * {"h": 60, "m": 1, "s": 1 / 60}[unit]
+        return total
+
+    def test_slo_rules_count_the_recommendation_routes_only(self):
+        with open(API_SERVICE) as f:
+            routes = set(re.findall(r'router_\.Add\("[A-Z]+", "([^"]+)"', f.read()))
+        self.assertEqual(routes - set(NON_USER_ROUTES), set(USER_ROUTES),
+                         "a route was added or renamed: is it user traffic?")
+        self.assertTrue(set(NON_USER_ROUTES) <= routes)
+        rules = {r["record"]: r["expr"] for g in load_yaml(os.path.join(
+            PROM_DIR, "recording_rules.yml"))["groups"] for r in g["rules"] if "record" in r}
+        for name in SLO_RULES:
+            with self.subTest(rule=name):
+                matchers = re.findall(r'endpoint=~?"[^"]*"', rules[name])
+                self.assertTrue(matchers)
+                self.assertEqual(set(matchers), {ENDPOINT_MATCHER})
+                # Every selector of the rule carries the filter.
+                self.assertEqual(len(matchers), len(re.findall(r"\w+\{", rules[name])))
 
     def test_rules_use_only_exported_metrics(self):
         contract = metric_contract()
@@ -340,18 +471,73 @@ class DashboardTest(unittest.TestCase):
 
     def test_slo_targets_are_drawn(self):
         panels = {p["title"]: p for p in dashboard_panels(self.dashboard)}
-
-        def threshold_values(title):
-            steps = panels[title]["fieldConfig"]["defaults"]["thresholds"]["steps"]
-            return [s["value"] for s in steps]
-
-        self.assertIn(0.995, threshold_values("Request success rate"))
-        self.assertIn(0.08, threshold_values("Latency P95 (recommendation_latency_seconds)"))
-        self.assertIn(5, threshold_values("Degraded responses per minute by reason"))
         hit = panels["Shadow hit ratio"]["targets"][0]["expr"]
         self.assertIn("recommendation_variant_hits_total", hit)
         self.assertIn("recommendation_variant_lists_total", hit)
         self.assertIn("by (variant)", hit)
+
+    def test_threshold_colours_match_the_alerts(self):
+        # Grafana colours a value with the last step whose value it reaches: red on the wrong
+        # side of each alert threshold, green on the right side.
+        panels = {p["id"]: p for p in dashboard_panels(self.dashboard)}
+        for panel_id, ref_id, cases in THRESHOLD_COLOURS:
+            steps = panel_thresholds(panels[panel_id], ref_id)["steps"]
+            for value, colour in cases:
+                with self.subTest(panel=panel_id, series=ref_id, value=value):
+                    self.assertEqual(threshold_colour(steps, value), colour)
+
+    def test_a_threshold_colour_check_can_fail(self):
+        inverted = [{"color": "green", "value": None}, {"color": "red", "value": 70}]
+        self.assertEqual(threshold_colour(inverted, 69), "green")  # panel 14 before the fix
+        self.assertEqual(threshold_colour(inverted, 70), "red")
+
+    def test_slo_queries_count_the_recommendation_routes_only(self):
+        # Every user-facing (variant!="shadow") selector of the request counter or the latency
+        # histogram carries the recording rules' endpoint matcher, letter for letter.
+        checked = set()
+        for panel in dashboard_panels(self.dashboard):
+            for target in panel.get("targets", []):
+                for selector in slo_selectors(target["expr"]):
+                    with self.subTest(panel=panel["id"], selector=selector):
+                        self.assertIn(ENDPOINT_MATCHER, selector)
+                        checked.add(panel["id"])
+        self.assertEqual(checked, {1, 2, 6, 7, 15})
+
+    def test_slo_queries_give_the_rules_values(self):
+        # The dashboard's success-rate and P95 queries on the unit tests' input series: the same
+        # values as the recording rules (probes, scrapes and admin calls excluded).
+        panels = {p["id"]: p for p in dashboard_panels(self.dashboard)}
+
+        def query(panel_id):
+            return substitute_grafana_variables(panels[panel_id]["targets"][0]["expr"])
+
+        expected = {
+            "the success and error ratios count each of the five recommendation routes and "
+            "nothing else": [(query(1), "0.97"), (query(6), "0.97")],
+            "the P95 covers each of the five recommendation routes and nothing else":
+                [(query(2), "0.095"), (query(7), "0.095")],
+            "HighErrorRate stays quiet on a pod without a model whose /ready answers 503":
+                [(query(1), None), (query(6), None)],
+        }
+        unit_tests = load_yaml(os.path.join(PROM_DIR, "alerts_test.yml"))
+        cases = []
+        for case in unit_tests["tests"]:
+            if case["name"] in expected:
+                case = {"name": case["name"], "interval": case["interval"],
+                        "input_series": case["input_series"], "promql_expr_test": [
+                            {"expr": f"round({expr}, 0.0001)" if value else expr,
+                             "eval_time": "10m",
+                             "exp_samples": [{"labels": "{}", "value": float(value)}]
+                             if value else []}
+                            for expr, value in expected[case["name"]]]}
+                cases.append(case)
+        self.assertEqual(len(cases), len(expected), "a unit test case was renamed")
+        with temp_dir() as d:
+            path = os.path.join(d, "dashboard_test.yml")
+            with open(path, "w") as f:
+                yaml.safe_dump({"evaluation_interval": "1m", "tests": cases}, f)
+            proc = run_tool("promtool", "test", "rules", path)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
 
     def test_every_expression_parses_with_promtool(self):
         exprs = dashboard_expressions(self.dashboard)
@@ -473,7 +659,7 @@ class LivePrometheusTest(unittest.TestCase):
             rules = wait_for(all_evaluated, timeout=30)
             self.assertTrue(rules, prom.log_text())
             names = {r["name"] for r in rules}
-            self.assertTrue(set(REQUIRED_ALERTS) <= names)
+            self.assertTrue(set(RUNBOOK_ALERTS) <= names)
             self.assertIn("recserve:request_success_ratio:rate5m", names)
             for rule in rules:
                 self.assertEqual(rule["health"], "ok", rule)
@@ -481,29 +667,53 @@ class LivePrometheusTest(unittest.TestCase):
             value = prom.query("recserve:pipeline_max_age_seconds")
             self.assertEqual(float(value[0]["value"][1]), 93600)
 
-    def test_recording_rules_produce_values_from_a_running_service(self):
+    def test_slo_rules_count_user_traffic_only_on_a_running_service(self):
+        # A service without a model, as a pod before its first bundle: /ready answers 503 to every
+        # probe, the recommendation routes answer 200 (popular fallback) or 404 (unknown item).
+        # The SLO rules must see no error at all (an error ratio of 0, or none: without any 5xx
+        # series the numerator is empty); the same ratio over every endpoint sees the 503s.
+        user_paths = ["/recommendations/1?k=5", "/recommend/detail/1", "/similar/1", "/popular",
+                      "/hot/trending"]
+        other_paths = ["/ready", "/live", "/health"]
+        unfiltered = ('sum(rate(recommendation_requests_total{variant!="shadow", status=~"5.."}'
+                      '[5m])) / sum(rate(recommendation_requests_total{variant!="shadow"}[5m]))')
         with temp_dir() as work, Service(
                 env={"MODEL_DIR": os.path.join(work, "models")}, wait_ready=False) as service, \
                 PrometheusServer(scrape_target=f"127.0.0.1:{service.port}") as prom:
-            deadline = time.time() + 30
+            statuses = {}
 
-            def ratios():
-                # Traffic while Prometheus scrapes; any status counts for the ratio.
-                for user in range(1, 20):
-                    service.request("GET", f"/recommendations/{user}?k=5")
-                result = prom.query("recserve:request_success_ratio:rate5m")
-                return result or time.time() > deadline
+            def recorded():
+                for path in user_paths + other_paths:
+                    statuses[path] = service.request("GET", path)[0]
+                success = prom.query("recserve:request_success_ratio:rate5m")
+                everything = prom.query(unfiltered)
+                p95 = prom.query("recserve:latency_seconds:p95_5m")
+                if success and everything and p95 and float(everything[0]["value"][1]) > 0:
+                    return success, everything, p95
+                return None
 
-            result = wait_for(ratios, timeout=40)
-            self.assertTrue(result and result is not True,
-                            f"no success ratio recorded\n{prom.log_text()}")
-            ratio = float(result[0]["value"][1])
-            self.assertGreaterEqual(ratio, 0.0)
-            self.assertLessEqual(ratio, 1.0)
+            result = wait_for(recorded, timeout=40)
+            self.assertTrue(result, f"no SLO ratios recorded\n{prom.log_text()}")
+            self.assertEqual(statuses["/ready"], 503)
+            for path in user_paths:
+                self.assertLess(statuses[path], 500, path)
+            success, everything, p95 = result
+            self.assertEqual(float(success[0]["value"][1]), 1.0)
+            self.assertGreater(float(everything[0]["value"][1]), 0.0)
+            errors = prom.query("recserve:request_error_ratio:rate5m")
+            self.assertEqual([float(e["value"][1]) for e in errors], [0.0] if errors else [])
+            self.assertGreater(float(p95[0]["value"][1]), 0.0)
             up = prom.query('up{job="recommendation-api-static"}')
             self.assertEqual(float(up[0]["value"][1]), 1.0)
-            p95 = prom.query("recserve:latency_seconds:p95_5m")
-            self.assertTrue(p95, "no P95 recorded")
+            # The matcher, run by Prometheus on the labels the service really exports, selects the
+            # five recommendation routes and nothing else.
+            exported = {r["metric"]["endpoint"] for r in prom.query(
+                "count by (endpoint) (recommendation_requests_total)")}
+            selected = {r["metric"]["endpoint"] for r in prom.query(
+                f"count by (endpoint) (recommendation_requests_total{{{ENDPOINT_MATCHER}}})")}
+            self.assertEqual(selected, set(USER_ROUTES))
+            self.assertTrue({"/ready", "/live", "/health"} <= exported - selected, exported)
+
 
 if __name__ == "__main__":
     unittest.main()
