@@ -12,6 +12,7 @@
 
 #include "app/commands.h"
 #include "core/hashing.h"
+#include "core/json_text.h"
 #include "pipeline/evaluation.h"
 #include "pipeline/training.h"
 
@@ -175,7 +176,7 @@ int RunEvaluate(const EvaluateFlags& flags) {
     // EVALUATION.md's shape: RP3beta's tuning, training and scoring count as training time.
     out["seconds"] = {{"train", train_seconds + rp3_seconds}, {"evaluate", eval_seconds}};
     std::ofstream file(flags.output, std::ios::trunc);
-    file << out.dump(2) << "\n";
+    file << JsonText(out, 2) << "\n";
     file.close();
     if (!file) return fail(Internal("cannot write " + flags.output));
   }

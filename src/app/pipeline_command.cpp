@@ -21,6 +21,7 @@
 #include "app/commands.h"
 #include "app/sync_command.h"
 #include "core/env.h"
+#include "core/json_text.h"
 #include "core/wall_clock.h"
 #include "lifecycle/model_publishing.h"
 #include "pipeline/data_quality.h"
@@ -161,7 +162,7 @@ int RunPipeline(const PipelineFlags& flags) {
     progress.End(in.input_rows, "failed");
     // The failed run's report stays beside its quarantine file; the published one is untouched.
     const fs::path failed_report = ingest_options.quarantine_dir / "data_quality_report_v2.json";
-    (void)pipeline::WriteFileAtomically(failed_report, report.json.dump(2) + "\n");
+    (void)pipeline::WriteFileAtomically(failed_report, JsonText(report.json, 2) + "\n");
     if (in.accepted_rows == 0) {
       return Fail(
           fmt::format("no interaction row was accepted ({} read, {} rejected; see {}); "
@@ -212,7 +213,7 @@ int RunPipeline(const PipelineFlags& flags) {
     progress.End(0, "failed");
     return Fail(st.ToString() + "; the previous snapshot is still current");
   }
-  if (Status st = pipeline::WriteFileAtomically(report_path, report.json.dump(2) + "\n");
+  if (Status st = pipeline::WriteFileAtomically(report_path, JsonText(report.json, 2) + "\n");
       !st.ok()) {
     progress.End(0, "failed");
     return Fail(st.ToString());

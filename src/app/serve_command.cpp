@@ -2,6 +2,7 @@
 // overridden by flags; every name is in docs/CONFIGURATION.md.
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/ip/address.hpp>
 #include <chrono>
 #include <filesystem>
 #include <memory>
@@ -10,6 +11,7 @@
 #include "app/commands.h"
 #include "core/env.h"
 #include "engine/bundle_serving_model.h"
+#include "engine/live_lists_refresher.h"
 #include "engine/live_state.h"
 #include "engine/model_manager.h"
 #include "engine/ranking_guard.h"
@@ -62,6 +64,63 @@ Result<double> EnvSecondsPositive(const char* name, double fallback) {
   return *v;
 }
 
+// LIVE_MAX_USERS, LIVE_MAX_HISTORY_BYTES, LIVE_MAX_ITEMS, LIVE_MAX_WINDOW_ITEMS and
+// LIVE_DISTINCT_PAIRS: the memory bounds of the live state (docs/CONFIGURATION.md).
+Result<engine::LiveStateLimits> LiveStateLimitsFromEnv() {
+  engine::LiveStateLimits limits;
+  struct Knob {
+    const char* name;
+    size_t* value;
+    long long max;
+  };
+  for (const Knob& k : {Knob{"LIVE_MAX_USERS", &limits.max_users, 100'000'000},
+                        Knob{"LIVE_MAX_HISTORY_BYTES", &limits.max_history_bytes, 1LL << 40},
+                        Knob{"LIVE_MAX_ITEMS", &limits.max_items, 100'000'000},
+                        Knob{"LIVE_MAX_WINDOW_ITEMS", &limits.max_items_per_bucket, 10'000'000},
+                        Knob{"LIVE_DISTINCT_PAIRS", &limits.distinct_pair_slots, 1LL << 32}}) {
+    auto v = EnvIntInRange(k.name, static_cast<long long>(*k.value), 1, k.max);
+    if (!v.ok()) return v.status();
+    *k.value = static_cast<size_t>(*v);
+  }
+  return limits;
+}
+
+// EVENTS_TOKEN (one client, named "default") and EVENTS_KEYS ("name=token,name=token"), and
+// EVENTS_RATE_LIMIT (events per second per client, 0 = off).
+Result<http::EventsConfig> EventsConfigFromEnv() {
+  http::EventsConfig events;
+  if (auto token = EnvString("EVENTS_TOKEN"); token && !token->empty()) {
+    events.keys.emplace("default", *token);
+  }
+  if (auto keys = EnvString("EVENTS_KEYS")) {
+    std::string_view rest = *keys;
+    while (!rest.empty()) {
+      size_t comma = rest.find(',');
+      std::string_view entry = rest.substr(0, comma);
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      size_t eq = entry.find('=');
+      if (eq == 0 || eq == std::string_view::npos || eq + 1 == entry.size()) {
+        return InvalidArgument("EVENTS_KEYS must be name=token pairs separated by commas");
+      }
+      events.keys.emplace(std::string(entry.substr(0, eq)), std::string(entry.substr(eq + 1)));
+    }
+  }
+  auto rate = EnvDoubleOr("EVENTS_RATE_LIMIT", 0.0);
+  if (!rate.ok()) return rate.status();
+  if (!(*rate >= 0) || *rate > 1e9) {
+    return InvalidArgument("EVENTS_RATE_LIMIT must be events per second within 0..1e9");
+  }
+  events.rate_per_client = *rate;
+  return events;
+}
+
+// True when `address` accepts connections from this machine only (127.0.0.0/8, ::1).
+bool IsLoopbackAddress(const std::string& address) {
+  boost::system::error_code ec;
+  auto parsed = boost::asio::ip::make_address(address, ec);
+  return !ec && parsed.is_loopback();
+}
+
 // Opens a reloadable configuration file into `out`. The default path may be absent (logged with
 // what that means, `out` stays null); a path set through `env` must open. False, after logging,
 // on any other failure.
@@ -100,6 +159,10 @@ int RunServe(const ServeFlags& flags) {
   auto idle_timeout = EnvSecondsPositive("HTTP_IDLE_TIMEOUT", 60);
   auto max_connections = EnvIntInRange(
       "MAX_CONNECTIONS", static_cast<long long>(http::DefaultMaxConnections()), 1, 10000000);
+  auto max_per_client = EnvIntInRange("MAX_CONNECTIONS_PER_CLIENT", 0, 0, 10000000);
+  auto body_budget = EnvIntInRange("MAX_BODY_BYTES_IN_FLIGHT", 64LL << 20, 1, 1LL << 40);
+  auto live_limits = LiveStateLimitsFromEnv();
+  auto events_config = EventsConfigFromEnv();
   auto request_timeout = EnvSecondsPositive("REQUEST_TIMEOUT", 0.5);
   auto max_in_flight = EnvIntInRange("MAX_IN_FLIGHT", 0, 0, 100000);
   auto drain_timeout = EnvSecondsPositive("DRAIN_TIMEOUT", 30);
@@ -120,6 +183,10 @@ int RunServe(const ServeFlags& flags) {
                           header_timeout.status(),
                           idle_timeout.status(),
                           max_connections.status(),
+                          max_per_client.status(),
+                          body_budget.status(),
+                          live_limits.status(),
+                          events_config.status(),
                           request_timeout.status(),
                           max_in_flight.status(),
                           drain_timeout.status(),
@@ -146,6 +213,13 @@ int RunServe(const ServeFlags& flags) {
   options.header_timeout = milliseconds(static_cast<long long>(*header_timeout * 1000));
   options.idle_timeout = milliseconds(static_cast<long long>(*idle_timeout * 1000));
   options.max_connections = static_cast<size_t>(*max_connections);
+  options.max_connections_per_client = static_cast<size_t>(*max_per_client);
+  options.max_body_bytes_in_flight = static_cast<size_t>(*body_budget);
+  if (options.max_body_bytes_in_flight < options.max_body_bytes) {
+    spdlog::error("serve: MAX_BODY_BYTES_IN_FLIGHT ({}) is below MAX_BODY_BYTES ({})",
+                  options.max_body_bytes_in_flight, options.max_body_bytes);
+    return 2;
+  }
   options.drain_timeout = milliseconds(static_cast<long long>(*drain_timeout * 1000));
   http::LoadSheddingOptions shedding;
   shedding.request_timeout = milliseconds(static_cast<long long>(*request_timeout * 1000));
@@ -218,7 +292,14 @@ int RunServe(const ServeFlags& flags) {
     cache = std::make_unique<engine::LruRecommendationCache>(static_cast<size_t>(*cache_size),
                                                              cache_ttl_ms);
   }
-  engine::LiveState live;
+  engine::LiveState live(*live_limits, &registry);
+  // Keeps /popular and /hot/trending fresh off the request path; destroyed (joined) before
+  // `live` as it is declared after it.
+  engine::LiveListsRefresher live_lists(live, [] {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  });
   engine::ModelSlot models;
   engine::EngineMetrics engine_metrics(registry);
   engine::Recommender recommender(live, models, cache.get(), exposure_log.get(), engine_metrics);
@@ -328,10 +409,25 @@ int RunServe(const ServeFlags& flags) {
   admin.models = &manager;
   admin.token = EnvStringOr("ADMIN_TOKEN", "");
   admin.faults = faults->get();
+  admin.loopback_only = IsLoopbackAddress(options.address);
+  admin.open_without_token = EnvStringOr("ADMIN_ALLOW_UNAUTHENTICATED", "") == "1";
   if (admin.token.empty()) {
-    spdlog::warn("ADMIN_TOKEN is not set: POST /models/reload is open to every client");
+    if (admin.open_without_token) {
+      spdlog::warn(
+          "ADMIN_TOKEN is not set and ADMIN_ALLOW_UNAUTHENTICATED=1: admin calls are open to "
+          "every client that reaches {}",
+          options.address);
+    } else if (admin.loopback_only) {
+      spdlog::info("ADMIN_TOKEN is not set: admin calls are open on loopback ({}) only",
+                   options.address);
+    } else {
+      spdlog::warn(
+          "ADMIN_TOKEN is not set: admin calls (POST /models/reload) are refused with 403 on "
+          "{}; set ADMIN_TOKEN (or ADMIN_ALLOW_UNAUTHENTICATED=1 on a private network)",
+          options.address);
+    }
   }
-  http::ApiService api(recommender, registry, health, admin);
+  http::ApiService api(recommender, registry, health, admin, *events_config);
   // An empty reload reconnects the Redis dependencies at once (runbook: "re-enable the cache"),
   // instead of waiting for the breakers' own probes.
   if (redis_cache_ptr != nullptr) {

@@ -22,6 +22,18 @@ constexpr uint64_t Fnv1a64(std::string_view data) {
   return h;
 }
 
+// MurmurHash3's fmix64 finalizer: h ^= h >> 33; h *= 0xff51afd7ed558ccd; h ^= h >> 33;
+// h *= 0xc4ceb9fe1a85ec53; h ^= h >> 33 (all mod 2^64). A bijection that spreads every input bit
+// (experiment buckets, docs/EXPERIMENTS.md; live-state pair hashes).
+constexpr uint64_t MixBits64(uint64_t h) {
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ULL;
+  h ^= h >> 33;
+  return h;
+}
+
 // Lower-case hex SHA-256 of a byte string (OpenSSL EVP).
 std::string Sha256Hex(std::string_view data);
 

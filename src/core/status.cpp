@@ -20,6 +20,8 @@ std::string_view StatusCodeName(StatusCode code) {
       return "permission_denied";
     case StatusCode::kRateLimited:
       return "rate_limited";
+    case StatusCode::kUnsupportedMediaType:
+      return "unsupported_media_type";
     case StatusCode::kResourceExhausted:
       return "resource_exhausted";
     case StatusCode::kDeadlineExceeded:

@@ -16,18 +16,19 @@ namespace recserve {
 
 enum class StatusCode {
   kOk = 0,
-  kInvalidArgument,     // caller's input is malformed (HTTP 400)
-  kNotFound,            // a named thing does not exist (HTTP 404)
-  kAlreadyExists,       // creating something that exists (HTTP 409)
-  kFailedPrecondition,  // system not in a state to do it, e.g. no shadow to promote (HTTP 409)
-  kUnauthenticated,     // credentials missing (HTTP 401)
-  kPermissionDenied,    // credentials present but wrong (HTTP 403)
-  kResourceExhausted,   // a size limit was hit: body or line too large (HTTP 413)
-  kRateLimited,         // too many calls in a window; retry later (HTTP 429)
-  kDeadlineExceeded,    // a deadline passed before the work finished (HTTP 504)
-  kUnavailable,         // a dependency is down or its breaker is open (HTTP 503)
-  kDataLoss,            // stored bytes are corrupt: checksum mismatch, truncated file
-  kInternal,            // a bug or an unexpected library failure (HTTP 500)
+  kInvalidArgument,       // caller's input is malformed (HTTP 400)
+  kNotFound,              // a named thing does not exist (HTTP 404)
+  kAlreadyExists,         // creating something that exists (HTTP 409)
+  kFailedPrecondition,    // system not in a state to do it, e.g. no shadow to promote (HTTP 409)
+  kUnauthenticated,       // credentials missing (HTTP 401)
+  kPermissionDenied,      // credentials present but wrong (HTTP 403)
+  kResourceExhausted,     // a size limit was hit: body or line too large (HTTP 413)
+  kUnsupportedMediaType,  // the body's Content-Type is not the one the route takes (HTTP 415)
+  kRateLimited,           // too many calls in a window; retry later (HTTP 429)
+  kDeadlineExceeded,      // a deadline passed before the work finished (HTTP 504)
+  kUnavailable,           // a dependency is down or its breaker is open (HTTP 503)
+  kDataLoss,              // stored bytes are corrupt: checksum mismatch, truncated file
+  kInternal,              // a bug or an unexpected library failure (HTTP 500)
 };
 
 // Stable lower-case name, used in logs, JSON error bodies and metric labels.

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/external_id.h"
+
 namespace recserve::engine {
 
 namespace {
@@ -9,12 +11,6 @@ namespace {
 // One-minute buckets for the hour, fifteen-minute buckets for the day: 60 and 96 buckets.
 constexpr int64_t kHourSeconds = 3600;
 constexpr int64_t kDaySeconds = 24 * 3600;
-
-bool ValidId(std::string_view s, size_t max_bytes) {
-  if (s.empty() || s.size() > max_bytes) return false;
-  return std::none_of(s.begin(), s.end(),
-                      [](char c) { return static_cast<unsigned char>(c) < 0x20; });
-}
 
 }  // namespace
 
@@ -24,26 +20,41 @@ Result<TrendingWindow> ParseTrendingWindow(std::string_view text) {
   return InvalidArgument("timeframe must be 1h or 24h");
 }
 
-LiveState::LiveState() : hour_(kHourSeconds, 60), day_(kDaySeconds, 900) {}
+LiveState::LiveState(LiveStateLimits limits, observe::Registry* registry)
+    : histories_(kHistoryLength, limits.max_users, limits.max_history_bytes),
+      popularity_(limits.max_items),
+      hour_(kHourSeconds, 60, limits.max_items_per_bucket),
+      day_(kDaySeconds, 900, limits.max_items_per_bucket),
+      pairs_(limits.distinct_pair_slots) {
+  if (registry == nullptr) return;
+  auto& evictions = registry->AddCounter(
+      "recommendation_live_state_evictions_total",
+      "Entries the bounded live state dropped to stay within its limits, by structure: users "
+      "(least recently active history), items (least counted popularity entry), window_items "
+      "(least counted item of a full trending bucket).",
+      {"structure"});
+  evicted_users_ = &evictions.WithLabels({"users"});
+  evicted_items_ = &evictions.WithLabels({"items"});
+  evicted_window_items_ = &evictions.WithLabels({"window_items"});
+  auto& sizes =
+      registry->AddGauge("recommendation_live_state_entries",
+                         "Entries held by the live state now, by structure.", {"structure"});
+  live_users_ = &sizes.WithLabels({"users"});
+  live_items_ = &sizes.WithLabels({"items"});
+}
 
 Status LiveState::Validate(const std::vector<Event>& events, int64_t now) {
   for (size_t i = 0; i < events.size(); ++i) {
     const Event& e = events[i];
     std::string where = "events[" + std::to_string(i) + "].";
-    if (!ValidId(e.user_id, kMaxIdBytes)) {
+    RECSERVE_RETURN_IF_ERROR(ValidateExternalId(e.user_id, where + "user_id"));
+    RECSERVE_RETURN_IF_ERROR(ValidateExternalId(e.item_id, where + "item_id"));
+    bool type_ok = !e.event_type.empty() && e.event_type.size() <= kMaxEventTypeBytes &&
+                   ValidateExternalId(e.event_type, "event_type").ok();
+    if (!type_ok) {
       return InvalidArgument(where +
-                             "user_id: must be a non-empty string of at most 256 bytes without "
-                             "control characters");
-    }
-    if (!ValidId(e.item_id, kMaxIdBytes)) {
-      return InvalidArgument(where +
-                             "item_id: must be a non-empty string of at most 256 bytes without "
-                             "control characters");
-    }
-    if (!ValidId(e.event_type, kMaxEventTypeBytes)) {
-      return InvalidArgument(where +
-                             "event_type: must be a non-empty string of at most 64 bytes without "
-                             "control characters");
+                             "event_type: must be 1..64 bytes of UTF-8 without control "
+                             "characters");
     }
     if (e.timestamp) {
       if (*e.timestamp < 0) return InvalidArgument(where + "timestamp: must not be negative");
@@ -57,63 +68,79 @@ Status LiveState::Validate(const std::vector<Event>& events, int64_t now) {
 
 Status LiveState::Apply(const std::vector<Event>& events, int64_t now) {
   RECSERVE_RETURN_IF_ERROR(Validate(events, now));
-  std::lock_guard lock(mu_);
-  for (const Event& e : events) {
-    int64_t ts = e.timestamp.value_or(now);
-    UserHistory& history = users_[e.user_id];
-    history.items.push_front(e.item_id);
-    if (history.items.size() > kHistoryLength) history.items.pop_back();
-    ++history.generation;
-    ++popularity_[e.item_id];
-    hour_.Add(e.item_id, ts, now);
-    day_.Add(e.item_id, ts, now);
+  {
+    std::lock_guard lock(mu_);
+    for (const Event& e : events) {
+      int64_t ts = e.timestamp.value_or(now);
+      histories_.Push(e.user_id, e.item_id);
+      DistinctPairFilter::Counts counts = pairs_.Record(e.user_id, e.item_id, ts);
+      if (counts.all_time && popularity_.Add(e.item_id)) ++popularity_evictions_;
+      if (counts.hour) hour_.Add(e.item_id, ts, now);
+      if (counts.day) day_.Add(e.item_id, ts, now);
+    }
+    events_applied_ += events.size();
+    PublishSizesLocked();
   }
-  events_applied_ += events.size();
+  applied_cv_.notify_all();
   return Status::Ok();
+}
+
+void LiveState::PublishSizesLocked() {
+  if (evicted_users_ == nullptr) return;
+  evicted_users_->Set(static_cast<double>(histories_.evictions()));
+  evicted_items_->Set(static_cast<double>(popularity_evictions_));
+  evicted_window_items_->Set(static_cast<double>(hour_.evictions() + day_.evictions()));
+  live_users_->Set(static_cast<double>(histories_.users()));
+  live_items_->Set(static_cast<double>(popularity_.size()));
 }
 
 std::vector<std::string> LiveState::RecentItems(std::string_view user_id) const {
   std::lock_guard lock(mu_);
-  auto it = users_.find(std::string(user_id));
-  if (it == users_.end()) return {};
-  return {it->second.items.begin(), it->second.items.end()};
+  return histories_.Items(user_id);
 }
 
 uint64_t LiveState::UserGeneration(std::string_view user_id) const {
   std::lock_guard lock(mu_);
-  auto it = users_.find(std::string(user_id));
-  return it == users_.end() ? 0 : it->second.generation;
+  return histories_.Generation(user_id);
 }
 
-std::shared_ptr<const CountedItems> LiveState::Popular() {
-  std::lock_guard lock(mu_);
-  if (popular_snapshot_.items && popular_snapshot_.events_seen == events_applied_) {
-    return popular_snapshot_.items;
-  }
-  CountedItems all(popularity_.begin(), popularity_.end());
-  auto better = [](const auto& a, const auto& b) {
-    return a.second != b.second ? a.second > b.second : a.first < b.first;
-  };
-  size_t k = std::min(all.size(), kMaxListLength);
-  std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(k), all.end(), better);
-  all.resize(k);
-  popular_snapshot_.items = std::make_shared<const CountedItems>(std::move(all));
-  popular_snapshot_.events_seen = events_applied_;
-  return popular_snapshot_.items;
+std::shared_ptr<const CountedItems> LiveState::Popular() const {
+  std::lock_guard lock(lists_mu_);
+  return lists_.popular;
 }
 
-std::shared_ptr<const CountedItems> LiveState::Trending(TrendingWindow window, int64_t now) {
-  std::lock_guard lock(mu_);
-  bool hour = window == TrendingWindow::kOneHour;
-  Snapshot& snapshot = hour ? hour_snapshot_ : day_snapshot_;
-  if (snapshot.items && snapshot.events_seen == events_applied_ && snapshot.computed_at == now) {
-    return snapshot.items;
+std::shared_ptr<const CountedItems> LiveState::Trending(TrendingWindow window) const {
+  std::lock_guard lock(lists_mu_);
+  return window == TrendingWindow::kOneHour ? lists_.hour : lists_.day;
+}
+
+void LiveState::RebuildLists(int64_t now) {
+  Lists fresh;
+  {
+    std::lock_guard lock(mu_);
+    std::vector<CountRef> refs;
+    refs.reserve(popularity_.size());
+    popularity_.ForEach(
+        [&](const std::string& item, uint64_t count) { refs.emplace_back(&item, count); });
+    fresh.popular =
+        std::make_shared<const CountedItems>(TopCounted(std::move(refs), kMaxListLength));
+    fresh.hour = std::make_shared<const CountedItems>(hour_.Top(now, kMaxListLength));
+    fresh.day = std::make_shared<const CountedItems>(day_.Top(now, kMaxListLength));
+    PublishSizesLocked();
   }
-  SlidingWindowCounter& counter = hour ? hour_ : day_;
-  snapshot.items = std::make_shared<const CountedItems>(counter.Top(now, kMaxListLength));
-  snapshot.events_seen = events_applied_;
-  snapshot.computed_at = now;
-  return snapshot.items;
+  std::lock_guard lock(lists_mu_);
+  lists_ = std::move(fresh);
+}
+
+uint64_t LiveState::events_applied() const {
+  std::lock_guard lock(mu_);
+  return events_applied_;
+}
+
+uint64_t LiveState::WaitForEvents(uint64_t seen, std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(mu_);
+  applied_cv_.wait_for(lock, timeout, [&] { return events_applied_ > seen; });
+  return events_applied_;
 }
 
 }  // namespace recserve::engine

@@ -1,26 +1,37 @@
 #pragma once
-// Live state fed by POST /events: each user's recent items (a bounded ring), all-time popularity
-// counts and the trending windows (1h and 24h sliding windows of time buckets). Requests read it
-// to filter seen items, to seed recall with recent history and to answer /popular and
-// /hot/trending.
+// Live state fed by POST /events: each user's recent items, popularity counts and the trending
+// windows (1h and 24h sliding windows of time buckets). Requests read it to filter seen items,
+// to seed recall with recent history and to answer /popular and /hot/trending.
 //
-// Thread-safe. Writers take one mutex; the /popular and /hot/trending lists are immutable
-// snapshots rebuilt at most once per second (or after new events), so a busy read path copies a
-// shared_ptr and does not sort.
+// Bounded whatever clients send (LiveStateLimits, docs/CONFIGURATION.md): histories are kept for
+// the most recently active users (RecentHistories), counts for the items that keep getting
+// events (BoundedCounter), and every eviction is counted in
+// recommendation_live_state_evictions_total{structure}.
+//
+// Popularity and trending count distinct users: an item gains at most one per user per window
+// (all time, 1h, 24h; DistinctPairFilter), so one client repeating events cannot put an item on
+// top. The user's history still records every event.
+//
+// Thread-safe. Writers take one mutex. The /popular and /hot/trending lists are immutable
+// snapshots that RebuildLists() publishes (LiveListsRefresher calls it off the request path);
+// readers copy a shared_ptr and never sort.
 
+#include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "core/status.h"
+#include "engine/bounded_counter.h"
+#include "engine/distinct_pair_filter.h"
+#include "engine/recent_histories.h"
 #include "engine/sliding_window.h"
+#include "observe/metrics.h"
 
 namespace recserve::engine {
 
@@ -39,21 +50,31 @@ Result<TrendingWindow> ParseTrendingWindow(std::string_view text);
 // (item id, count) best first.
 using CountedItems = std::vector<std::pair<std::string, uint64_t>>;
 
+// The memory bounds of LiveState (LIVE_* env vars, docs/CONFIGURATION.md). At the defaults and
+// 256-byte ids the state stays under about 230 MB; typical ids take a fraction of that.
+struct LiveStateLimits {
+  size_t max_users = 100'000;            // users with a live history
+  size_t max_history_bytes = 48 << 20;   // bytes of those histories (ids + overhead)
+  size_t max_items = 50'000;             // items with an all-time popularity count
+  size_t max_items_per_bucket = 1'000;   // items per trending time bucket (60 + 96 buckets)
+  size_t distinct_pair_slots = 1 << 20;  // (user, item) pairs remembered, 16 bytes each
+};
+
 class LiveState {
  public:
   static constexpr size_t kHistoryLength = 50;   // recent items kept per user
   static constexpr size_t kMaxListLength = 200;  // longest /popular or /hot/trending list
-  static constexpr size_t kMaxIdBytes = 256;     // user_id / item_id
   static constexpr size_t kMaxEventTypeBytes = 64;
   static constexpr int64_t kMaxFutureSkewSeconds = 300;
 
-  LiveState();
+  // `registry` (may be null) gets the eviction counters and size gauges.
+  explicit LiveState(LiveStateLimits limits = {}, observe::Registry* registry = nullptr);
   LiveState(const LiveState&) = delete;
   LiveState& operator=(const LiveState&) = delete;
 
   // Checks every event of a batch; the first bad one is reported as InvalidArgument naming its
-  // index and field ("events[3].item_id: must be a non-empty string of at most 256 bytes").
-  // Nothing is changed.
+  // index and field ("events[3].item_id: too long: 300 bytes (...)"). Ids follow
+  // core/external_id.h. Nothing is changed.
   static Status Validate(const std::vector<Event>& events, int64_t now);
 
   // Validates the whole batch first and applies nothing when any event is invalid.
@@ -61,35 +82,52 @@ class LiveState {
 
   // The user's recent items, newest first (empty for a user without events).
   std::vector<std::string> RecentItems(std::string_view user_id) const;
-  // Number of events applied for this user so far; changes whenever their history changes
-  // (used in cache keys so a new event never serves a stale cached list).
+  // Changes whenever the user's history changes and never repeats a value (used in cache keys
+  // so a new event never serves a stale cached list); 0 for a user without live history.
   uint64_t UserGeneration(std::string_view user_id) const;
 
-  // Top kMaxListLength items by all-time event count.
-  std::shared_ptr<const CountedItems> Popular();
-  // Top kMaxListLength items in the window at `now`.
-  std::shared_ptr<const CountedItems> Trending(TrendingWindow window, int64_t now);
+  // Top kMaxListLength items by distinct users, all time / in the window, as of the last
+  // RebuildLists() (empty before the first).
+  std::shared_ptr<const CountedItems> Popular() const;
+  std::shared_ptr<const CountedItems> Trending(TrendingWindow window) const;
+
+  // Recomputes the three lists at `now` and publishes them. Takes the writers' mutex only to
+  // rank pointers into the bounded tables (no id is copied but the listed ones).
+  void RebuildLists(int64_t now);
+
+  // Events applied so far (a change counter for LiveListsRefresher).
+  uint64_t events_applied() const;
+  // Blocks until more than `seen` events were applied or `timeout` passed; returns
+  // events_applied() then.
+  uint64_t WaitForEvents(uint64_t seen, std::chrono::milliseconds timeout) const;
 
  private:
-  struct UserHistory {
-    std::deque<std::string> items;  // newest first, at most kHistoryLength
-    uint64_t generation = 0;
+  struct Lists {
+    std::shared_ptr<const CountedItems> popular = std::make_shared<const CountedItems>();
+    std::shared_ptr<const CountedItems> hour = std::make_shared<const CountedItems>();
+    std::shared_ptr<const CountedItems> day = std::make_shared<const CountedItems>();
   };
-  struct Snapshot {
-    std::shared_ptr<const CountedItems> items;
-    int64_t computed_at = 0;
-    uint64_t events_seen = 0;
-  };
+  // Eviction counters and sizes, exported after each change.
+  void PublishSizesLocked();
 
   mutable std::mutex mu_;
-  std::unordered_map<std::string, UserHistory> users_;
-  std::unordered_map<std::string, uint64_t> popularity_;
+  mutable std::condition_variable applied_cv_;
+  RecentHistories histories_;
+  BoundedCounter popularity_;
   SlidingWindowCounter hour_;
   SlidingWindowCounter day_;
+  DistinctPairFilter pairs_;
   uint64_t events_applied_ = 0;
-  Snapshot popular_snapshot_;
-  Snapshot hour_snapshot_;
-  Snapshot day_snapshot_;
+  uint64_t popularity_evictions_ = 0;
+
+  mutable std::mutex lists_mu_;  // guards lists_ only; never held with mu_
+  Lists lists_;
+
+  observe::Counter* evicted_users_ = nullptr;
+  observe::Counter* evicted_items_ = nullptr;
+  observe::Counter* evicted_window_items_ = nullptr;
+  observe::Gauge* live_users_ = nullptr;
+  observe::Gauge* live_items_ = nullptr;
 };
 
 }  // namespace recserve::engine

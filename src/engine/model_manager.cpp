@@ -153,8 +153,10 @@ Result<ModelState> ModelManager::Reload(const ReloadRequest& request) {
     count(limited);
     return limited;
   }
-  last_reload_ = now;
   auto state = ReloadLocked(request);
+  // Only an accepted reload uses up the interval: refused calls (a bad source, a bundle that
+  // fails validation) must not lock a real operator out with 429.
+  if (state.ok()) last_reload_ = now;
   count(state.status());
 #if defined(__GLIBC__)
   // A replaced bundle's memory was freed into the allocator's arenas; hand the free pages back

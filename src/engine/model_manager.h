@@ -105,12 +105,16 @@ class ModelManager {
   //   InvalidArgument   bad rollout, missing/unexpected source, source outside the models root;
   //   NotFound          source does not exist;
   //   FailedPrecondition promote without a shadow, rollback without a previous model;
-  //   RateLimited       another reload is running, or the last one was less than min_interval ago;
+  //   RateLimited       another reload is running, or the last accepted one was less than
+  //                     min_interval ago (a refused reload does not use up the interval);
   //   InvalidArgument   the bundle is refused by the loader (checksum, truncated model, ...),
   //                     the loader's own code and message quoted in the message.
   // A refresh never fails as a whole here: each step's outcome is in `refreshed` ("model" for
   // `current`: a missing link is only reported, a refused bundle is refused input).
   Result<ModelState> Reload(const ReloadRequest& request);
+
+  // MODEL_DIR: every source resolves inside it.
+  const std::filesystem::path& models_root() const { return options_.models_root; }
 
   // What is served now.
   ModelState State() const;

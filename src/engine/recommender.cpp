@@ -87,12 +87,11 @@ Result<std::vector<ScoredItem>> Recommender::Popular(int64_t k) {
   return out;
 }
 
-Result<std::vector<ScoredItem>> Recommender::Trending(std::string_view timeframe, int64_t k,
-                                                      int64_t now) {
+Result<std::vector<ScoredItem>> Recommender::Trending(std::string_view timeframe, int64_t k) {
   auto window = ParseTrendingWindow(timeframe);
   if (!window.ok()) return window.status();
   RECSERVE_RETURN_IF_ERROR(ValidateK(k));
-  auto live = live_.Trending(*window, now);
+  auto live = live_.Trending(*window);
   std::vector<ScoredItem> out;
   size_t n = std::min<size_t>(static_cast<size_t>(k), live->size());
   out.reserve(n);
@@ -283,8 +282,10 @@ Result<RecommendationAnswer> Recommender::Recommend(const RequestContext& reques
     answer.degraded_reason = std::string(cache_failure);
     RecordDegraded(cache_failure);
   }
-  // Degraded answers are not cached: the next request should try the full path again.
-  if (cache != nullptr && answer.degraded_reason.empty()) {
+  // Degraded answers are not cached: the next request should try the full path again. Nor are
+  // cold-start answers: they are the live popular snapshot every cold user shares, so one entry
+  // per unknown user id would only let unique ids fill the cache.
+  if (cache != nullptr && answer.degraded_reason.empty() && answer.source != "popular") {
     (void)cache->Store(key, std::make_shared<const CachedRecommendation>(CachedRecommendation{
                                 answer.items, answer.model_version, answer.source, ""}));
   }
@@ -364,8 +365,13 @@ std::vector<std::string> ItemIds(const std::vector<ScoredItem>& items) {
 void Recommender::FinishPersonal(const RequestContext& ctx, std::string_view user_id, uint32_t k,
                                  const RecommendationAnswer& answer) {
   LogExposure(ctx, user_id, answer);
-  if (variant_lists_ != nullptr)
+  // A user's list is kept only where a comparison needs it: a shadow is loaded (its hit ratio is
+  // read against the primary's) or the user is in an experiment variant. Otherwise every unique
+  // user id would cost a record for nothing.
+  bool compared = ctx.variant != "primary" || models_.Get().shadow != nullptr;
+  if (variant_lists_ != nullptr && compared) {
     variant_lists_->Record(user_id, answer.variant, ItemIds(answer.items));
+  }
   MaybeScoreShadow(ctx, user_id, k, answer.items);
 }
 

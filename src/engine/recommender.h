@@ -99,8 +99,9 @@ class Recommender {
   // feature store's popular list (the latest pipeline snapshot) fills the rest, then the
   // model's popular list when a model is loaded. A feature-store miss or error skips it.
   Result<std::vector<ScoredItem>> Popular(int64_t k);
-  // GET /hot/trending: items by event count in the live 1h or 24h window.
-  Result<std::vector<ScoredItem>> Trending(std::string_view timeframe, int64_t k, int64_t now);
+  // GET /hot/trending: items by distinct users in the live 1h or 24h window (LiveState's last
+  // published list).
+  Result<std::vector<ScoredItem>> Trending(std::string_view timeframe, int64_t k);
   // POST /events: validates the whole batch, then applies it; counts accepted/rejected events.
   Status IngestEvents(const std::vector<Event>& events, int64_t now);
   // Counts one rejected event for a body that could not even be decoded into events.

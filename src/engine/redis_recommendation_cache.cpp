@@ -1,4 +1,5 @@
 #include "engine/redis_recommendation_cache.h"
+#include "core/json_text.h"
 
 #include <nlohmann/json.hpp>
 
@@ -13,11 +14,10 @@ constexpr std::string_view kKeyPrefix = "recserve:rec:";
 std::string EncodeCached(const CachedRecommendation& value) {
   nlohmann::json items = nlohmann::json::array();
   for (const auto& item : value.items) items.push_back({item.item_id, item.score});
-  return nlohmann::json{{"items", items},
-                        {"model_version", value.model_version},
-                        {"source", value.source},
-                        {"degraded_reason", value.degraded_reason}}
-      .dump();
+  return JsonText(nlohmann::json{{"items", items},
+                                 {"model_version", value.model_version},
+                                 {"source", value.source},
+                                 {"degraded_reason", value.degraded_reason}});
 }
 
 // DataLoss for anything that is not what EncodeCached writes.

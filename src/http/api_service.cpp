@@ -1,5 +1,6 @@
 #include "http/api_service.h"
 
+#include <spdlog/spdlog.h>
 #include <algorithm>
 #include <charconv>
 #include <chrono>
@@ -7,6 +8,8 @@
 #include <random>
 #include <set>
 
+#include "core/external_id.h"
+#include "core/text_input.h"
 #include "http/wire_json.h"
 
 namespace recserve::http {
@@ -32,6 +35,8 @@ unsigned HttpStatusFor(StatusCode code) {
       return 409;
     case StatusCode::kResourceExhausted:
       return 413;
+    case StatusCode::kUnsupportedMediaType:
+      return 415;
     case StatusCode::kUnavailable:
       return 503;
     case StatusCode::kDeadlineExceeded:
@@ -143,6 +148,19 @@ Result<int64_t> QueryK(std::string_view query, int64_t default_k = 10) {
 
 // What the load shedder may refuse: never probes, scrapes and model reloads (a saturated
 // replica must still answer them); the routes that rank need RANKING_TIMEOUT of budget.
+// Equal strings in time independent of where they differ (the token must not leak by timing).
+bool ConstantTimeEquals(std::string_view a, std::string_view b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (size_t i = 0; i < a.size(); ++i) {
+    diff |= static_cast<unsigned char>(a[i] ^ (i < b.size() ? b[i] : 0));
+  }
+  return diff == 0;
+}
+
+bool IsAdminEndpoint(std::string_view endpoint) {
+  return endpoint == "/models/reload" || endpoint == "/admin/faults";
+}
+
 RequestCost CostOf(std::string_view endpoint) {
   if (endpoint == "/recommendations/{user_id}" || endpoint == "/recommend/detail/{item_id}") {
     return RequestCost::kRanking;
@@ -154,6 +172,12 @@ RequestCost CostOf(std::string_view endpoint) {
   return RequestCost::kLight;
 }
 
+// One id rule for every route (core/external_id.h): an id the events route would refuse is
+// refused on the read routes too, before it reaches a cache key or a per-user structure.
+Status CheckId(std::string_view id, std::string_view field) {
+  return ValidateExternalId(id, field);
+}
+
 int64_t NowUnixSeconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -162,12 +186,20 @@ int64_t NowUnixSeconds() {
 
 }  // namespace
 
+// Failed admin authentications a client address may make: a burst of 10, then one per second.
+constexpr double kAdminFailuresPerSecond = 1.0;
+constexpr double kAdminFailureBurst = 10.0;
+// Client addresses (or events key names) whose buckets are remembered.
+constexpr size_t kRateLimitedClients = 100000;
+
 ApiService::ApiService(engine::Recommender& recommender, observe::Registry& registry,
-                       HealthInfo health, AdminConfig admin)
+                       HealthInfo health, AdminConfig admin, EventsConfig events)
     : recommender_(recommender),
       registry_(registry),
       health_(std::move(health)),
       admin_(std::move(admin)),
+      events_(std::move(events)),
+      admin_failures_(kAdminFailuresPerSecond, kAdminFailureBurst, kRateLimitedClients),
       requests_(
           registry.AddCounter("recommendation_requests_total",
                               "Requests answered, by route template, HTTP status and variant.",
@@ -178,7 +210,30 @@ ApiService::ApiService(engine::Recommender& recommender, observe::Registry& regi
           {"endpoint", "variant"}, observe::LatencyBuckets())),
       in_flight_(
           registry.AddGauge("recommendation_in_flight_requests", "Requests being handled now.")
-              .Get()) {
+              .Get()),
+      auth_failures_(registry.AddCounter(
+          "recommendation_admin_auth_failures_total",
+          "Admin calls refused before they ran, by reason: missing (no credentials), rejected "
+          "(wrong token), disabled (no ADMIN_TOKEN on a non-loopback address), rate_limited "
+          "(too many failures from the client), content_type (a body that is not JSON).",
+          {"reason"})),
+      events_refused_(registry.AddCounter(
+          "recommendation_events_refused_total",
+          "POST /events batches refused before validation, by reason: unauthenticated, "
+          "rate_limited.",
+          {"reason"})),
+      handler_exceptions_(HandlerExceptionsCounter(registry)) {
+  for (const char* reason : {"missing", "rejected", "disabled", "rate_limited", "content_type"}) {
+    auth_failures_.WithLabels({reason});
+  }
+  for (const char* reason : {"unauthenticated", "rate_limited"})
+    events_refused_.WithLabels({reason});
+  if (events_.rate_per_client > 0) {
+    events_limiter_ = std::make_unique<resilience::KeyedRateLimiter>(
+        events_.rate_per_client,
+        std::max(events_.rate_per_client, static_cast<double>(kMaxEventsPerBatch)),
+        kRateLimitedClients);
+  }
   router_.Add("GET", "/recommendations/{user_id}", &ApiService::Recommendations);
   router_.Add("GET", "/recommend/detail/{item_id}", &ApiService::Detail);
   router_.Add("GET", "/similar/{item_id}", &ApiService::SimilarItems);
@@ -223,8 +278,26 @@ Reply ApiService::Handle(Request& request, const RequestTiming& timing) {
     if (!admission->admitted())
       return shedder_->ShedReply(admission->reason(), request_id, endpoint);
   }
-  Call call{request, match.params, query, request_id, endpoint};
-  return (this->*(*match.handler))(call);
+  Call call{request, match.params, query, request_id, endpoint, timing.peer_address};
+  // The exception boundary of the request path: nothing a handler throws may end the process.
+  // Handlers return Status values; an exception here is a bug (or an injected fault), answered
+  // 500 with the request id, logged and counted.
+  try {
+    if (admin_.faults != nullptr && !IsAdminEndpoint(endpoint) &&
+        admin_.faults->Decide(resilience::FaultOperation::kHandler).fail) {
+      throw std::runtime_error("injected fault: handler");
+    }
+    return (this->*(*match.handler))(call);
+  } catch (const std::exception& e) {
+    handler_exceptions_.Inc();
+    spdlog::error("request {} on {} threw: {}", request_id, endpoint, e.what());
+  } catch (...) {
+    handler_exceptions_.Inc();
+    spdlog::error("request {} on {} threw a non-standard exception", request_id, endpoint);
+  }
+  return StatusReply(Internal("the request failed on an internal error; it is logged with this "
+                              "request id"),
+                     request_id, endpoint);
 }
 
 Reply ApiService::Reject(const RequestHeader& header, const Status& status, unsigned http_status) {
@@ -262,6 +335,9 @@ void WriteAnswer(JsonWriter& w, const engine::RecommendationAnswer& answer) {
 
 Reply ApiService::Recommendations(const Call& call) {
   const std::string& user_id = call.params.at("user_id");
+  if (Status id = CheckId(user_id, "user_id"); !id.ok()) {
+    return StatusReply(id, call.request_id, call.endpoint);
+  }
   auto k = QueryK(call.query);
   if (!k.ok()) return StatusReply(k.status(), call.request_id, call.endpoint);
   engine::RequestContext ctx{call.request_id, std::string(call.endpoint)};
@@ -280,8 +356,16 @@ Reply ApiService::Detail(const Call& call) {
   const std::string& item_id = call.params.at("item_id");
   auto k = QueryK(call.query);
   if (!k.ok()) return StatusReply(k.status(), call.request_id, call.endpoint);
+  if (Status id = CheckId(item_id, "item_id"); !id.ok()) {
+    return StatusReply(id, call.request_id, call.endpoint);
+  }
   std::string user_id;
   bool has_user = QueryParam(call.query, "user_id", user_id) && !user_id.empty();
+  if (has_user) {
+    if (Status id = CheckId(user_id, "user_id"); !id.ok()) {
+      return StatusReply(id, call.request_id, call.endpoint);
+    }
+  }
   engine::RequestContext ctx{call.request_id, std::string(call.endpoint)};
   auto answer = recommender_.Detail(
       ctx, item_id, has_user ? std::optional<std::string_view>(user_id) : std::nullopt, *k);
@@ -298,6 +382,9 @@ Reply ApiService::Detail(const Call& call) {
 
 Reply ApiService::SimilarItems(const Call& call) {
   const std::string& item_id = call.params.at("item_id");
+  if (Status id = CheckId(item_id, "item_id"); !id.ok()) {
+    return StatusReply(id, call.request_id, call.endpoint);
+  }
   auto k = QueryK(call.query);
   if (!k.ok()) return StatusReply(k.status(), call.request_id, call.endpoint);
   auto answer = recommender_.Similar(item_id, *k);
@@ -331,7 +418,7 @@ Reply ApiService::Trending(const Call& call) {
   if (!k.ok()) return StatusReply(k.status(), call.request_id, call.endpoint);
   std::string timeframe = "1h";
   QueryParam(call.query, "timeframe", timeframe);
-  auto items = recommender_.Trending(timeframe, *k, NowUnixSeconds());
+  auto items = recommender_.Trending(timeframe, *k);
   if (!items.ok()) return StatusReply(items.status(), call.request_id, call.endpoint);
   JsonWriter w;
   w.BeginObject()
@@ -345,8 +432,44 @@ Reply ApiService::Trending(const Call& call) {
   return MakeReply(200, w.Take(), call.request_id, call.endpoint);
 }
 
+Result<std::string> ApiService::AuthenticateEvents(const Call& call) {
+  if (events_.keys.empty()) return std::string(call.peer);
+  std::string_view header = Sv(call.request[bhttp::field::authorization]);
+  constexpr std::string_view kBearer = "Bearer ";
+  if (header.empty()) return Unauthenticated("events need Authorization: Bearer <events token>");
+  if (header.substr(0, kBearer.size()) == kBearer) {
+    std::string_view presented = header.substr(kBearer.size());
+    for (const auto& [name, token] : events_.keys) {
+      if (ConstantTimeEquals(presented, token)) return name;
+    }
+  }
+  return PermissionDenied("events token rejected");
+}
+
 Reply ApiService::Events(const Call& call) {
+  auto client = AuthenticateEvents(call);
+  if (!client.ok()) {
+    events_refused_.WithLabels({"unauthenticated"}).Inc();
+    Reply reply = StatusReply(client.status(), call.request_id, call.endpoint);
+    if (client.status().code() == StatusCode::kUnauthenticated) {
+      reply.response.set(bhttp::field::www_authenticate, "Bearer");
+    }
+    return reply;
+  }
   auto events = DecodeEvents(call.request.body());
+  if (events.ok() && events_limiter_ != nullptr) {
+    auto wait = events_limiter_->TryTake(*client, static_cast<double>(events->size()));
+    if (wait != std::chrono::steady_clock::duration::zero()) {
+      events_refused_.WithLabels({"rate_limited"}).Inc();
+      auto seconds = std::chrono::ceil<std::chrono::seconds>(wait).count();
+      Reply reply = StatusReply(
+          RateLimited("events are limited to " + fmt::format("{:g}", events_.rate_per_client) +
+                      " per second per client; retry in " + std::to_string(seconds) + " s"),
+          call.request_id, call.endpoint);
+      reply.response.set(bhttp::field::retry_after, std::to_string(std::max<int64_t>(1, seconds)));
+      return reply;
+    }
+  }
   Status status =
       events.ok() ? recommender_.IngestEvents(*events, NowUnixSeconds()) : events.status();
   if (!status.ok()) {
@@ -432,52 +555,116 @@ Reply ApiService::Metrics(const Call& call) {
 
 namespace {
 
-// Equal strings in time independent of where they differ (the token must not leak by timing).
-bool ConstantTimeEquals(std::string_view a, std::string_view b) {
-  unsigned char diff = a.size() == b.size() ? 0 : 1;
-  for (size_t i = 0; i < a.size(); ++i) {
-    diff |= static_cast<unsigned char>(a[i] ^ (i < b.size() ? b[i] : 0));
-  }
-  return diff == 0;
+// `source` as an operator names it: relative to MODEL_DIR, never the server's absolute path.
+std::string DisplaySource(const std::filesystem::path& source, const std::filesystem::path& root) {
+  if (source.empty()) return "";
+  std::error_code ec;
+  std::filesystem::path relative =
+      std::filesystem::weakly_canonical(source, ec)
+          .lexically_relative(std::filesystem::weakly_canonical(root, ec));
+  if (ec || relative.empty() || *relative.begin() == "..") return source.filename().string();
+  return relative.string();
 }
 
 void WriteModel(JsonWriter& w, const std::shared_ptr<const engine::ServingModel>& model,
-                const std::filesystem::path& source) {
+                const std::filesystem::path& source, const std::filesystem::path& root) {
   if (!model) {
     w.Null();
     return;
   }
   w.BeginObject().Key("version").String(model->version());
-  w.Key("source").StringOrNull(source.string()).EndObject();
+  w.Key("source").StringOrNull(DisplaySource(source, root)).EndObject();
 }
 
 }  // namespace
 
-Status ApiService::Authorize(const Request& request) const {
-  if (admin_.token.empty()) return Status::Ok();
-  std::string_view header = Sv(request[bhttp::field::authorization]);
+Status ApiService::Authorize(const Call& call) {
+  if (admin_.token.empty()) {
+    if (admin_.loopback_only || admin_.open_without_token) return Status::Ok();
+    auth_failures_.WithLabels({"disabled"}).Inc();
+    return PermissionDenied(
+        "admin calls are disabled: ADMIN_TOKEN is not set and the server listens beyond "
+        "loopback (set ADMIN_TOKEN, or ADMIN_ALLOW_UNAUTHENTICATED=1 on a private network)");
+  }
+  // A client that keeps failing is refused before its token is even compared.
+  if (!admin_failures_.HasTokens(call.peer)) {
+    auth_failures_.WithLabels({"rate_limited"}).Inc();
+    return RateLimited("too many failed admin authentications from this client; retry later");
+  }
+  std::string_view header = Sv(call.request[bhttp::field::authorization]);
   constexpr std::string_view kBearer = "Bearer ";
-  if (header.empty()) return Unauthenticated("admin call needs Authorization: Bearer <token>");
+  if (header.empty()) {
+    auth_failures_.WithLabels({"missing"}).Inc();
+    (void)admin_failures_.TryTake(call.peer);
+    return Unauthenticated("admin call needs Authorization: Bearer <token>");
+  }
   if (header.substr(0, kBearer.size()) != kBearer ||
       !ConstantTimeEquals(header.substr(kBearer.size()), admin_.token)) {
+    auth_failures_.WithLabels({"rejected"}).Inc();
+    (void)admin_failures_.TryTake(call.peer);
     return PermissionDenied("admin token rejected");
   }
   return Status::Ok();
 }
+
+Status ApiService::RequireJsonBody(const Call& call) {
+  if (call.request.body().find_first_not_of(" \t\r\n") == std::string::npos) return Status::Ok();
+  std::string_view type = Sv(call.request[bhttp::field::content_type]);
+  std::string_view media = type.substr(0, type.find(';'));
+  while (!media.empty() && media.back() == ' ') media.remove_suffix(1);
+  bool json = media.size() == 16 &&
+              std::equal(media.begin(), media.end(), "application/json", [](char a, char b) {
+                return std::tolower(static_cast<unsigned char>(a)) == b;
+              });
+  if (json) return Status::Ok();
+  return {StatusCode::kUnsupportedMediaType,
+          "an admin call with a body needs Content-Type: application/json"};
+}
+
+void ApiService::Audit(const Call& call, std::string_view action, std::string_view source,
+                       const Reply& reply) const {
+  spdlog::info("admin audit: {} {} from {} action={} source={} status={} request_id={}",
+               Sv(call.request.method_string()), call.endpoint, call.peer, action,
+               PrintableExcerpt(source, 200), reply.response.result_int(), call.request_id);
+}
+
+namespace {
+
+// Sets WWW-Authenticate on a 401 and Retry-After on a 429.
+Reply AuthFailureReply(const Status& status, const std::string& request_id,
+                       std::string_view endpoint) {
+  Reply reply = StatusReply(status, request_id, endpoint);
+  if (status.code() == StatusCode::kUnauthenticated) {
+    reply.response.set(bhttp::field::www_authenticate, "Bearer");
+  } else if (status.code() == StatusCode::kRateLimited) {
+    reply.response.set(bhttp::field::retry_after, "1");
+  }
+  return reply;
+}
+
+}  // namespace
 
 Reply ApiService::ModelsReload(const Call& call) {
   if (admin_.models == nullptr) {
     return StatusReply(Unavailable("model reload is not configured"), call.request_id,
                        call.endpoint);
   }
-  if (Status auth = Authorize(call.request); !auth.ok()) {
-    Reply reply = StatusReply(auth, call.request_id, call.endpoint);
-    if (auth.code() == StatusCode::kUnauthenticated) {
-      reply.response.set(bhttp::field::www_authenticate, "Bearer");
-    }
-    return reply;
-  }
   auto request = DecodeReloadRequest(call.request.body());
+  Reply reply = ModelsReloadAuthorized(call, request);
+  std::string_view mode = request.ok() ? engine::ReloadModeName(request->mode) : "-";
+  Audit(call, mode, request.ok() && request->source ? *request->source : "-", reply);
+  return reply;
+}
+
+Reply ApiService::ModelsReloadAuthorized(const Call& call,
+                                         const Result<engine::ReloadRequest>& request) {
+  if (Status auth = Authorize(call); !auth.ok()) {
+    return AuthFailureReply(auth, call.request_id, call.endpoint);
+  }
+  if (Status json = RequireJsonBody(call); !json.ok()) {
+    auth_failures_.WithLabels({"content_type"}).Inc();
+    return StatusReply(json, call.request_id, call.endpoint);
+  }
   if (!request.ok()) return StatusReply(request.status(), call.request_id, call.endpoint);
   auto state = admin_.models->Reload(*request);
   if (!state.ok()) {
@@ -496,9 +683,9 @@ Reply ApiService::ModelsReload(const Call& call) {
       .Key("changed")
       .Bool(state->changed)
       .Key("primary");
-  WriteModel(w, state->primary, state->primary_source);
+  WriteModel(w, state->primary, state->primary_source, admin_.models->models_root());
   w.Key("shadow");
-  WriteModel(w, state->shadow, state->shadow_source);
+  WriteModel(w, state->shadow, state->shadow_source, admin_.models->models_root());
   w.Key("shadow_rollout").Number(state->shadow_rollout);
   w.Key("previous").StringOrNull(state->previous ? state->previous->version() : "");
   unsigned http_status = 200;
@@ -533,12 +720,18 @@ Reply ApiService::Faults(const Call& call) {
                                         "(or use the FAULT_* env vars at start)"),
                        call.request_id, call.endpoint);
   }
-  if (Status auth = Authorize(call.request); !auth.ok()) {
-    Reply reply = StatusReply(auth, call.request_id, call.endpoint);
-    if (auth.code() == StatusCode::kUnauthenticated) {
-      reply.response.set(bhttp::field::www_authenticate, "Bearer");
-    }
-    return reply;
+  Reply reply = FaultsAuthorized(call);
+  Audit(call, Sv(call.request.method_string()), "-", reply);
+  return reply;
+}
+
+Reply ApiService::FaultsAuthorized(const Call& call) {
+  if (Status auth = Authorize(call); !auth.ok()) {
+    return AuthFailureReply(auth, call.request_id, call.endpoint);
+  }
+  if (Status json = RequireJsonBody(call); !json.ok()) {
+    auth_failures_.WithLabels({"content_type"}).Inc();
+    return StatusReply(json, call.request_id, call.endpoint);
   }
   auto method = call.request.method();
   if (method == bhttp::verb::delete_) {
@@ -553,8 +746,8 @@ Reply ApiService::Faults(const Call& call) {
   }
   JsonWriter w;
   w.BeginObject().Key("request_id").String(call.request_id);
-  for (auto operation :
-       {resilience::FaultOperation::kRanking, resilience::FaultOperation::kRedis}) {
+  for (auto operation : {resilience::FaultOperation::kRanking, resilience::FaultOperation::kRedis,
+                         resilience::FaultOperation::kHandler}) {
     resilience::FaultSpec spec = admin_.faults->Get(operation);
     w.Key(resilience::FaultOperationName(operation))
         .BeginObject()

@@ -4,6 +4,8 @@
 // this file only translates between the wire and the engine. Every error is a Status mapped to
 // one HTTP status by HttpStatusFor().
 
+#include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -15,6 +17,7 @@
 #include "http/router.h"
 #include "http/server.h"
 #include "observe/metrics.h"
+#include "resilience/keyed_rate_limiter.h"
 
 namespace recserve::http {
 
@@ -31,22 +34,39 @@ struct HealthInfo {
   std::optional<int64_t> pipeline_last_run;  // unix seconds
 };
 
-// The admin endpoint POST /models/reload.
+// The admin endpoints POST /models/reload and /admin/faults (docs/API.md, "Admin calls").
 struct AdminConfig {
   engine::ModelManager* models = nullptr;  // null: the endpoint answers 503
   // ADMIN_TOKEN: when non-empty, admin calls need `Authorization: Bearer <token>` (401 without
-  // credentials, 403 with wrong ones). Empty: admin calls are open (bind to a private address).
+  // credentials, 403 with wrong ones; failures are counted and, past a small burst per client
+  // address, answered 429 without looking at the token).
   std::string token;
+  // Without a token admin calls are refused (403) unless the server listens on loopback only
+  // (`loopback_only`, from BIND_ADDRESS) or an operator opted in (ADMIN_ALLOW_UNAUTHENTICATED=1,
+  // for a network nobody else can reach).
+  bool loopback_only = false;
+  bool open_without_token = false;
   // Run-time fault injection (GET/POST/DELETE /admin/faults, for drills); null: 503. Only
   // served when `token` is set: injecting faults without authentication is never allowed.
   resilience::FaultInjector* faults = nullptr;
+};
+
+// POST /events (docs/API.md, "Event authentication and limits").
+struct EventsConfig {
+  // EVENTS_TOKEN / EVENTS_KEYS: client name → bearer token. Empty: events need no credentials.
+  // With keys, a batch without a known token is refused (401/403) and the client's name keys
+  // its rate limit.
+  std::map<std::string, std::string, std::less<>> keys;
+  // EVENTS_RATE_LIMIT: events per second per client (its key name, else its address); 0 turns
+  // the limit off. The burst is max(rate, 1000) events, so a full batch always fits.
+  double rate_per_client = 0;
 };
 
 class ApiService final : public RequestHandler {
  public:
   // Everything passed must outlive this object.
   ApiService(engine::Recommender& recommender, observe::Registry& registry, HealthInfo health,
-             AdminConfig admin = {});
+             AdminConfig admin = {}, EventsConfig events = {});
 
   // Replaces the data-quality part of /health (an empty-body reload re-reads the report).
   // Thread-safe.
@@ -68,6 +88,7 @@ class ApiService final : public RequestHandler {
     std::string_view query;
     const std::string& request_id;
     std::string_view endpoint;
+    std::string_view peer;  // the client's address (RequestTiming::peer_address)
   };
   using Handler = Reply (ApiService::*)(const Call&);
 
@@ -82,19 +103,37 @@ class ApiService final : public RequestHandler {
   Reply Ready(const Call& call);
   Reply Metrics(const Call& call);
   Reply ModelsReload(const Call& call);
+  // ModelsReload once its body is decoded (the audit line reports mode and source).
+  Reply ModelsReloadAuthorized(const Call& call, const Result<engine::ReloadRequest>& request);
   Reply Faults(const Call& call);
-  // OK when the request may use admin endpoints.
-  Status Authorize(const Request& request) const;
+  Reply FaultsAuthorized(const Call& call);
+  // OK when the request may use admin endpoints (token, loopback or opt-in; the failed-attempt
+  // limit per client). Counts failures in recommendation_admin_auth_failures_total{reason}.
+  Status Authorize(const Call& call);
+  // Admin POSTs with a body must declare it JSON (a browser form cannot: no cross-site request
+  // forgery of a reload).
+  static Status RequireJsonBody(const Call& call);
+  // The events client's name (its key's name, else its address), or why it is refused.
+  Result<std::string> AuthenticateEvents(const Call& call);
+  // One audit line per admin call: caller, route, mode, source and result.
+  void Audit(const Call& call, std::string_view action, std::string_view source,
+             const Reply& reply) const;
 
   engine::Recommender& recommender_;
   observe::Registry& registry_;
   mutable std::mutex health_mu_;  // guards health_ (the data-quality fields change on reload)
   HealthInfo health_;
   AdminConfig admin_;
+  EventsConfig events_;
+  resilience::KeyedRateLimiter admin_failures_;                   // per client address
+  std::unique_ptr<resilience::KeyedRateLimiter> events_limiter_;  // null: no limit
   Router<Handler> router_;
   observe::Family<observe::Counter>& requests_;
   observe::Family<observe::Histogram>& latency_;
   observe::Gauge& in_flight_;
+  observe::Family<observe::Counter>& auth_failures_;
+  observe::Family<observe::Counter>& events_refused_;
+  observe::Counter& handler_exceptions_;
   LoadShedder* shedder_ = nullptr;
 };
 

@@ -16,8 +16,10 @@
 #include <boost/beast/core.hpp>
 #include <cerrno>
 #include <csignal>
+#include <mutex>
 #include <optional>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 namespace recserve::http {
@@ -41,6 +43,15 @@ constexpr std::string_view kBusyResponse =
     "\r\n"
     R"({"error":"unavailable","message":"too many open connections","reason":"busy"})";
 static_assert(kBusyResponse.size() - kBusyResponse.find("\r\n\r\n") - 4 == 77);
+constexpr std::string_view kClientBusyResponse =
+    "HTTP/1.1 503 Service Unavailable\r\n"
+    "Content-Type: application/json\r\n"
+    "Retry-After: 1\r\n"
+    "Connection: close\r\n"
+    "Content-Length: 94\r\n"
+    "\r\n"
+    R"({"error":"unavailable","message":"too many open connections from this client","reason":"busy"})";
+static_assert(kClientBusyResponse.size() - kClientBusyResponse.find("\r\n\r\n") - 4 == 94);
 
 // Bytes asked for when waiting for the first byte of a request; the parser reads the rest.
 constexpr size_t kFirstReadBytes = 1024;
@@ -49,8 +60,8 @@ double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).coun
 
 // Writes kBusyResponse without blocking, then closes: the client reads a reason instead of a
 // bare reset (best effort: a client that already sent a request may see a reset instead).
-void SendBusyAndClose(int fd) {
-  (void)::send(fd, kBusyResponse.data(), kBusyResponse.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+void SendBusyAndClose(int fd, std::string_view response = kBusyResponse) {
+  (void)::send(fd, response.data(), response.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
   ::shutdown(fd, SHUT_RDWR);
 }
 
@@ -62,12 +73,22 @@ bool IsDescriptorExhaustion(const beast::error_code& ec) {
 
 }  // namespace
 
+observe::Counter& HandlerExceptionsCounter(observe::Registry& registry) {
+  return registry
+      .AddCounter("recommendation_handler_exceptions_total",
+                  "Requests whose handler threw; each was answered 500 and the replica kept "
+                  "serving.")
+      .Get();
+}
+
 size_t DefaultMaxConnections() {
   constexpr rlim_t kReserve = 256;
+  constexpr rlim_t kCeiling = 16384;
   rlimit limit{};
   if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return 10000;
-  return static_cast<size_t>(
-      std::max<rlim_t>(16, limit.rlim_cur > kReserve + 16 ? limit.rlim_cur - kReserve : 16));
+  return static_cast<size_t>(std::min<rlim_t>(
+      kCeiling,
+      std::max<rlim_t>(16, limit.rlim_cur > kReserve + 16 ? limit.rlim_cur - kReserve : 16)));
 }
 
 struct HttpServer::Impl {
@@ -89,6 +110,18 @@ struct HttpServer::Impl {
             "Connections closed because a transport deadline passed, by phase: idle, header, "
             "request, write.",
             {"phase"})),
+        body_budget_refused(
+            registry
+                .AddCounter("recommendation_body_budget_refused_total",
+                            "Requests answered 503 before their body was read: the bodies in "
+                            "flight would have passed MAX_BODY_BYTES_IN_FLIGHT.")
+                .Get()),
+        loop_exceptions(registry
+                            .AddCounter("recommendation_event_loop_exceptions_total",
+                                        "Exceptions caught on an I/O thread's event loop (logged; "
+                                        "the loop went on).")
+                            .Get()),
+        handler_exceptions(HandlerExceptionsCounter(registry)),
         iocs(MakeContexts(std::max(1, options.threads))),
         last_idle(std::make_unique<std::atomic<Clock::rep>[]>(iocs.size())),
         acceptor(*iocs[0]),
@@ -98,7 +131,9 @@ struct HttpServer::Impl {
     for (auto& ioc : iocs) work.push_back(asio::make_work_guard(*ioc));
     for (size_t i = 0; i < iocs.size(); ++i) MarkIdle(i);
     reserve_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-    for (const char* reason : {"max_connections", "fd_exhausted"}) refused.WithLabels({reason});
+    for (const char* reason : {"max_connections", "max_connections_per_client", "fd_exhausted"}) {
+      refused.WithLabels({reason});
+    }
     for (const char* phase : {"idle", "header", "request", "write"}) timed_out.WithLabels({phase});
   }
 
@@ -114,6 +149,13 @@ struct HttpServer::Impl {
   }
 
   void Accept();
+  // Counts a connection from `address` unless it has max_connections_per_client open already.
+  bool AdmitClient(const std::string& address);
+  void ReleaseClient(const std::string& address);
+  // Reserves `bytes` of the body budget; false (nothing reserved) when it would pass it.
+  bool ReserveBody(size_t bytes);
+  void ReleaseBody(size_t bytes) { body_bytes_in_flight.fetch_sub(bytes); }
+
   // RequestTiming::arrived floor for connections accepted now (context 0 only).
   SteadyTime ArrivalFloorOfNewConnections() const;
   // Accepts, without blocking, connections still waiting in the backlog.
@@ -143,6 +185,12 @@ struct HttpServer::Impl {
   observe::Gauge& open_connections_gauge;
   observe::Family<observe::Counter>& refused;
   observe::Family<observe::Counter>& timed_out;
+  observe::Counter& body_budget_refused;
+  observe::Counter& loop_exceptions;
+  observe::Counter& handler_exceptions;
+  std::atomic<size_t> body_bytes_in_flight{0};
+  std::mutex clients_mu;
+  std::unordered_map<std::string, size_t> connections_per_client;  // guarded by clients_mu
   // One io_context per thread; a connection lives on one of them (round robin), so its
   // handlers never run concurrently and need no strand, and threads do not hand work to each
   // other. The acceptor, signals and timers below live on context 0.
@@ -161,6 +209,34 @@ struct HttpServer::Impl {
   std::chrono::steady_clock::time_point drain_deadline;
 };
 
+bool HttpServer::Impl::AdmitClient(const std::string& address) {
+  if (options.max_connections_per_client == 0) return true;
+  std::lock_guard lock(clients_mu);
+  size_t& open = connections_per_client[address];
+  if (open >= options.max_connections_per_client) {
+    if (open == 0) connections_per_client.erase(address);
+    return false;
+  }
+  ++open;
+  return true;
+}
+
+void HttpServer::Impl::ReleaseClient(const std::string& address) {
+  if (options.max_connections_per_client == 0) return;
+  std::lock_guard lock(clients_mu);
+  auto it = connections_per_client.find(address);
+  if (it == connections_per_client.end()) return;
+  if (--it->second == 0) connections_per_client.erase(it);
+}
+
+bool HttpServer::Impl::ReserveBody(size_t bytes) {
+  size_t current = body_bytes_in_flight.load();
+  do {
+    if (current + bytes > options.max_body_bytes_in_flight) return false;
+  } while (!body_bytes_in_flight.compare_exchange_weak(current, current + bytes));
+  return true;
+}
+
 namespace {
 
 // One connection: wait for a request, read it, answer it, repeat while keep-alive. Owned by the
@@ -168,17 +244,22 @@ namespace {
 class Session : public std::enable_shared_from_this<Session> {
  public:
   // `arrival_floor`: no byte of the first request can have arrived before it.
-  Session(tcp::socket&& socket, HttpServer::Impl& server, size_t context, SteadyTime arrival_floor)
+  // `peer` was admitted by AdmitClient; the session releases it.
+  Session(tcp::socket&& socket, HttpServer::Impl& server, size_t context, SteadyTime arrival_floor,
+          std::string peer)
       : stream_(std::move(socket)),
         server_(server),
         context_(context),
         arrival_floor_(arrival_floor),
-        request_arrived_(arrival_floor) {
+        request_arrived_(arrival_floor),
+        peer_(std::move(peer)) {
     server_.open_connections.fetch_add(1);
     server_.open_connections_gauge.Add(1);
   }
 
   ~Session() {
+    ReleaseBody();
+    server_.ReleaseClient(peer_);
     server_.open_connections_gauge.Add(-1);
     server_.open_connections.fetch_sub(1);
   }
@@ -234,7 +315,28 @@ class Session : public std::enable_shared_from_this<Session> {
   void OnHeader(beast::error_code ec, size_t bytes) {
     if (ec) return OnRead(ec, bytes);
     Begin();
+    // RFC 7230 §3.3.3 rule 3: a Transfer-Encoding whose final coding is not chunked leaves the
+    // body's length unknowable on a request; answering it and reading on would let the bytes
+    // after it be taken as a second request (smuggling). Beast would read such a body as empty.
+    const auto& header = parser_->get();
+    if (header.find(bhttp::field::transfer_encoding) != header.end() && !header.chunked()) {
+      return RejectAndClose(
+          InvalidArgument("malformed HTTP request: Transfer-Encoding must end in chunked"), 400);
+    }
     if (parser_->is_done()) return OnRead(ec, bytes);
+    // The body's memory is budgeted before a byte of it is read: its announced length (a
+    // chunked body may grow to max_body_bytes), capped by the per-request limit.
+    size_t announced = parser_->content_length()
+                           ? static_cast<size_t>(std::min<uint64_t>(*parser_->content_length(),
+                                                                    server_.options.max_body_bytes))
+                           : server_.options.max_body_bytes;
+    if (!server_.ReserveBody(announced)) {
+      server_.body_budget_refused.Inc();
+      return RejectAndClose(
+          Unavailable("the server is receiving too many request bodies at once; retry shortly"),
+          503);
+    }
+    body_reserved_ = announced;
     phase_ = Phase::kBody;
     stream_.expires_at(request_deadline_);
     bhttp::async_read(stream_, buffer_, *parser_,
@@ -256,7 +358,7 @@ class Session : public std::enable_shared_from_this<Session> {
     request_arrived_ = arrival_floor_;
     SteadyTime idle = server_.LastIdle(context_);
     if (idle >= waiting_since_ && idle > request_arrived_) request_arrived_ = idle;
-    RequestTiming timing{request_arrived_, Clock::now()};
+    RequestTiming timing{request_arrived_, Clock::now(), peer_};
     started_ = timing.handler_start;
     if (ec) {
       unsigned http_status = 400;
@@ -271,14 +373,51 @@ class Session : public std::enable_shared_from_this<Session> {
                                    std::to_string(server_.options.max_header_bytes) + " bytes");
       }
       Begin();
-      reply_ = server_.handler.Reject(parser_->get().base(), status, http_status);
-      reply_.response.keep_alive(false);
-      return Write();
+      return RejectAndClose(status, http_status);
     }
     Request request = parser_->release();
-    reply_ = server_.handler.Handle(request, timing);
-    reply_.response.keep_alive(request.keep_alive() && !server_.draining.load());
+    bool keep_alive = request.keep_alive();
+    try {
+      reply_ = server_.handler.Handle(request, timing);
+    } catch (...) {
+      // The handler's own boundary should have caught it; this is the last line.
+      server_.handler_exceptions.Inc();
+      spdlog::error("request handler threw past its boundary; answered 500");
+      reply_ = InternalErrorReply();
+      keep_alive = false;
+    }
+    ReleaseBody();  // the request (and its body) is gone once the handler returned
+    reply_.response.keep_alive(keep_alive && !server_.draining.load());
     Write();
+  }
+
+  void RejectAndClose(const Status& status, unsigned http_status) {
+    try {
+      reply_ = server_.handler.Reject(parser_->get().base(), status, http_status);
+    } catch (...) {
+      server_.handler_exceptions.Inc();
+      reply_ = InternalErrorReply();
+    }
+    reply_.response.keep_alive(false);
+    Write();
+  }
+
+  // A 500 built without the handler, for when the handler itself failed.
+  static Reply InternalErrorReply() {
+    Reply reply;
+    reply.response.result(bhttp::status::internal_server_error);
+    reply.response.version(11);
+    reply.response.set(bhttp::field::content_type, "application/json");
+    reply.response.body() =
+        R"({"error":"internal","message":"the request failed on an internal error"})";
+    reply.endpoint = "unmatched";
+    return reply;
+  }
+
+  void ReleaseBody() {
+    if (body_reserved_ == 0) return;
+    server_.ReleaseBody(body_reserved_);
+    body_reserved_ = 0;
   }
 
   void Begin() {
@@ -289,6 +428,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void End() {
+    ReleaseBody();
     if (!counted_) return;
     counted_ = false;
     server_.handler.InFlight(-1);
@@ -364,6 +504,8 @@ class Session : public std::enable_shared_from_this<Session> {
   SteadyTime started_;
   bool counted_ = false;  // this connection's current request is counted in flight
   std::unique_ptr<char[]> discard_buffer_;
+  const std::string peer_;    // the client's address, as text
+  size_t body_reserved_ = 0;  // bytes of the body budget this request holds
 };
 
 }  // namespace
@@ -419,8 +561,16 @@ void HttpServer::Impl::OnAccepted(tcp::socket socket, size_t context, SteadyTime
     return;
   }
   beast::error_code ignored;
+  std::string peer = socket.remote_endpoint(ignored).address().to_string();
+  if (!AdmitClient(peer)) {
+    refused.WithLabels({"max_connections_per_client"}).Inc();
+    SendBusyAndClose(socket.native_handle(), kClientBusyResponse);
+    socket.close(ignored);
+    return;
+  }
   socket.set_option(tcp::no_delay(true), ignored);
-  std::make_shared<Session>(std::move(socket), *this, context, arrival_floor)->Start();
+  std::make_shared<Session>(std::move(socket), *this, context, arrival_floor, std::move(peer))
+      ->Start();
 }
 
 // accept() failing must never stop the acceptor. Out of descriptors, the pending connection
@@ -489,11 +639,21 @@ void HttpServer::Impl::RunContext(size_t index) {
   constexpr auto kIdleTick = std::chrono::milliseconds(5);
   asio::io_context& ioc = *iocs[index];
   for (;;) {
-    // poll_one() runs one ready handler without blocking; 0 means nothing was ready, i.e. every
-    // connection waiting on this thread had no bytes at this moment.
-    if (ioc.poll_one() > 0) continue;
-    MarkIdle(index);
-    if (ioc.run_one_for(kIdleTick) == 0 && ioc.stopped()) break;
+    try {
+      // poll_one() runs one ready handler without blocking; 0 means nothing was ready, i.e.
+      // every connection waiting on this thread had no bytes at this moment.
+      if (ioc.poll_one() > 0) continue;
+      MarkIdle(index);
+      if (ioc.run_one_for(kIdleTick) == 0 && ioc.stopped()) break;
+    } catch (const std::exception& e) {
+      // The handler that threw lost its operation (its connection closes when the session's
+      // last reference goes); the loop and every other connection on it go on.
+      loop_exceptions.Inc();
+      spdlog::error("I/O thread {}: exception on the event loop: {}", index, e.what());
+    } catch (...) {
+      loop_exceptions.Inc();
+      spdlog::error("I/O thread {}: non-standard exception on the event loop", index);
+    }
   }
 }
 

@@ -15,8 +15,18 @@
 //   accept() still fails for lack of descriptors (EMFILE/ENFILE, e.g. a limit set below
 //   max_connections) the acceptor sheds that connection through a reserved descriptor and keeps
 //   accepting; it never stops or spins.
+// - At most `max_connections_per_client` of those from one client address (0: no per-client
+//   cap); one more gets the same 503. Behind a load balancer every connection comes from the
+//   balancer: set it to 0 there, or above the balancer's pool size.
+// - Memory for request bodies is budgeted: the bodies being received at once may announce at
+//   most `max_body_bytes_in_flight` bytes together (a chunked body counts as max_body_bytes).
+//   A request that would pass the budget is answered 503 with Retry-After before its body is
+//   read, and the connection closes.
 // - Header too large: 431; body too large: 413; malformed: 400. The connection closes after the
 //   answer.
+// - No exception escapes: one thrown by the handler is answered 500 and counted in
+//   recommendation_handler_exceptions_total (the handler has its own boundary; this one is the
+//   last line), one thrown on an event loop is logged and the loop goes on.
 //
 // Handlers run on the I/O threads and must not block for long; RequestTiming tells a handler how
 // long its request may have waited for the thread (the basis of load shedding in LoadShedder).
@@ -66,6 +76,9 @@ struct Reply {
 struct RequestTiming {
   SteadyTime arrived;
   SteadyTime handler_start;
+  // Who sent it: the peer's IP address as text (audit lines, per-client limits). Points into
+  // the connection; valid while the handler runs.
+  std::string_view peer_address;
   std::chrono::steady_clock::duration queue_wait() const { return handler_start - arrived; }
 };
 
@@ -100,12 +113,22 @@ struct ServerOptions {
   std::chrono::milliseconds idle_timeout{60000};
   // Open client connections; one more is answered 503 and closed.
   size_t max_connections = 10000;
+  // Open connections from one client address; 0: no per-client cap.
+  size_t max_connections_per_client = 0;
+  // Bytes of request bodies being received at once, over all connections.
+  size_t max_body_bytes_in_flight = 64 * 1024 * 1024;
   std::chrono::milliseconds drain_timeout{30000};
 };
 
 // The descriptor limit of this process (RLIMIT_NOFILE soft limit) minus a reserve of 256 for
-// files, Redis, SQLite and logs; at least 16. The default of MAX_CONNECTIONS.
+// files, Redis, SQLite and logs, at least 16 and at most 16384 (containers often allow ~1M
+// descriptors; each idle connection costs a few KiB, a 16 KiB header up to ~20 KiB, so 16384 of
+// them stay within ~330 MiB). The default of MAX_CONNECTIONS.
 size_t DefaultMaxConnections();
+
+// recommendation_handler_exceptions_total: one family for the handler's exception boundary and
+// the server's last-line one.
+observe::Counter& HandlerExceptionsCounter(observe::Registry& registry);
 
 class HttpServer {
  public:

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/text_input.h"
+#include "core/utf8.h"
 
 namespace recserve::http {
 
@@ -50,35 +51,6 @@ JsonWriter& JsonWriter::Key(std::string_view key) {
   after_key_ = true;
   return *this;
 }
-
-namespace {
-
-// Length of the valid UTF-8 sequence starting at s[i], or 0 when invalid. Valid means RFC 3629
-// (the table of Unicode 15 section 3.9): no overlong forms (C0, C1, E0 80..9F, F0 80..8F), no
-// surrogates (ED A0..BF) and nothing above U+10FFFF (F4 90..BF, F5..FF), which JSON parsers
-// reject (found by fuzz/http_request_fuzzer: "\xc0\x94" in a path made the 404 body invalid).
-size_t Utf8SequenceLength(std::string_view s, size_t i) {
-  unsigned char c = static_cast<unsigned char>(s[i]);
-  size_t n = c < 0x80                 ? 1
-             : c >= 0xC2 && c <= 0xDF ? 2
-             : c >= 0xE0 && c <= 0xEF ? 3
-             : c >= 0xF0 && c <= 0xF4 ? 4
-                                      : 0;
-  if (n == 0 || i + n > s.size()) return 0;
-  for (size_t j = 1; j < n; ++j) {
-    if ((static_cast<unsigned char>(s[i + j]) & 0xC0) != 0x80) return 0;
-  }
-  if (n >= 3) {
-    unsigned char second = static_cast<unsigned char>(s[i + 1]);
-    if ((c == 0xE0 && second < 0xA0) || (c == 0xED && second > 0x9F) ||
-        (c == 0xF0 && second < 0x90) || (c == 0xF4 && second > 0x8F)) {
-      return 0;
-    }
-  }
-  return n;
-}
-
-}  // namespace
 
 JsonWriter& JsonWriter::String(std::string_view value) {
   if (!after_key_) Separate();
@@ -241,6 +213,94 @@ std::string FormatIso8601(int64_t unix_seconds) {
 
 namespace {
 
+// Limits on any JSON body this file parses, enforced while parsing (nlohmann's SAX interface),
+// so a hostile body is refused before a large tree is built: at most kMaxJsonValues values
+// (a full batch of events uses about 5,000) nested at most kMaxJsonDepth deep.
+constexpr size_t kMaxJsonValues = 20000;
+constexpr size_t kMaxJsonDepth = 16;
+
+// Builds the document while counting values and depth; stops the parse at the first limit.
+class BoundedDomBuilder final : public nlohmann::json_sax<nlohmann::json> {
+ public:
+  nlohmann::json root;
+  std::string error;  // non-empty: the parse was stopped, with this reason
+
+  bool null() override { return Put(nullptr); }
+  bool boolean(bool v) override { return Put(v); }
+  bool number_integer(number_integer_t v) override { return Put(v); }
+  bool number_unsigned(number_unsigned_t v) override { return Put(v); }
+  bool number_float(number_float_t v, const string_t&) override { return Put(v); }
+  bool string(string_t& v) override { return Put(std::move(v)); }
+  bool binary(binary_t& v) override { return Put(nlohmann::json::binary(std::move(v))); }
+  bool start_object(std::size_t) override { return Open(nlohmann::json::object()); }
+  bool key(string_t& k) override {
+    key_ = std::move(k);
+    return true;
+  }
+  bool end_object() override { return Close(); }
+  bool start_array(std::size_t) override { return Open(nlohmann::json::array()); }
+  bool end_array() override { return Close(); }
+  bool parse_error(std::size_t position, const std::string&,
+                   const nlohmann::detail::exception&) override {
+    if (error.empty()) error = "body is not valid JSON (at byte " + std::to_string(position) + ")";
+    return false;
+  }
+
+ private:
+  template <typename V>
+  nlohmann::json* Insert(V&& value) {
+    if (++values_ > kMaxJsonValues) {
+      error = "body has more than " + std::to_string(kMaxJsonValues) + " JSON values";
+      return nullptr;
+    }
+    if (stack_.empty()) {
+      root = std::forward<V>(value);
+      return &root;
+    }
+    nlohmann::json& parent = *stack_.back();
+    if (parent.is_array()) {
+      parent.push_back(std::forward<V>(value));
+      return &parent.back();
+    }
+    nlohmann::json& slot = parent[key_];
+    slot = std::forward<V>(value);
+    return &slot;
+  }
+  template <typename V>
+  bool Put(V&& value) {
+    return Insert(std::forward<V>(value)) != nullptr;
+  }
+  bool Open(nlohmann::json container) {
+    if (stack_.size() >= kMaxJsonDepth) {
+      error = "body nests JSON deeper than " + std::to_string(kMaxJsonDepth) + " levels";
+      return false;
+    }
+    nlohmann::json* at = Insert(std::move(container));
+    if (at == nullptr) return false;
+    stack_.push_back(at);
+    return true;
+  }
+  bool Close() {
+    stack_.pop_back();
+    return true;
+  }
+
+  std::vector<nlohmann::json*> stack_;
+  std::string key_;
+  size_t values_ = 0;
+};
+
+// The document of `body`, or InvalidArgument saying why it was refused.
+Result<nlohmann::json> ParseBounded(std::string_view body) {
+  BoundedDomBuilder builder;
+  bool ok = nlohmann::json::sax_parse(body, &builder, nlohmann::json::input_format_t::json,
+                                      /*strict=*/true, /*ignore_comments=*/false);
+  if (!ok || !builder.error.empty()) {
+    return InvalidArgument(builder.error.empty() ? "body is not valid JSON" : builder.error);
+  }
+  return std::move(builder.root);
+}
+
 Status DecodeId(const nlohmann::json& object, const char* field, const std::string& where,
                 std::string& out) {
   auto it = object.find(field);
@@ -294,8 +354,9 @@ Status DecodeEvent(const nlohmann::json& j, size_t index, engine::Event& event) 
 }  // namespace
 
 Result<std::vector<engine::Event>> DecodeEvents(std::string_view body) {
-  nlohmann::json doc = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded()) return InvalidArgument("body is not valid JSON");
+  auto parsed = ParseBounded(body);
+  if (!parsed.ok()) return parsed.status();
+  const nlohmann::json& doc = *parsed;
   std::vector<engine::Event> events;
   if (doc.is_object()) {
     events.resize(1);
@@ -317,8 +378,9 @@ Result<std::vector<engine::Event>> DecodeEvents(std::string_view body) {
 Result<engine::ReloadRequest> DecodeReloadRequest(std::string_view body) {
   engine::ReloadRequest request;
   if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) return request;
-  nlohmann::json doc = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded()) return InvalidArgument("body is not valid JSON");
+  auto parsed = ParseBounded(body);
+  if (!parsed.ok()) return parsed.status();
+  const nlohmann::json& doc = *parsed;
   if (!doc.is_object()) return InvalidArgument("body must be a JSON object");
   if (doc.empty()) return request;
   for (const auto& [key, value] : doc.items()) {
@@ -353,19 +415,20 @@ Result<engine::ReloadRequest> DecodeReloadRequest(std::string_view body) {
 
 Result<std::vector<std::pair<resilience::FaultOperation, resilience::FaultSpec>>>
 DecodeFaultSettings(std::string_view body, const resilience::FaultInjector& current) {
-  nlohmann::json doc = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded()) return InvalidArgument("body is not valid JSON");
+  auto parsed = ParseBounded(body);
+  if (!parsed.ok()) return parsed.status();
+  const nlohmann::json& doc = *parsed;
   if (!doc.is_object() || doc.empty()) {
-    return InvalidArgument("body must be an object keyed by operation (ranking, redis)");
+    return InvalidArgument("body must be an object keyed by operation (ranking, redis, handler)");
   }
   std::vector<std::pair<resilience::FaultOperation, resilience::FaultSpec>> out;
   for (const auto& [name, settings] : doc.items()) {
     auto operation = resilience::ParseFaultOperation(name);
     if (!operation) {
       return InvalidArgument("unknown operation \"" + PrintableExcerpt(name, 40) +
-                             "\" (expected ranking, redis)");
+                             "\" (expected ranking, redis, handler)");
     }
-    if (!settings.is_object()) return InvalidArgument(name + " must be an object");
+    if (!settings.is_object()) return InvalidArgument(name + " must be an object");  // known name
     resilience::FaultSpec spec = current.Get(*operation);
     for (const auto& [key, value] : settings.items()) {
       if (key == "delay_ms") {

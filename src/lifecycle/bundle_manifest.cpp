@@ -1,4 +1,5 @@
 #include "lifecycle/bundle_manifest.h"
+#include "core/json_text.h"
 
 #include <algorithm>
 #include <stdexcept>
@@ -50,7 +51,7 @@ std::string ManifestToJson(const BundleManifest& m) {
       {"feature_schema", m.metadata.feature_schema},
       {"files", files},
   };
-  return doc.dump(2) + "\n";
+  return JsonText(doc, 2) + "\n";
 }
 
 Result<BundleManifest> ParseManifest(std::string_view json_text) {
@@ -63,7 +64,7 @@ Result<BundleManifest> ParseManifest(std::string_view json_text) {
     if (!version.is_number_integer()) return InvalidArgument("format_version is not an integer");
     // Compared as a JSON number: get<int>() would narrow 4294967297 to 1 and accept it.
     if (version != kBundleFormatVersion) {
-      return FailedPrecondition("unsupported manifest format_version " + version.dump() +
+      return FailedPrecondition("unsupported manifest format_version " + JsonText(version) +
                                 " (this build reads " + std::to_string(kBundleFormatVersion) + ")");
     }
     m.format_version = kBundleFormatVersion;

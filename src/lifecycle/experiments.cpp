@@ -210,15 +210,6 @@ std::string ReportedVariant(const std::vector<ExperimentAssignment>& assignments
   return "primary";
 }
 
-uint64_t MixBits64(uint64_t h) {
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdULL;
-  h ^= h >> 33;
-  h *= 0xc4ceb9fe1a85ec53ULL;
-  h ^= h >> 33;
-  return h;
-}
-
 double AssignmentBucket(std::string_view salt, std::string_view user_id) {
   std::string key;
   key.reserve(salt.size() + 1 + user_id.size());

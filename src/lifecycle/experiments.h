@@ -111,10 +111,6 @@ class ExperimentsConfig {
 // ParametersFor describes; lets a caller that needs both assign once.
 VariantParameters MergedParameters(const std::vector<ExperimentAssignment>& assignments);
 
-// MurmurHash3's fmix64 finalizer: h ^= h >> 33; h *= 0xff51afd7ed558ccd; h ^= h >> 33;
-// h *= 0xc4ceb9fe1a85ec53; h ^= h >> 33 (all mod 2^64). A bijection that spreads every input bit.
-uint64_t MixBits64(uint64_t h);
-
 // The one `variant` value reported for a request (response field, exposure log, metric label):
 // "<experiment>:<variant>" of the first assignment (file order) that is not control, or
 // "primary" when the user is control in every experiment. ':' cannot occur in names, so the

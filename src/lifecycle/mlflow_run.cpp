@@ -1,4 +1,5 @@
 #include "lifecycle/mlflow_run.h"
+#include "core/json_text.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -177,7 +178,7 @@ std::string MlflowRunStatusName(int status) {
 
 void AddBundleToRunSpec(const BundleManifest& manifest, MlflowRunSpec& spec) {
   for (const auto& [key, value] : manifest.metadata.hyper_parameters.items()) {
-    spec.params.emplace(key, value.is_string() ? value.get<std::string>() : value.dump());
+    spec.params.emplace(key, value.is_string() ? value.get<std::string>() : JsonText(value));
   }
   const int64_t ts = spec.end_time_ms.value_or(spec.start_time_ms);
   for (const auto& [key, value] : manifest.metadata.offline_metrics) {

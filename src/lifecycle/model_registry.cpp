@@ -1,4 +1,5 @@
 #include "lifecycle/model_registry.h"
+#include "core/json_text.h"
 
 #include <nlohmann/json.hpp>
 
@@ -64,7 +65,7 @@ Status SaveModelRegistry(const fs::path& path, const ModelRegistry& registry) {
   json doc = {{"format_version", 1},
               {"current", registry.current ? EntryToJson(*registry.current) : json(nullptr)},
               {"history", history}};
-  return WriteFileAtomically(path, doc.dump(2) + "\n");
+  return WriteFileAtomically(path, JsonText(doc, 2) + "\n");
 }
 
 }  // namespace recserve::lifecycle

@@ -1,4 +1,5 @@
 #include "observe/exposure_log.h"
+#include "core/json_text.h"
 
 #include <nlohmann/json.hpp>
 
@@ -22,7 +23,7 @@ std::string ExposureRecordToJson(const ExposureRecord& record) {
       {"timestamp", record.timestamp},
   };
   // Invalid UTF-8 in ids is replaced rather than thrown: the log must never fail a request.
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return JsonText(j);
 }
 
 ExposureLog::ExposureLog(Counter& dropped, size_t queue_capacity)

@@ -7,19 +7,20 @@
 #include <nlohmann/json.hpp>
 
 #include "core/env.h"
+#include "core/json_text.h"
 
 namespace recserve::observe {
 namespace {
 
 // The %* flag of the JSON pattern: the message payload as a complete JSON string, quotes
-// included. nlohmann::json does the escaping (the same serialiser the exposure log uses), with
-// `replace` so that invalid UTF-8 becomes U+FFFD instead of an exception inside a log call.
+// included. JsonText does the escaping (the one serialiser of the tree), so invalid UTF-8 becomes
+// U+FFFD instead of an exception inside a log call.
 class JsonStringMessage final : public spdlog::custom_flag_formatter {
  public:
   void format(const spdlog::details::log_msg& msg, const std::tm&,
               spdlog::memory_buf_t& dest) override {
-    std::string quoted = nlohmann::json(std::string(msg.payload.data(), msg.payload.size()))
-                             .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    std::string quoted =
+        JsonText(nlohmann::json(std::string(msg.payload.data(), msg.payload.size())));
     dest.append(quoted.data(), quoted.data() + quoted.size());
   }
 

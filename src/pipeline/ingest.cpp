@@ -7,6 +7,7 @@
 #include <future>
 #include <limits>
 
+#include "core/external_id.h"
 #include "core/hashing.h"
 #include "core/text_input.h"
 
@@ -255,6 +256,10 @@ Status IngestItems(const IngestOptions& options, QuarantineWriter& quarantine,
       reject(RejectReason::kEmptyId);
       continue;
     }
+    if (!ValidateExternalId(fields[0], "item_id").ok()) {
+      reject(RejectReason::kInvalidId);
+      continue;
+    }
     int64_t created_at = 0;
     if (fields.size() > 3 && !fields[3].empty()) {
       auto ts = ParseTimestamp(fields[3]);
@@ -314,6 +319,11 @@ Status IngestInteractions(const IngestOptions& options, QuarantineWriter& quaran
     if (!row.Split(line)) continue;
     if (fields[0].empty() || fields[1].empty()) {
       reject(RejectReason::kEmptyId);
+      continue;
+    }
+    if (!ValidateExternalId(fields[0], "user_id").ok() ||
+        !ValidateExternalId(fields[1], "item_id").ok()) {
+      reject(RejectReason::kInvalidId);
       continue;
     }
     auto ts = ParseTimestamp(fields[2]);
@@ -392,6 +402,8 @@ std::string_view RejectReasonName(RejectReason reason) {
       return "unknown_item";
     case RejectReason::kDuplicate:
       return "duplicate";
+    case RejectReason::kInvalidId:
+      return "invalid_id";
   }
   return "unknown";
 }

@@ -29,8 +29,10 @@ enum class RejectReason {
   kFutureTimestamp,  // timestamp later than the run's clock + kFutureToleranceSeconds
   kUnknownItem,      // item_id absent from items.csv (only checked when items.csv exists)
   kDuplicate,        // an exact copy of an earlier accepted row
+  kInvalidId,        // an id breaking core/external_id.h: over 256 bytes, a control character,
+                     // or not valid UTF-8 (quarantined, never rewritten)
 };
-inline constexpr size_t kRejectReasonCount = 8;
+inline constexpr size_t kRejectReasonCount = 9;
 std::string_view RejectReasonName(RejectReason reason);
 
 // Clock skew tolerated between event producers and the pipeline host.

@@ -15,6 +15,8 @@ std::string_view FaultOperationName(FaultOperation operation) {
       return "ranking";
     case FaultOperation::kRedis:
       return "redis";
+    case FaultOperation::kHandler:
+      return "handler";
   }
   return "unknown";
 }
@@ -40,13 +42,14 @@ Result<std::unique_ptr<FaultInjector>> FaultInjector::FromEnv() {
   auto injector = std::make_unique<FaultInjector>(static_cast<uint64_t>(*seed));
   struct Source {
     FaultOperation operation;
-    const char* delay_var;
+    const char* delay_var;  // null: the operation takes no delay
     const char* rate_var;
   };
   for (const Source& s :
        {Source{FaultOperation::kRanking, "FAULT_RANKING_DELAY_MS", "FAULT_RANKING_FAILURE_RATE"},
-        Source{FaultOperation::kRedis, "FAULT_REDIS_DELAY_MS", "FAULT_REDIS_FAILURE_RATE"}}) {
-    Result<long long> delay = EnvIntOr(s.delay_var, 0);
+        Source{FaultOperation::kRedis, "FAULT_REDIS_DELAY_MS", "FAULT_REDIS_FAILURE_RATE"},
+        Source{FaultOperation::kHandler, nullptr, "FAULT_HANDLER_FAILURE_RATE"}}) {
+    Result<long long> delay = s.delay_var != nullptr ? EnvIntOr(s.delay_var, 0) : 0LL;
     if (!delay.ok()) return delay.status();
     Result<double> rate = EnvDoubleOr(s.rate_var, 0.0);
     if (!rate.ok()) return rate.status();
@@ -66,6 +69,9 @@ Status FaultInjector::Set(FaultOperation operation, FaultSpec spec) {
   if (spec.delay.count() < 0 || spec.delay > kMaxDelay) {
     return InvalidArgument("fault delay for " + std::string(FaultOperationName(operation)) +
                            " must be within 0..60000 ms");
+  }
+  if (operation == FaultOperation::kHandler && spec.delay.count() != 0) {
+    return InvalidArgument("fault delay does not apply to handler (it would block an I/O thread)");
   }
   if (!(spec.failure_rate >= 0.0 && spec.failure_rate <= 1.0)) {
     return InvalidArgument("fault failure rate for " + std::string(FaultOperationName(operation)) +

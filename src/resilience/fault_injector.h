@@ -29,9 +29,11 @@
 
 namespace recserve::resilience {
 
-enum class FaultOperation { kRanking = 0, kRedis = 1 };
-inline constexpr size_t kFaultOperationCount = 2;
-// "ranking", "redis".
+// kHandler: a request handler throws (its failure share only; delays do not apply), to prove in
+// drills and tests that no exception on the request path ends the process (a 500, counted).
+enum class FaultOperation { kRanking = 0, kRedis = 1, kHandler = 2 };
+inline constexpr size_t kFaultOperationCount = 3;
+// "ranking", "redis", "handler".
 std::string_view FaultOperationName(FaultOperation operation);
 std::optional<FaultOperation> ParseFaultOperation(std::string_view name);
 
@@ -49,8 +51,8 @@ class FaultInjector {
   FaultInjector& operator=(const FaultInjector&) = delete;
 
   // Reads FAULT_RANKING_DELAY_MS, FAULT_RANKING_FAILURE_RATE, FAULT_REDIS_DELAY_MS,
-  // FAULT_REDIS_FAILURE_RATE and FAULT_SEED. InvalidArgument naming the variable when one is
-  // malformed or out of range. All unset: an injector that injects nothing.
+  // FAULT_REDIS_FAILURE_RATE, FAULT_HANDLER_FAILURE_RATE and FAULT_SEED. InvalidArgument naming the
+  // variable when one is malformed or out of range. All unset: an injector that injects nothing.
   static Result<std::unique_ptr<FaultInjector>> FromEnv();
 
   // InvalidArgument (and no change) when delay or failure_rate is out of range.

@@ -1,4 +1,5 @@
 #include "store/feature_types.h"
+#include "core/json_text.h"
 
 #include <nlohmann/json.hpp>
 
@@ -203,13 +204,12 @@ Result<std::vector<RankedItem>> DecodeRankedList(std::string_view text) {
 }
 
 std::string EncodeMetadata(const SnapshotMetadata& m) {
-  return json{{"version", m.version},
-              {"published_at", m.published_at},
-              {"reference_time", m.reference_time},
-              {"half_life_days", m.half_life_days},
-              {"user_count", m.user_count},
-              {"item_count", m.item_count}}
-      .dump();
+  return JsonText(json{{"version", m.version},
+                       {"published_at", m.published_at},
+                       {"reference_time", m.reference_time},
+                       {"half_life_days", m.half_life_days},
+                       {"user_count", m.user_count},
+                       {"item_count", m.item_count}});
 }
 
 Result<SnapshotMetadata> DecodeMetadata(std::string_view text) {

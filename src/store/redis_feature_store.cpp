@@ -1,4 +1,5 @@
 #include "store/redis_feature_store.h"
+#include "core/json_text.h"
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
@@ -25,17 +26,16 @@ struct VersionMeta {
 };
 
 std::string EncodeVersionMeta(const VersionMeta& m) {
-  return nlohmann::json{{"snapshot", nlohmann::json::parse(EncodeMetadata(m.snapshot))},
-                        {"user_buckets", m.user_buckets},
-                        {"item_buckets", m.item_buckets}}
-      .dump();
+  return JsonText(nlohmann::json{{"snapshot", nlohmann::json::parse(EncodeMetadata(m.snapshot))},
+                                 {"user_buckets", m.user_buckets},
+                                 {"item_buckets", m.item_buckets}});
 }
 
 Result<VersionMeta> DecodeVersionMeta(std::string_view text) {
   try {
     auto j = nlohmann::json::parse(text);
     VersionMeta m;
-    auto snapshot = DecodeMetadata(j.at("snapshot").dump());
+    auto snapshot = DecodeMetadata(JsonText(j.at("snapshot")));
     if (!snapshot.ok()) return snapshot.status();
     m.snapshot = *snapshot;
     m.user_buckets = std::max<uint64_t>(1, j.at("user_buckets").get<uint64_t>());

@@ -30,16 +30,6 @@ def metric(svc, name, **labels):
     return values.get((name, frozenset(labels.items())), 0.0)
 
 
-def wait_until(predicate, budget_seconds, interval=0.05):
-    """Polls `predicate` until it is true or the budget is spent; returns its last value."""
-    deadline = time.monotonic() + budget_seconds
-    while True:
-        value = predicate()
-        if value or time.monotonic() >= deadline:
-            return value
-        time.sleep(interval)
-
-
 def closed_by_peer(sock, wait=0.0):
     """True when the server has closed `sock` (EOF or reset), reading and dropping any data."""
     readable, _, _ = select.select([sock], [], [], wait)
@@ -173,8 +163,8 @@ class HttpAbuseTest(unittest.TestCase):
             kept.sendall(b"GET /live HTTP/1.1\r\nHost: x\r\n\r\n")
             kept.settimeout(10)
             self.assertIn(b" 200 ", kept.recv(65536).split(b"\r\n", 1)[0] + b" ")
-            self.assertTrue(wait_until(lambda: closed_by_peer(fresh, 0.1), 20))
-            self.assertTrue(wait_until(lambda: closed_by_peer(kept, 0.1), 20))
+            self.assertTrue(rt.wait_until(lambda: closed_by_peer(fresh, 0.1), 20))
+            self.assertTrue(rt.wait_until(lambda: closed_by_peer(kept, 0.1), 20))
             self.assertGreaterEqual(
                 metric(svc, "recommendation_connections_timed_out_total", phase="idle"), 2)
             self.assertEqual(
@@ -255,7 +245,7 @@ class HttpAbuseTest(unittest.TestCase):
             with serving(no_model_env(self.tmp)) as svc:
                 for _ in range(IDLE_CONNECTIONS):
                     self.connect(svc)
-                held = wait_until(
+                held = rt.wait_until(
                     lambda: metric(svc, "recommendation_open_connections") >= IDLE_CONNECTIONS,
                     60, interval=0.2)
                 self.assertTrue(held, "the server did not hold 10,000 idle connections")
@@ -285,14 +275,14 @@ class HttpAbuseTest(unittest.TestCase):
                     return True
                 return False
 
-            self.assertTrue(wait_until(one_more_is_refused, 30, interval=0.1))
+            self.assertTrue(rt.wait_until(one_more_is_refused, 30, interval=0.1))
             raw = refused[0]
             self.assertIn(b"Retry-After: 1", raw)
             self.assertIn(b'"reason":"busy"', raw)
             for s in idle:
                 s.close()
             # Slots free up as the server notices the closes.
-            self.assertTrue(wait_until(lambda: self.try_live(svc) == 200, 30, interval=0.1))
+            self.assertTrue(rt.wait_until(lambda: self.try_live(svc) == 200, 30, interval=0.1))
             self.assertGreaterEqual(metric(svc, "recommendation_connections_refused_total",
                                            reason="max_connections"), 1)
 
@@ -319,7 +309,7 @@ class HttpAbuseTest(unittest.TestCase):
             self.assertEqual(answers, [503] * 20)
             for s in idle:
                 s.close()
-            self.assertTrue(wait_until(lambda: self.try_live(svc) == 200, 30, interval=0.1))
+            self.assertTrue(rt.wait_until(lambda: self.try_live(svc) == 200, 30, interval=0.1))
             self.assertGreaterEqual(metric(svc, "recommendation_connections_refused_total",
                                            reason="fd_exhausted"), 1)
             self.assertIn("accept failed", svc.log())

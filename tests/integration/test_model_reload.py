@@ -101,6 +101,7 @@ class ReloadFixture(unittest.TestCase):
     def reload(self, svc, body, token=TOKEN):
         """POST /models/reload; a 429 (reloads are rate-limited) is retried as a client would."""
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        headers["Content-Type"] = "application/json"  # admin bodies must say so (no CSRF)
         for _ in range(100):
             status, _, raw = svc.request("POST", "/models/reload",
                                          body=json.dumps(body) if body is not None else b"",

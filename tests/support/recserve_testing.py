@@ -342,6 +342,16 @@ class SteadyLoad:
                 "statuses": statuses}
 
 
+def wait_until(predicate, budget_seconds, interval=0.05):
+    """Polls `predicate` until it is true or the budget is spent; returns its last value."""
+    deadline = time.monotonic() + budget_seconds
+    while True:
+        value = predicate()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(interval)
+
+
 def wait_for(probe, accept, timeout, interval=0.25):
     """Calls probe() until accept(value) or `timeout` seconds passed; returns the last value."""
     deadline = time.monotonic() + timeout

@@ -60,16 +60,19 @@ TEST(LiveState, AppliesHistoryPopularityAndTrending) {
   EXPECT_EQ(live.RecentItems("u1"), (std::vector<std::string>{"b", "a"}));
   EXPECT_EQ(live.UserGeneration("u1"), 2u);
   EXPECT_EQ(live.UserGeneration("nobody"), 0u);
+  EXPECT_TRUE(live.Popular()->empty());  // lists are published by RebuildLists, not by Apply
+  live.RebuildLists(kNow);
   auto popular = live.Popular();
   ASSERT_EQ(popular->size(), 3u);
   EXPECT_EQ((*popular)[0], (std::pair<std::string, uint64_t>{"b", 2}));
-  auto hour = live.Trending(TrendingWindow::kOneHour, kNow);
+  auto hour = live.Trending(TrendingWindow::kOneHour);
   ASSERT_EQ(hour->size(), 2u);  // c is 5 hours old: only in the 24h window
-  auto day = live.Trending(TrendingWindow::kOneDay, kNow);
+  auto day = live.Trending(TrendingWindow::kOneDay);
   EXPECT_EQ(day->size(), 3u);
   // An hour and a bit later the 1h window is empty, the 24h one is not.
-  EXPECT_TRUE(live.Trending(TrendingWindow::kOneHour, kNow + 3700)->empty());
-  EXPECT_EQ(live.Trending(TrendingWindow::kOneDay, kNow + 3700)->size(), 3u);
+  live.RebuildLists(kNow + 3700);
+  EXPECT_TRUE(live.Trending(TrendingWindow::kOneHour)->empty());
+  EXPECT_EQ(live.Trending(TrendingWindow::kOneDay)->size(), 3u);
 }
 
 TEST(LiveState, HistoryIsBounded) {
@@ -90,6 +93,7 @@ TEST(LiveState, RejectedBatchAppliesNothing) {
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(s.message().find("events[1].item_id"), std::string::npos);
   EXPECT_TRUE(live.RecentItems("u1").empty());
+  live.RebuildLists(kNow);
   EXPECT_TRUE(live.Popular()->empty());
   EXPECT_EQ(live.Apply({MakeEvent("u1", "a", kNow + 3600)}, kNow).code(),
             StatusCode::kInvalidArgument);  // far future
@@ -194,6 +198,7 @@ struct EngineFixture : ::testing::Test {
 
 TEST_F(EngineFixture, WithoutModelServesLivePopularDegraded) {
   ASSERT_TRUE(recommender.IngestEvents({MakeEvent("x", "hot"), MakeEvent("y", "hot")}, kNow).ok());
+  live.RebuildLists(kNow);
   auto answer = recommender.Recommend(ctx, "anyone", 5);
   ASSERT_TRUE(answer.ok());
   EXPECT_EQ(answer->source, "popular");
@@ -266,6 +271,7 @@ TEST_F(EngineFixture, FeatureStoreFallbackMarksAnswersAndItsPopularListFillsTheG
   recommender.SetFeatureStore(&features);
   EXPECT_EQ(recommender.feature_store_backend(), "sqlite");
   ASSERT_TRUE(recommender.IngestEvents({MakeEvent("x", "hot")}, kNow).ok());
+  live.RebuildLists(kNow);
   // No model: live events first, then the feature store's list.
   auto popular = recommender.Popular(5);
   ASSERT_TRUE(popular.ok());
@@ -299,11 +305,12 @@ TEST_F(EngineFixture, FeatureStoreFallbackMarksAnswersAndItsPopularListFillsTheG
 
 TEST_F(EngineFixture, TrendingValidatesTimeframeAndK) {
   ASSERT_TRUE(recommender.IngestEvents({MakeEvent("x", "t")}, kNow).ok());
-  auto t = recommender.Trending("1h", 10, kNow);
+  live.RebuildLists(kNow);
+  auto t = recommender.Trending("1h", 10);
   ASSERT_TRUE(t.ok());
   ASSERT_EQ(t->size(), 1u);
-  EXPECT_EQ(recommender.Trending("7d", 10, kNow).status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(recommender.Trending("1h", 0, kNow).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(recommender.Trending("7d", 10).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(recommender.Trending("1h", 0).status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(metrics.events.WithLabels({"accepted"}).Value(), 1);
 }
 

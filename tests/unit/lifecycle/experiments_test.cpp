@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/hashing.h"
 #include "core/recall_channel_names.h"
 #include "lifecycle_test_support.h"
 #include "models/recommender.h"
