@@ -70,6 +70,9 @@ class ServeTest(unittest.TestCase):
         status, body = self.svc.post_json("/events", events)
         self.assertEqual(status, 200, body)
         self.assertEqual(body["accepted"], 4)
+        # The lists are rebuilt off the request path, within moments of the events.
+        rt.wait_until(lambda: "pop-old" in [i["item_id"] for i in
+                                            self.svc.get_json("/popular?k=200")[1]["items"]], 10)
         status, popular = self.svc.get_json("/popular?k=200")
         self.assertEqual(status, 200)
         ids = [i["item_id"] for i in popular["items"]]

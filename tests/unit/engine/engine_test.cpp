@@ -243,6 +243,20 @@ TEST_F(EngineFixture, ColdStartAndRankerFailureFallBack) {
   EXPECT_EQ(fallback->items[0].item_id, "a");  // recall order
 }
 
+// Cold-start answers are the popular snapshot every unknown user shares: caching one per user id
+// would let a client fill the cache with unique ids (issue 13, finding 2).
+TEST_F(EngineFixture, ColdStartAnswersAreNotCachedPerUser) {
+  recommender.SetPrimaryModel(std::make_shared<FakeModel>("v1"));
+  for (int i = 0; i < 50; ++i) {
+    auto cold = recommender.Recommend(ctx, "stranger" + std::to_string(i), 2);
+    ASSERT_TRUE(cold.ok());
+    EXPECT_EQ(cold->source, "popular");
+  }
+  EXPECT_EQ(cache.size(), 0u);
+  ASSERT_TRUE(recommender.Recommend(ctx, "u1", 3).ok());  // a known user's list is cached
+  EXPECT_EQ(cache.size(), 1u);
+}
+
 // A feature store whose primary backend is down: every read comes from its fallback and says so.
 class FallenBackFeatureStore final : public store::FeatureStore {
  public:

@@ -377,6 +377,20 @@ TEST_F(ShadowFixture, ShadowScoresOffPathAndIsCreditedOnEvents) {
   EXPECT_EQ(metrics.degraded.WithLabels({"recall_failed"}).Value(), 0);
 }
 
+// Without a shadow (and outside experiments) nothing compares lists: none is kept per user, so
+// unique user ids cost no record (issue 13, finding 2).
+TEST_F(ShadowFixture, ListsAreKeptOnlyWhileAComparisonNeedsThem) {
+  RequestContext ctx{"req-1", "/recommendations/{user_id}"};
+  ASSERT_TRUE(recommender.Recommend(ctx, "with-shadow", 5).ok());
+  AwaitShadowed(1);
+  EXPECT_EQ(lists.users(), 1u);
+  ASSERT_TRUE(slots.PromoteShadow().ok());  // no shadow any more
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(recommender.Recommend(ctx, "user" + std::to_string(i), 5).ok());
+  }
+  EXPECT_EQ(lists.users(), 1u);
+}
+
 TEST_F(ShadowFixture, OnlyTheCohortIsShadowed) {
   rollout = 0.05;
   RequestContext ctx{"req", "/recommendations/{user_id}"};

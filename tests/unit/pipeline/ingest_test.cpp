@@ -102,6 +102,27 @@ TEST_F(IngestTest, AcceptsGoodRowsAndCountsEachRejectReason) {
   EXPECT_EQ(first, "items.csv,4,duplicate,\"a,dup,\"");
 }
 
+// The one id rule of every input (core/external_id.h): an id that POST /events would refuse is
+// quarantined here too, never rewritten (bytes \xff\xfe used to reach serving as U+FFFD).
+TEST_F(IngestTest, IdsBreakingTheIdRuleAreQuarantinedNotRewritten) {
+  Write("items.csv", "item_id,title,tags\na,A,\nb\xff\xfe,B,\n" + std::string(257, 'i') + ",C,\n");
+  Write("interactions.csv",
+        "user_id,item_id,timestamp,weight\n"
+        "u1,a,1700000000,1\n"
+        "u\xc0\x80,a,1700000000,1\n"  // overlong encoding
+        "u2,a\x7f,1700000000,1\n"      // DEL
+        "u3\xe2\x82\xac,a,1700000000,1\n" +  // a valid euro sign: accepted
+            std::string(257, 'u') + ",a,1700000000,1\n");
+  auto r = Ingest(Options(true));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const size_t invalid = static_cast<size_t>(RejectReason::kInvalidId);
+  EXPECT_EQ(r->items->rejected_by_reason[invalid], 2u);
+  EXPECT_EQ(r->interactions.rejected_by_reason[invalid], 3u);
+  EXPECT_EQ(r->table.size(), 2u);
+  EXPECT_TRUE(r->table.users.Find("u3\xe2\x82\xac"));
+  EXPECT_EQ(RejectReasonName(RejectReason::kInvalidId), "invalid_id");
+}
+
 TEST_F(IngestTest, WithoutItemsEveryItemIsKnown) {
   Write("interactions.csv", "user_id,item_id,timestamp,weight\nu,new,1,1\n");
   auto r = Ingest(Options(false));
