@@ -170,8 +170,24 @@ class WorkloadTest(unittest.TestCase):
         redis_port = redis_service["spec"]["ports"][0]["port"]
         for key in ("REDIS_URL", "FEATURE_REDIS_URL"):
             self.assertRegex(self.config[key], rf"^redis://redis-cache:{redis_port}(/\d+)?$")
+
+    def test_admin_token_secret_is_required(self):
+        # Beyond loopback the service refuses admin calls without ADMIN_TOKEN (403), so a pod that
+        # started without the Secret could not be reloaded or rolled back: the reference must be
+        # required (absent `optional` means false), so such a pod does not start at all.
         admin = [e for e in self.container.get("env", []) if e["name"] == "ADMIN_TOKEN"]
-        self.assertTrue(admin and admin[0]["valueFrom"]["secretKeyRef"]["optional"])
+        self.assertEqual(len(admin), 1, "the API container must take ADMIN_TOKEN")
+        ref = admin[0]["valueFrom"]["secretKeyRef"]
+        self.assertEqual(ref["name"], "recommendation-api-admin")
+        self.assertEqual(ref["key"], "ADMIN_TOKEN")
+        self.assertIs(ref.get("optional", False), False, "the ADMIN_TOKEN Secret must be required")
+        self.assertNotIn("ADMIN_ALLOW_UNAUTHENTICATED", self.config)
+        self.assertNotIn("ADMIN_ALLOW_UNAUTHENTICATED",
+                         {e["name"] for e in self.container.get("env", [])})
+        self.assertNotIn("BIND_ADDRESS", self.config)  # probes and the Service need 0.0.0.0
+        # The runbook says how to create it.
+        with open(SOP) as f:
+            self.assertIn("create secret generic recommendation-api-admin", f.read())
 
     def test_model_volume_is_mounted_where_the_config_points(self):
         claims = {name for kind, name in self.objects if kind == "PersistentVolumeClaim"}
