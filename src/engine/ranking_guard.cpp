@@ -26,7 +26,10 @@ RankingGuard::RankingGuard(RankingGuardOptions options, observe::Registry& regis
           "model_inference_seconds", "Ranker time per request (finished rankings).", {"variant"},
           {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5})),
       breaker_("ranker", options.breaker, resilience::SystemSteadyClock(),
-               BreakerMetricsListener(registry)),
+               resilience::LoggingBreakerListener(
+                   "Ranking keeps failing or timing out (RANKING_TIMEOUT): serving recall order "
+                   "without the ranker until a probe succeeds",
+                   "Ranking answers again: the ranker is back", BreakerMetricsListener(registry))),
       executor_("ranking", options.threads, options.queue_capacity) {
   // Export the closed state from the start, so dashboards see the series before any transition.
   registry.AddGauge("circuit_breaker_state", "", {"dependency"}).WithLabels({"ranker"}).Set(0);

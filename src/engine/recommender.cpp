@@ -26,7 +26,15 @@ EngineMetrics::EngineMetrics(observe::Registry& registry)
       latency(registry.AddHistogram(
           "recommendation_latency_seconds",
           "Time from request read to response written, by route template and variant.",
-          {"endpoint", "variant"}, observe::LatencyBuckets())) {}
+          {"endpoint", "variant"}, observe::LatencyBuckets())) {
+  // Every known label value exists at 0 from the start: a fresh /metrics shows the series and
+  // the first increment is visible to rate() (docs/METRICS.md).
+  for (resilience::DegradationReason reason : resilience::kAllDegradationReasons) {
+    degraded.WithLabels({resilience::DegradationReasonLabel(reason)});
+  }
+  for (const char* result : {"hit", "miss", "bypass", "error"}) cache_requests.WithLabels({result});
+  for (const char* result : {"accepted", "rejected"}) events.WithLabels({result});
+}
 
 Recommender::Recommender(LiveState& live, ModelSlot& models, RecommendationCache* cache,
                          observe::ExposureLog* exposure_log, EngineMetrics& metrics)

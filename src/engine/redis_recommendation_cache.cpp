@@ -65,7 +65,11 @@ RedisRecommendationCache::RedisRecommendationCache(store::RedisEndpoint endpoint
       timeouts_(registry.AddCounter("recommendation_timeouts_total",
                                     "Deadlines that passed, by operation.", {"operation"})),
       breaker_("cache", CacheBreakerOptions(), resilience::SystemSteadyClock(),
-               BreakerMetricsListener(registry)) {
+               resilience::LoggingBreakerListener(
+                   "Redis connection failed: recommendation cache calls keep failing; serving "
+                   "without the cache until a probe succeeds",
+                   "Redis connection restored: recommendation cache enabled again",
+                   BreakerMetricsListener(registry))) {
   registry.AddGauge("circuit_breaker_state", "", {"dependency"}).WithLabels({"cache"}).Set(0);
 }
 

@@ -398,6 +398,7 @@ class Session : public std::enable_shared_from_this<Session> {
       server_.handler_exceptions.Inc();
       reply_ = InternalErrorReply();
     }
+    if (http_status == 503) reply_.response.set(bhttp::field::retry_after, "1");
     reply_.response.keep_alive(false);
     Write();
   }

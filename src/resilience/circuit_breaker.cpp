@@ -1,9 +1,24 @@
 #include "resilience/circuit_breaker.h"
 
+#include <spdlog/spdlog.h>
+
 #include <cmath>
 #include <utility>
 
 namespace recserve::resilience {
+
+BreakerTransitionListener LoggingBreakerListener(std::string lost_message, std::string back_message,
+                                                 BreakerTransitionListener next) {
+  return [lost = std::move(lost_message), back = std::move(back_message), next = std::move(next)](
+             std::string_view dependency, BreakerState from, BreakerState to) {
+    if (to == BreakerState::kOpen && from == BreakerState::kClosed) {
+      spdlog::warn("{} (breaker {} open)", lost, dependency);
+    } else if (to == BreakerState::kClosed && from != BreakerState::kClosed) {
+      spdlog::info("{} (breaker {} closed)", back, dependency);
+    }
+    if (next) next(dependency, from, to);
+  };
+}
 
 std::string_view BreakerStateName(BreakerState state) {
   switch (state) {

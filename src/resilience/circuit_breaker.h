@@ -54,6 +54,14 @@ Status ValidateCircuitBreakerOptions(const CircuitBreakerOptions& options);
 using BreakerTransitionListener =
     std::function<void(std::string_view dependency, BreakerState from, BreakerState to)>;
 
+// Logs a dependency being lost and coming back, once each per outage: a warning with
+// `lost_message` when the breaker opens from closed, `back_message` (info) when it closes again.
+// The open ↔ half-open cycles of a long outage log nothing more, so an outage cannot flood the
+// log (the runbook tails these lines). Then passes every transition to `next` (may be null).
+// Runs under the breaker's lock: logging only, no calls back.
+BreakerTransitionListener LoggingBreakerListener(std::string lost_message, std::string back_message,
+                                                 BreakerTransitionListener next);
+
 class CircuitBreaker {
  public:
   // REQUIRES: ValidateCircuitBreakerOptions(options).ok(); `clock` outlives the breaker.

@@ -12,24 +12,15 @@ using resilience::DegradationReason;
 
 namespace {
 
-// Logs the breaker's opening and closing (the runbook greps for the opening warning), then
-// passes every transition on. Runs under the breaker's lock: logging only, no calls back.
+// The runbook greps for the opening warning.
 resilience::BreakerTransitionListener LoggingListener(FeatureStore* fallback,
                                                       resilience::BreakerTransitionListener next) {
   const std::string fallback_name =
       fallback != nullptr ? std::string(fallback->backend()) : "nothing (history: live events)";
-  return [fallback_name, next = std::move(next)](std::string_view dependency, BreakerState from,
-                                                 BreakerState to) {
-    if (to == BreakerState::kOpen && from == BreakerState::kClosed) {
-      spdlog::warn(
-          "Failed to connect to Redis feature store: too many failed reads, breaker open; "
-          "serving features from {} until a probe succeeds",
-          fallback_name);
-    } else if (to == BreakerState::kClosed) {
-      spdlog::info("Redis feature store answers again: breaker closed, reading from Redis");
-    }
-    if (next) next(dependency, from, to);
-  };
+  return resilience::LoggingBreakerListener(
+      "Failed to connect to Redis feature store: too many failed reads; serving features from " +
+          fallback_name + " until a probe succeeds",
+      "Redis feature store answers again: reading from Redis", std::move(next));
 }
 
 }  // namespace

@@ -109,10 +109,11 @@ TEST_F(IngestTest, IdsBreakingTheIdRuleAreQuarantinedNotRewritten) {
   Write("interactions.csv",
         "user_id,item_id,timestamp,weight\n"
         "u1,a,1700000000,1\n"
-        "u\xc0\x80,a,1700000000,1\n"  // overlong encoding
-        "u2,a\x7f,1700000000,1\n"      // DEL
+        "u\xc0\x80,a,1700000000,1\n"         // overlong encoding
+        "u2,a\x7f,1700000000,1\n"            // DEL
         "u3\xe2\x82\xac,a,1700000000,1\n" +  // a valid euro sign: accepted
-            std::string(257, 'u') + ",a,1700000000,1\n");
+            std::string(257, 'u') +
+            ",a,1700000000,1\n");
   auto r = Ingest(Options(true));
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   const size_t invalid = static_cast<size_t>(RejectReason::kInvalidId);
