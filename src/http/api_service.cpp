@@ -567,6 +567,26 @@ Reply ApiService::Metrics(const Call& call) {
 
 namespace {
 
+// `message` with the absolute paths of MODEL_DIR and of the working directory written as
+// "MODEL_DIR" and ".".
+std::string WithoutServerPaths(std::string message, const std::filesystem::path& root) {
+  std::error_code ec;
+  std::vector<std::pair<std::string, std::string>> prefixes;
+  for (const auto& p :
+       {std::filesystem::weakly_canonical(root, ec), std::filesystem::absolute(root, ec)}) {
+    if (!p.empty()) prefixes.emplace_back(p.string(), "MODEL_DIR");
+  }
+  if (auto cwd = std::filesystem::current_path(ec); !ec) prefixes.emplace_back(cwd.string(), ".");
+  for (const auto& [prefix, name] : prefixes) {
+    if (prefix.size() <= 1) continue;
+    for (size_t at = message.find(prefix); at != std::string::npos; at = message.find(prefix, at)) {
+      message.replace(at, prefix.size(), name);
+      at += name.size();
+    }
+  }
+  return message;
+}
+
 // `source` as an operator names it: relative to MODEL_DIR, never the server's absolute path.
 std::string DisplaySource(const std::filesystem::path& source, const std::filesystem::path& root) {
   if (source.empty()) return "";
@@ -680,7 +700,11 @@ Reply ApiService::ModelsReloadAuthorized(const Call& call,
   if (!request.ok()) return StatusReply(request.status(), call.request_id, call.endpoint);
   auto state = admin_.models->Reload(*request);
   if (!state.ok()) {
-    Reply reply = StatusReply(state.status(), call.request_id, call.endpoint);
+    // The log keeps the server's paths for operators; the client is told paths relative to
+    // MODEL_DIR (or the working directory), never where the server's disk keeps them.
+    Status refused(state.status().code(),
+                   WithoutServerPaths(state.status().message(), admin_.models->models_root()));
+    Reply reply = StatusReply(refused, call.request_id, call.endpoint);
     if (state.status().code() == StatusCode::kRateLimited) {
       reply.response.set(bhttp::field::retry_after, "1");
     }
