@@ -133,8 +133,14 @@ RecommendationAnswer Recommender::Personalized(const std::shared_ptr<const Servi
   std::string_view history_degraded;  // the feature store served from its fallback
   query.history = UserHistory(user_id, query.recent_items, history_degraded);
   query.recall = ctx.recall;
-  if (!model.KnowsUser(user_id) && query.history.empty()) {
-    // Cold start: popular items, not a degradation unless the feature store was degraded.
+  bool has_signal =
+      model.KnowsUser(user_id) ||
+      std::any_of(query.history.begin(), query.history.end(),
+                  [&model](const HistoryItem& h) { return model.KnowsItem(h.item_id); });
+  if (!has_signal) {
+    // Cold start — no history, or only items this model has never seen (they carry no signal:
+    // recall would rank in catalogue order): popular items, not a degradation unless the
+    // feature store was degraded.
     return PopularAnswer(&model, k, history_degraded);
   }
   // Recall runs once; ranking reorders exactly these candidates (their per-channel scores ride
@@ -176,6 +182,11 @@ RecommendationAnswer Recommender::Personalized(const std::shared_ptr<const Servi
   for (const auto& h : query.history) seen.insert(h.item_id);
   RecommendationAnswer answer;
   FillUnique(answer.items, ordered, k, seen);
+  if (answer.items.empty()) {
+    // Every candidate was already seen: nothing personal is left to offer, so the user gets the
+    // popular list, labelled as such (with the ranking's degradation, if it had one).
+    return PopularAnswer(&model, k, degraded_reason, /*count_degraded=*/!shadow);
+  }
   answer.model_version = model.version();
   answer.source = "personalized";
   if (degraded_reason.empty()) degraded_reason = std::string(history_degraded);

@@ -243,6 +243,36 @@ TEST_F(EngineFixture, ColdStartAndRankerFailureFallBack) {
   EXPECT_EQ(fallback->items[0].item_id, "a");  // recall order
 }
 
+// No silent nonsense for thin histories (issue 18): a history of items the model does not know
+// carries no signal and gets the popular list, labelled; one known item is enough for a
+// personal list; a history that filters out every candidate falls back to popular too.
+TEST_F(EngineFixture, ThinHistoriesGetThePopularListLabelledAsSuch) {
+  recommender.SetPrimaryModel(std::make_shared<FakeModel>("v1"));
+  ASSERT_TRUE(
+      recommender.IngestEvents({MakeEvent("thin", "unknown-1"), MakeEvent("thin", "zz")}, kNow)
+          .ok());
+  auto unknown_only = recommender.Recommend(ctx, "thin", 3);
+  ASSERT_TRUE(unknown_only.ok());
+  EXPECT_EQ(unknown_only->source, "popular");
+  EXPECT_EQ(unknown_only->degraded_reason, "");
+  EXPECT_EQ(unknown_only->items[0].item_id, "p1");
+
+  ASSERT_TRUE(recommender.IngestEvents({MakeEvent("one", "a")}, kNow).ok());
+  auto one_known = recommender.Recommend(ctx, "one", 3);
+  ASSERT_TRUE(one_known.ok());
+  EXPECT_EQ(one_known->source, "personalized");
+  for (const auto& item : one_known->items) EXPECT_NE(item.item_id, "a");  // seen
+
+  std::vector<Event> all;
+  for (const char* item : {"a", "b", "c", "d", "e"}) all.push_back(MakeEvent("all-seen", item));
+  ASSERT_TRUE(recommender.IngestEvents(all, kNow).ok());
+  auto filtered = recommender.Recommend(ctx, "all-seen", 3);
+  ASSERT_TRUE(filtered.ok());
+  EXPECT_EQ(filtered->source, "popular");
+  ASSERT_FALSE(filtered->items.empty());
+  EXPECT_EQ(filtered->items[0].item_id, "p1");
+}
+
 // Cold-start answers are the popular snapshot every unknown user shares: caching one per user id
 // would let a client fill the cache with unique ids (issue 13, finding 2).
 TEST_F(EngineFixture, ColdStartAnswersAreNotCachedPerUser) {
