@@ -162,9 +162,9 @@ Status PopularityChannel::Save(const std::filesystem::path& dir,
   return w.WriteTo(dir / files.back());
 }
 
-Result<PopularityChannel> PopularityChannel::Load(const std::filesystem::path& dir) {
+Result<PopularityChannel> PopularityChannel::Load(const ModelFiles& files) {
   BinaryReader r;
-  RECSERVE_RETURN_IF_ERROR(r.Open(dir / "popularity.bin", "RSPOPUL", kFormatVersion));
+  RECSERVE_RETURN_IF_ERROR(r.Open(files, "popularity.bin", "RSPOPUL", kFormatVersion));
   PopularityChannel c;
   c.counts_ = r.F32Array();
   RECSERVE_RETURN_IF_ERROR(r.Finish());
@@ -247,9 +247,9 @@ Status TrendingChannel::Save(const std::filesystem::path& dir,
   return w.WriteTo(dir / files.back());
 }
 
-Result<TrendingChannel> TrendingChannel::Load(const std::filesystem::path& dir) {
+Result<TrendingChannel> TrendingChannel::Load(const ModelFiles& files) {
   BinaryReader r;
-  RECSERVE_RETURN_IF_ERROR(r.Open(dir / "trending.bin", "RSTREND", kFormatVersion));
+  RECSERVE_RETURN_IF_ERROR(r.Open(files, "trending.bin", "RSTREND", kFormatVersion));
   TrendingChannel c;
   c.window_seconds_ = r.I64();
   c.timeline_.offsets = r.U64Array();
@@ -394,10 +394,9 @@ Status ItemKnnChannel::Save(const std::filesystem::path& dir,
   return w.WriteTo(dir / files.back());
 }
 
-Result<ItemKnnChannel> ItemKnnChannel::Load(const std::filesystem::path& dir,
-                                            const std::string& name) {
+Result<ItemKnnChannel> ItemKnnChannel::Load(const ModelFiles& files, const std::string& name) {
   BinaryReader r;
-  RECSERVE_RETURN_IF_ERROR(r.Open(dir / (name + ".bin"), "RSITEMNN", kFormatVersion));
+  RECSERVE_RETURN_IF_ERROR(r.Open(files, name + ".bin", "RSITEMNN", kFormatVersion));
   uint32_t recent = r.U32();
   auto n = std::make_shared<ItemNeighbours>();
   n->num_items = r.U32();
@@ -593,9 +592,9 @@ Status IalsChannel::Save(const std::filesystem::path& dir, std::vector<std::stri
   return w.WriteTo(dir / files.back());
 }
 
-Result<IalsChannel> IalsChannel::Load(const std::filesystem::path& dir) {
+Result<IalsChannel> IalsChannel::Load(const ModelFiles& files) {
   BinaryReader r;
-  RECSERVE_RETURN_IF_ERROR(r.Open(dir / "ials.bin", "RSIALS", kFormatVersion));
+  RECSERVE_RETURN_IF_ERROR(r.Open(files, "ials.bin", "RSIALS", kFormatVersion));
   IalsChannel c;
   c.factors_ = r.U32();
   c.num_users_ = r.U32();
@@ -675,9 +674,9 @@ Status EaseChannel::Save(const std::filesystem::path& dir, std::vector<std::stri
   return w.WriteTo(dir / files.back());
 }
 
-Result<EaseChannel> EaseChannel::Load(const std::filesystem::path& dir) {
+Result<EaseChannel> EaseChannel::Load(const ModelFiles& files) {
   BinaryReader r;
-  RECSERVE_RETURN_IF_ERROR(r.Open(dir / "ease.bin", "RSEASE", kFormatVersion));
+  RECSERVE_RETURN_IF_ERROR(r.Open(files, "ease.bin", "RSEASE", kFormatVersion));
   EaseChannel c;
   c.num_items_ = r.U32();
   c.weights_ = r.F32Array();
