@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <random>
 #include <thread>
 
@@ -738,6 +739,44 @@ TEST(BinaryIoTest, ReaderOverModelFilesNamesTheFileOnly) {
   EXPECT_EQ(r.Finish().message().rfind("f.bin: ", 0), 0u) << r.Finish().message();
   BinaryReader absent;
   EXPECT_EQ(absent.Open(*files, "g.bin", "TESTFILE", 3).code(), StatusCode::kNotFound);
+  std::filesystem::remove_all(dir);
+}
+
+// Found by fuzz/model_files_fuzzer.cpp: row offsets that decrease (item_knn.bin's reverse lists
+// were built reading past the neighbours) and trending times so extreme that a feature's time
+// difference overflowed int64 are refused as malformed files.
+TEST(RecommenderModelTest, MalformedOffsetsAndOutOfRangeTimesAreDataLoss) {
+  RecommenderModel model = TrainSmallModel();  // 48 items
+  auto dir = TempDir("malformed");
+  ASSERT_TRUE(model.Save(dir).ok());
+  {
+    BinaryWriter w("RSITEMNN", 1);
+    w.U32(0);
+    w.U32(48);
+    std::vector<uint64_t> offsets(49, 2);
+    offsets[0] = 0;
+    offsets[1] = 40;  // row 0 claims 40 entries of the 2 stored, row 1 goes backwards
+    w.U64Array(offsets);
+    w.U32Array({1, 2});
+    w.F32Array({0.5f, 0.5f});
+    ASSERT_TRUE(w.WriteTo(dir / "item_knn.bin").ok());
+  }
+  auto knn = RecommenderModel::Load(dir);
+  EXPECT_EQ(knn.status().code(), StatusCode::kDataLoss);
+  EXPECT_NE(knn.status().message().find("item_knn.bin"), std::string::npos);
+  ASSERT_TRUE(model.Save(dir).ok());
+  {
+    BinaryWriter w("RSTREND", 1);
+    w.I64(86400);
+    std::vector<uint64_t> offsets(49, 1);
+    offsets[0] = 0;
+    w.U64Array(offsets);
+    w.I64Array({std::numeric_limits<int64_t>::min()});
+    ASSERT_TRUE(w.WriteTo(dir / "trending.bin").ok());
+  }
+  auto trending = RecommenderModel::Load(dir);
+  EXPECT_EQ(trending.status().code(), StatusCode::kDataLoss);
+  EXPECT_NE(trending.status().message().find("trending.bin"), std::string::npos);
   std::filesystem::remove_all(dir);
 }
 
