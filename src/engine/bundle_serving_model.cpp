@@ -21,9 +21,12 @@ Result<std::shared_ptr<const BundleServingModel>> BundleServingModel::Load(
   // rewritten meanwhile cannot get its files served under another manifest.
   auto verified = lifecycle::ReadVerifiedBundle(dir);
   if (!verified.ok()) return InBundle(dir, verified.status());
-  lifecycle::ValidatedBundle bundle = std::move(verified->bundle);
+  const lifecycle::ValidatedBundle bundle = verified->bundle;
   Result<models::RecommenderModel> model = [&] {
-    const models::ModelFiles files(std::move(verified->contents));
+    auto owner = std::make_shared<const lifecycle::VerifiedBundle>(std::move(verified).value());
+    models::ModelFiles::Views views;
+    for (const auto& [path, bytes] : owner->contents) views.emplace(path, bytes.view());
+    const models::ModelFiles files(std::move(views), std::move(owner));
     return models::RecommenderModel::Load(files);
   }();  // the bytes are released here; the model holds what it parsed
   if (!model.ok()) return InBundle(dir, model.status());

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -68,6 +69,44 @@ Result<int> OpenSubdirectory(int dir_fd, const std::string& name, std::string_vi
 }
 
 }  // namespace
+
+Result<FileBytes> FileBytes::WithCapacity(size_t capacity) {
+  FileBytes out;
+  if (capacity == 0) return out;
+  void* p = ::mmap(nullptr, capacity, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) {
+    return Internal("cannot map " + std::to_string(capacity) + " bytes: " + std::strerror(errno));
+  }
+  out.data_ = static_cast<char*>(p);
+  out.capacity_ = capacity;
+  return out;
+}
+
+FileBytes::FileBytes(FileBytes&& other) noexcept
+    : data_(std::exchange(other.data_, nullptr)),
+      size_(std::exchange(other.size_, 0)),
+      capacity_(std::exchange(other.capacity_, 0)) {}
+
+FileBytes& FileBytes::operator=(FileBytes&& other) noexcept {
+  if (this != &other) {
+    if (data_ != nullptr) ::munmap(data_, capacity_);
+    data_ = std::exchange(other.data_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+    capacity_ = std::exchange(other.capacity_, 0);
+  }
+  return *this;
+}
+
+FileBytes::~FileBytes() {
+  if (data_ != nullptr) ::munmap(data_, capacity_);
+}
+
+void FileBytes::Append(std::string_view bytes) {
+  const size_t n = std::min(bytes.size(), capacity_ - size_);
+  if (n == 0) return;
+  std::memcpy(data_ + size_, bytes.data(), n);
+  size_ += n;
+}
 
 Result<BundleDirectory> BundleDirectory::Open(const fs::path& dir) {
   std::error_code ec;

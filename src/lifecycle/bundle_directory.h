@@ -21,6 +21,34 @@
 
 namespace recserve::lifecycle {
 
+// Bytes of one file in their own anonymous memory mapping, handed back to the kernel when
+// destroyed. A reload reads a whole bundle into memory and frees it once the model is parsed;
+// through malloc those large, short-lived buffers raised glibc's dynamic mmap threshold and left
+// the service's RSS 20-40 % higher after 60 reloads (tests/integration/test_model_reload.py's
+// "back to baseline" check); a mapping of its own never touches the allocator's arenas.
+// Move-only.
+class FileBytes {
+ public:
+  FileBytes() = default;
+  // Room for at most `capacity` bytes. Internal when the mapping cannot be made.
+  static Result<FileBytes> WithCapacity(size_t capacity);
+  FileBytes(FileBytes&& other) noexcept;
+  FileBytes& operator=(FileBytes&& other) noexcept;
+  FileBytes(const FileBytes&) = delete;
+  FileBytes& operator=(const FileBytes&) = delete;
+  ~FileBytes();
+
+  // Appends what fits of `bytes` (the rest is dropped: the caller compares sizes itself).
+  void Append(std::string_view bytes);
+  std::string_view view() const { return {data_, size_}; }
+  size_t size() const { return size_; }
+
+ private:
+  char* data_ = nullptr;
+  size_t size_ = 0;
+  size_t capacity_ = 0;
+};
+
 class BundleDirectory {
  public:
   // Canonicalises `dir` (symlinks in it, e.g. a `current` link given by its name, are resolved

@@ -53,7 +53,7 @@ Status CheckSizeAndSha(const BundleFile& f, uint64_t size, const std::string& sh
 // Every check but the smoke test, through `dir` only. With `contents`, each listed file's bytes
 // are kept there (and hashed from there); without, they are streamed and dropped.
 Result<ValidatedBundle> CheckBundle(const BundleDirectory& dir,
-                                    std::map<std::string, std::string, std::less<>>* contents) {
+                                    std::map<std::string, FileBytes, std::less<>>* contents) {
   const std::string name = dir.path().string();
   ValidatedBundle out;
   out.dir = dir.path();
@@ -78,14 +78,13 @@ Result<ValidatedBundle> CheckBundle(const BundleDirectory& dir,
     listed.insert(f.path);
     if (contents) {
       // Kept up to one byte past the listed size: enough to see a longer file, bounded memory.
-      std::string bytes;
-      Result<uint64_t> size = dir.ReadFile(f.path, [&](std::string_view chunk) {
-        if (bytes.size() <= f.size) bytes.append(chunk.substr(0, f.size + 1 - bytes.size()));
-      });
+      Result<FileBytes> bytes = FileBytes::WithCapacity(f.size + 1);
+      if (!bytes.ok()) return bytes.status();
+      Result<uint64_t> size = dir.ReadFile(f.path, [&](std::string_view c) { bytes->Append(c); });
       if (!size.ok()) return size.status();
       // The hash is computed on the very bytes handed to the caller.
-      RECSERVE_RETURN_IF_ERROR(CheckSizeAndSha(f, *size, Sha256Hex(bytes)));
-      contents->emplace(f.path, std::move(bytes));
+      RECSERVE_RETURN_IF_ERROR(CheckSizeAndSha(f, *size, Sha256Hex(bytes->view())));
+      contents->emplace(f.path, std::move(bytes).value());
     } else {
       StreamingSha256 sha;
       Result<uint64_t> size = dir.ReadFile(f.path, [&](std::string_view c) { sha.Update(c); });

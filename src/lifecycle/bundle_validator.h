@@ -51,7 +51,7 @@ Result<ValidatedBundle> ValidateBundle(const std::filesystem::path& dir,
 // listed file, exactly the bytes whose sizes and sha256s matched the manifest.
 struct VerifiedBundle {
   ValidatedBundle bundle;
-  std::map<std::string, std::string, std::less<>> contents;  // manifest path -> bytes
+  std::map<std::string, FileBytes, std::less<>> contents;  // manifest path -> bytes
 };
 
 // ValidateBundle's checks over an already opened directory, keeping the bytes. Holds every

@@ -1,8 +1,9 @@
 #pragma once
-// Confinement of user-supplied paths (POST /models/reload's "source", manifest file entries) to a
-// root directory. Both sides are canonicalised (symlinks resolved, "." and ".." removed) before
-// they are compared component by component, so neither "../x" nor a symlink that points outside
-// the root can escape, and "/models-old" is not mistaken for being inside "/models".
+// Confinement of user-supplied paths (POST /models/reload's "source", manifest file entries, the
+// models/current pointer) to a root directory. Both sides are canonicalised (symlinks resolved, "."
+// and ".." removed) before they are compared component by component, so neither "../x" nor a
+// symlink that points outside the root can escape, and "/models-old" is not mistaken for being
+// inside "/models".
 
 #include <filesystem>
 #include <string_view>

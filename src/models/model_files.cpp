@@ -23,10 +23,16 @@ Result<ModelFiles> ModelFiles::ReadDirectory(const fs::path& dir) {
   return ModelFiles(std::move(contents));
 }
 
+ModelFiles::ModelFiles(Contents contents) {
+  auto owned = std::make_shared<const Contents>(std::move(contents));
+  for (const auto& [name, bytes] : *owned) views_.emplace(name, bytes);
+  owner_ = std::move(owned);
+}
+
 Result<std::string_view> ModelFiles::Bytes(std::string_view name) const {
-  auto it = contents_.find(name);
-  if (it == contents_.end()) return NotFound("missing " + std::string(name));
-  return std::string_view(it->second);
+  auto it = views_.find(name);
+  if (it == views_.end()) return NotFound("missing " + std::string(name));
+  return it->second;
 }
 
 }  // namespace recserve::models

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -24,8 +25,15 @@ class ModelFiles {
   // Name ('/'-separated, relative to the model set) -> bytes.
   using Contents = std::map<std::string, std::string, std::less<>>;
 
+  // Name -> bytes kept alive by some owner.
+  using Views = std::map<std::string, std::string_view, std::less<>>;
+
   ModelFiles() = default;
-  explicit ModelFiles(Contents contents) : contents_(std::move(contents)) {}
+  explicit ModelFiles(Contents contents);
+  // Files whose bytes live in memory that `owner` keeps alive (e.g. a verified bundle's own
+  // buffers), so they are not copied.
+  ModelFiles(Views views, std::shared_ptr<const void> owner)
+      : views_(std::move(views)), owner_(std::move(owner)) {}
   ModelFiles(ModelFiles&&) = default;
   ModelFiles& operator=(ModelFiles&&) = default;
   ModelFiles(const ModelFiles&) = delete;
@@ -35,13 +43,14 @@ class ModelFiles {
   // NotFound when `dir` cannot be listed, DataLoss naming the file on a read error.
   static Result<ModelFiles> ReadDirectory(const std::filesystem::path& dir);
 
-  bool Contains(std::string_view name) const { return contents_.find(name) != contents_.end(); }
+  bool Contains(std::string_view name) const { return views_.find(name) != views_.end(); }
   // The whole file; the view lives as long as this set. NotFound "missing <name>" otherwise
   // (the name only: error texts never carry a server path).
   Result<std::string_view> Bytes(std::string_view name) const;
 
  private:
-  Contents contents_;
+  Views views_;
+  std::shared_ptr<const void> owner_;
 };
 
 }  // namespace recserve::models

@@ -62,11 +62,11 @@ TEST_F(BundleDirectoryTest, ReturnsTheBytesItHashed) {
   EXPECT_EQ(v->bundle.manifest_sha256, Sha256Hex(support::ReadFile(staged_ / kManifestFileName)));
   ASSERT_EQ(v->contents.size(), v->bundle.manifest.files.size());
   for (const BundleFile& f : v->bundle.manifest.files) {
-    const std::string& bytes = v->contents.at(f.path);
+    const std::string_view bytes = v->contents.at(f.path).view();
     EXPECT_EQ(bytes.size(), f.size) << f.path;
     EXPECT_EQ(Sha256Hex(bytes), f.sha256) << f.path;
   }
-  EXPECT_EQ(v->contents.at("factors.bin"), std::string(1000, 'a'));
+  EXPECT_EQ(v->contents.at("factors.bin").view(), std::string(1000, 'a'));
 }
 
 // The race of issue 13: a reload opens models/staging/run while a stage exchanges it with the
@@ -83,8 +83,8 @@ TEST_F(BundleDirectoryTest, ASwapAfterOpenDoesNotChangeWhatIsRead) {
   Result<VerifiedBundle> v = ReadVerifiedBundle(*opened);
   ASSERT_TRUE(v.ok()) << v.status().ToString();
   EXPECT_EQ(v->bundle.manifest.metadata.model_version, "va");
-  EXPECT_EQ(v->contents.at("factors.bin"), std::string(1000, 'a'));
-  EXPECT_EQ(v->contents.at("vocab/items.txt"), "items of va\n");
+  EXPECT_EQ(v->contents.at("factors.bin").view(), std::string(1000, 'a'));
+  EXPECT_EQ(v->contents.at("vocab/items.txt").view(), "items of va\n");
 }
 
 // The same race with the stage's clean-up: the exchanged-out run is deleted. The reader gets a
@@ -99,7 +99,7 @@ TEST_F(BundleDirectoryTest, ASwapAndDeleteAfterOpenIsARefusalNotAMix) {
   Result<VerifiedBundle> again = ReadVerifiedBundle(staged_);
   ASSERT_TRUE(again.ok()) << again.status().ToString();
   EXPECT_EQ(again->bundle.manifest.metadata.model_version, "vb");
-  EXPECT_EQ(again->contents.at("factors.bin"), std::string(1000, 'b'));
+  EXPECT_EQ(again->contents.at("factors.bin").view(), std::string(1000, 'b'));
 }
 
 // A file rewritten after the manifest was read is caught by the hash of the bytes read, which
