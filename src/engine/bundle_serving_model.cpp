@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "lifecycle/path_safety.h"
+
 namespace recserve::engine {
 
 namespace {
@@ -14,10 +16,19 @@ Status InBundle(const std::filesystem::path& dir, const Status& status) {
 
 Result<std::shared_ptr<const BundleServingModel>> BundleServingModel::Load(
     const std::filesystem::path& dir) {
-  // Checksums first: a model file is read only once the manifest vouches for its bytes.
-  auto validated = lifecycle::ValidateBundle(dir);
-  if (!validated.ok()) return InBundle(dir, validated.status());
-  auto model = models::RecommenderModel::Load(validated->dir);
+  // The directory is opened once; each file is read through it once, its size and sha256
+  // checked on those bytes, and the model parsed from the same bytes: a bundle swapped or
+  // rewritten meanwhile cannot get its files served under another manifest.
+  auto verified = lifecycle::ReadVerifiedBundle(dir);
+  if (!verified.ok()) return InBundle(dir, verified.status());
+  const lifecycle::ValidatedBundle bundle = verified->bundle;
+  Result<models::RecommenderModel> model = [&] {
+    auto owner = std::make_shared<const lifecycle::VerifiedBundle>(std::move(verified).value());
+    models::ModelFiles::Views views;
+    for (const auto& [path, bytes] : owner->contents) views.emplace(path, bytes.view());
+    const models::ModelFiles files(std::move(views), std::move(owner));
+    return models::RecommenderModel::Load(files);
+  }();  // the bytes are released here; the model holds what it parsed
   if (!model.ok()) return InBundle(dir, model.status());
   if (model->num_items() == 0) {
     return InBundle(dir, FailedPrecondition("the model has an empty item vocabulary"));
@@ -28,7 +39,7 @@ Result<std::shared_ptr<const BundleServingModel>> BundleServingModel::Load(
   probe.timestamps.push_back(0);
   (void)model->Recommend(probe, 1);
   return std::shared_ptr<const BundleServingModel>(new BundleServingModel(
-      validated->dir, validated->manifest.metadata.model_version, std::move(model).value()));
+      bundle.dir, bundle.manifest.metadata.model_version, std::move(model).value()));
 }
 
 bool BundleServingModel::KnowsUser(std::string_view user_id) const {
@@ -134,12 +145,9 @@ std::vector<ScoredItem> BundleServingModel::Popular(uint32_t k) const {
 
 Result<std::shared_ptr<const BundleServingModel>> LoadCurrentBundle(
     const std::filesystem::path& model_dir) {
-  std::filesystem::path current = model_dir / "current";
-  std::error_code ec;
-  if (!std::filesystem::exists(current, ec)) {
-    return NotFound("no bundle at " + current.string());
-  }
-  return BundleServingModel::Load(current);
+  auto current = lifecycle::ResolveCurrentBundle(model_dir);
+  if (!current.ok()) return current.status();
+  return BundleServingModel::Load(*current);
 }
 
 }  // namespace recserve::engine

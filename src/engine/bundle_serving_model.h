@@ -1,8 +1,11 @@
 #pragma once
 // BundleServingModel: the ServingModel over a published model bundle (docs/BUNDLES.md). Load()
-// validates the bundle's manifest and every checksum before it reads a model file, then loads
-// the models room's RecommenderModel and answers one request as a smoke test; any failure refuses
-// the bundle with a Status naming the file and the problem, and nothing is served from it.
+// opens the bundle directory once, reads every listed file through it once, checks each file's
+// size and sha256 against the manifest on those bytes, and parses the models room's
+// RecommenderModel from the same bytes (nothing is re-opened by path after the check); then it
+// answers one request as a smoke test. Any failure refuses the bundle with a Status naming the
+// file and the problem (a part whose item count differs from the vocabulary included), and
+// nothing is served from it.
 //
 // Immutable after Load(); every method is const and thread-safe (ServingModel contract).
 
@@ -19,9 +22,9 @@ namespace recserve::engine {
 
 class BundleServingModel final : public ServingModel {
  public:
-  // Validates and loads the bundle at `dir` (a symlink such as models/current is followed).
-  // Errors as lifecycle::ValidateBundle (NotFound, InvalidArgument, FailedPrecondition,
-  // DataLoss) plus the loader's errors, prefixed with the bundle directory.
+  // Validates and loads the bundle at `dir` (symlinks in `dir` are resolved once, when the
+  // directory is opened). Errors as lifecycle::ReadVerifiedBundle (NotFound, InvalidArgument,
+  // FailedPrecondition, DataLoss) plus the loader's errors, prefixed with the bundle directory.
   static Result<std::shared_ptr<const BundleServingModel>> Load(const std::filesystem::path& dir);
 
   const std::string& version() const override { return version_; }
@@ -58,7 +61,8 @@ class BundleServingModel final : public ServingModel {
   models::RecommenderModel model_;
 };
 
-// The bundle a fresh start serves: `<model_dir>/current`. NotFound when that link is missing.
+// The bundle a fresh start serves: `<model_dir>/current`, confined to `model_dir`
+// (lifecycle::ResolveCurrentBundle: NotFound when missing, InvalidArgument when it escapes).
 Result<std::shared_ptr<const BundleServingModel>> LoadCurrentBundle(
     const std::filesystem::path& model_dir);
 

@@ -116,11 +116,10 @@ Result<ModelState> ModelManager::LoadCurrent() {
 }
 
 Result<ModelState> ModelManager::LoadCurrentLocked() {
-  std::filesystem::path current = options_.models_root / "current";
-  std::error_code ec;
-  if (!std::filesystem::exists(current, ec)) return NotFound("no bundle at " + current.string());
-  std::filesystem::path target = std::filesystem::canonical(current, ec);
-  if (ec) return NotFound("cannot resolve " + current.string() + ": " + ec.message());
+  // `current` must stay inside the models root, like every reload source.
+  auto resolved = lifecycle::ResolveCurrentBundle(options_.models_root);
+  if (!resolved.ok()) return resolved.status();
+  const std::filesystem::path target = std::move(resolved).value();
   if (!primary_source_.empty() && target == primary_source_) return StateLocked(false);
   auto model = loader_(target);
   if (!model.ok()) return model.status();

@@ -97,7 +97,8 @@ class ModelManager {
                       RefreshKind kind = RefreshKind::kDependency);
 
   // Loads `<models_root>/current` as the primary when it names a different bundle than the one
-  // serving (start-up and refresh). NotFound when the link is missing; the loader's error when
+  // serving (start-up and refresh). NotFound when the link is missing; InvalidArgument when it
+  // resolves outside the models root (lifecycle::ResolveCurrentBundle); the loader's error when
   // the bundle is refused. Not rate-limited.
   Result<ModelState> LoadCurrent();
 

@@ -38,4 +38,36 @@ Result<fs::path> ResolveInsideRoot(const fs::path& root, std::string_view user_p
   return resolved;
 }
 
+Result<fs::path> ResolveCurrentBundle(const fs::path& models_root) {
+  const fs::path link = models_root / kCurrentLinkName;
+  std::error_code ec;
+  const fs::file_status st = fs::symlink_status(link, ec);
+  if (!fs::exists(st)) return NotFound("no bundle at " + link.string());
+  std::string shown = kCurrentLinkName;
+  if (fs::is_symlink(st)) {
+    const fs::path target = fs::read_symlink(link, ec);
+    if (ec) return NotFound("cannot read " + link.string() + ": " + ec.message());
+    shown += " -> " + target.string();
+    for (const fs::path& part : target) {
+      if (part == "..") {
+        return InvalidArgument(shown + ": a \"..\" component is not allowed; " + kCurrentLinkName +
+                               " must name a bundle inside the models root");
+      }
+    }
+  }
+  Result<fs::path> resolved = ResolveInsideRoot(models_root, kCurrentLinkName);
+  if (!resolved.ok()) {
+    if (resolved.status().code() == StatusCode::kNotFound) return resolved.status();
+    return InvalidArgument(shown + " resolves outside the models root");
+  }
+  const fs::path root = fs::canonical(models_root, ec);
+  if (ec || *resolved == root) {
+    return InvalidArgument(shown + " names the models root itself, not a bundle inside it");
+  }
+  if (!fs::is_directory(*resolved, ec)) {
+    return NotFound(shown + " does not name a bundle directory");
+  }
+  return resolved;
+}
+
 }  // namespace recserve::lifecycle

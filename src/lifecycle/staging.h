@@ -15,12 +15,12 @@
 #include "core/status.h"
 #include "lifecycle/bundle_validator.h"
 #include "lifecycle/mlflow_run.h"
+#include "lifecycle/path_safety.h"  // kCurrentLinkName
 
 namespace recserve::lifecycle {
 
 inline constexpr const char* kStagingDirName = "staging";
 inline constexpr const char* kStagedRunDirName = "run";
-inline constexpr const char* kCurrentLinkName = "current";
 
 struct StageOptions {
   std::filesystem::path models_root = "models";

@@ -2,7 +2,12 @@
 
 #include <hnswlib/hnswlib.h>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 #include "models/binary_io.h"
 
@@ -51,27 +56,67 @@ Status ItemAnnIndex::Save(const std::filesystem::path& dir, std::vector<std::str
   return Status::Ok();
 }
 
-Result<std::unique_ptr<ItemAnnIndex>> ItemAnnIndex::Load(const std::filesystem::path& dir) {
+namespace {
+
+// An anonymous in-memory file holding `bytes`, closed on destruction; path() names it for a
+// library that opens files by name.
+class MemoryFile {
+ public:
+  MemoryFile() = default;
+  MemoryFile(const MemoryFile&) = delete;
+  MemoryFile& operator=(const MemoryFile&) = delete;
+  ~MemoryFile() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Status Fill(const char* name, std::string_view bytes) {
+    fd_ = ::memfd_create(name, MFD_CLOEXEC);
+    if (fd_ < 0) return Internal(std::string("memfd_create: ") + std::strerror(errno));
+    for (size_t done = 0; done < bytes.size();) {
+      ssize_t n = ::write(fd_, bytes.data() + done, bytes.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return Internal(std::string("memfd write: ") + std::strerror(errno));
+      done += static_cast<size_t>(n);
+    }
+    return Status::Ok();
+  }
+  std::string path() const { return "/proc/self/fd/" + std::to_string(fd_); }
+
+ private:
+  int fd_ = -1;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<ItemAnnIndex>> ItemAnnIndex::Load(const ModelFiles& files) {
   BinaryReader r;
-  RECSERVE_RETURN_IF_ERROR(r.Open(dir / "ann_header.bin", "RSANNHDR", 1));
+  RECSERVE_RETURN_IF_ERROR(r.Open(files, "ann_header.bin", "RSANNHDR", 1));
   std::unique_ptr<ItemAnnIndex> index(new ItemAnnIndex());
   index->dim_ = r.U32();
   index->num_items_ = r.U32();
   index->ef_search_ = r.U32();
   RECSERVE_RETURN_IF_ERROR(r.Finish());
   if (index->dim_ == 0) return DataLoss("ann_header.bin: zero dimension");
-  std::filesystem::path file = dir / "ann.hnsw";
-  if (!std::filesystem::exists(file)) return NotFound("missing " + file.string());
+  Result<std::string_view> bytes = files.Bytes("ann.hnsw");
+  if (!bytes.ok()) return bytes.status();
+  MemoryFile file;
+  RECSERVE_RETURN_IF_ERROR(file.Fill("ann.hnsw", *bytes));
   try {
     index->space_ = std::make_unique<hnswlib::InnerProductSpace>(index->dim_);
     index->index_ =
-        std::make_unique<hnswlib::HierarchicalNSW<float>>(index->space_.get(), file.string());
+        std::make_unique<hnswlib::HierarchicalNSW<float>>(index->space_.get(), file.path());
     index->index_->setEf(index->ef_search_);
   } catch (const std::exception& e) {
-    return DataLoss(std::string("hnswlib load failed: ") + e.what());
+    return DataLoss(std::string("ann.hnsw: hnswlib load failed: ") + e.what());
   }
   if (index->index_->cur_element_count != index->num_items_) {
     return DataLoss("ann.hnsw: element count does not match ann_header.bin");
+  }
+  // Search() answers labels as item indices: each must name an item of the catalogue.
+  for (size_t i = 0; i < index->index_->cur_element_count; ++i) {
+    if (index->index_->getExternalLabel(static_cast<hnswlib::tableint>(i)) >= index->num_items_) {
+      return DataLoss("ann.hnsw: a label is not an item index below " +
+                      std::to_string(index->num_items_));
+    }
   }
   return index;
 }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "models/model_files.h"
 
 namespace hnswlib {
 template <typename T>
@@ -39,7 +40,11 @@ class ItemAnnIndex {
   static Result<std::unique_ptr<ItemAnnIndex>> Build(const std::vector<float>& vectors,
                                                      uint32_t num_items, uint32_t dim,
                                                      const AnnParams& params);
-  static Result<std::unique_ptr<ItemAnnIndex>> Load(const std::filesystem::path& dir);
+  // Reads ann_header.bin and ann.hnsw from `files`. hnswlib reads only from a path, so the
+  // bytes of ann.hnsw are handed to it through an anonymous in-memory file (memfd), never by
+  // reopening the bundle. DataLoss when the index disagrees with its header or a label is not
+  // an item index below the header's count.
+  static Result<std::unique_ptr<ItemAnnIndex>> Load(const ModelFiles& files);
   Status Save(const std::filesystem::path& dir, std::vector<std::string>& files) const;
 
   // Up to k (item, inner product) pairs, best first (ties by item index), skipping items for

@@ -81,20 +81,35 @@ Status BinaryWriter::WriteTo(const std::filesystem::path& path) const {
   return Status::Ok();
 }
 
+Status BinaryReader::Open(const ModelFiles& files, std::string_view name, std::string_view magic,
+                          uint32_t version) {
+  name_ = std::string(name);
+  Result<std::string_view> bytes = files.Bytes(name);
+  if (!bytes.ok()) return status_ = bytes.status();
+  bytes_ = *bytes;
+  return Start(magic, version);
+}
+
 Status BinaryReader::Open(const std::filesystem::path& path, std::string_view magic,
                           uint32_t version) {
-  path_ = path;
+  name_ = path.string();
   std::ifstream in(path, std::ios::binary);
-  if (!in) return status_ = NotFound("cannot open " + path.string());
-  bytes_.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  if (!in) return status_ = NotFound("cannot open " + name_);
+  owned_.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  bytes_ = owned_;
+  return Start(magic, version);
+}
+
+Status BinaryReader::Start(std::string_view magic, uint32_t version) {
   pos_ = 0;
-  if (bytes_.size() < kMagicBytes + 4 || bytes_.compare(0, kMagicBytes, PaddedMagic(magic)) != 0) {
-    return status_ = DataLoss(path.string() + ": not a " + std::string(magic) + " file");
+  status_ = Status::Ok();
+  if (bytes_.size() < kMagicBytes + 4 || bytes_.substr(0, kMagicBytes) != PaddedMagic(magic)) {
+    return status_ = DataLoss(name_ + ": not a " + std::string(magic) + " file");
   }
   pos_ = kMagicBytes;
   uint32_t file_version = U32();
   if (file_version != version) {
-    return status_ = DataLoss(path.string() + ": format version " + std::to_string(file_version) +
+    return status_ = DataLoss(name_ + ": format version " + std::to_string(file_version) +
                               ", this build reads " + std::to_string(version));
   }
   return status_;
@@ -103,7 +118,7 @@ Status BinaryReader::Open(const std::filesystem::path& path, std::string_view ma
 bool BinaryReader::Take(size_t n, const char** out) {
   if (!status_.ok()) return false;
   if (bytes_.size() - pos_ < n) {
-    status_ = DataLoss(path_.string() + ": truncated at byte " + std::to_string(pos_));
+    status_ = DataLoss(name_ + ": truncated at byte " + std::to_string(pos_));
     return false;
   }
   *out = bytes_.data() + pos_;
@@ -131,7 +146,7 @@ float BinaryReader::F32() {
 uint64_t BinaryReader::ArrayLength(size_t element_bytes) {
   uint64_t n = U64();
   if (status_.ok() && n > (bytes_.size() - pos_) / element_bytes) {
-    status_ = DataLoss(path_.string() + ": array length " + std::to_string(n) +
+    status_ = DataLoss(name_ + ": array length " + std::to_string(n) +
                        " exceeds the file at byte " + std::to_string(pos_));
     return 0;
   }
@@ -172,7 +187,7 @@ std::vector<std::string> BinaryReader::StringArray() {
 Status BinaryReader::Finish(bool expect_end) const {
   if (!status_.ok()) return status_;
   if (expect_end && pos_ != bytes_.size()) {
-    return DataLoss(path_.string() + ": " + std::to_string(bytes_.size() - pos_) +
+    return DataLoss(name_ + ": " + std::to_string(bytes_.size() - pos_) +
                     " unexpected trailing bytes");
   }
   return Status::Ok();

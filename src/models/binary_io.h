@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "models/model_files.h"
 
 namespace recserve::models {
 
@@ -38,10 +39,15 @@ class BinaryWriter {
 };
 
 // Reads a file written by BinaryWriter. After the first failure every call returns a zero value
-// and status() stays non-OK; callers check status() once at the end.
+// and status() stays non-OK; callers check status() once at the end. Error texts name the file
+// by its name in the model set (or the path given to the path overload).
 class BinaryReader {
  public:
-  // NotFound when the file cannot be read; DataLoss when magic or version do not match.
+  // Reads `name` from `files` (the bytes stay in `files`, which must outlive the reader).
+  // NotFound when the set has no such file; DataLoss when magic or version do not match.
+  Status Open(const ModelFiles& files, std::string_view name, std::string_view magic,
+              uint32_t version);
+  // The same over a file read from `path` (tools and tests).
   Status Open(const std::filesystem::path& path, std::string_view magic, uint32_t version);
   uint32_t U32();
   uint64_t U64();
@@ -57,11 +63,13 @@ class BinaryReader {
   Status Finish(bool expect_end = true) const;
 
  private:
+  Status Start(std::string_view magic, uint32_t version);
   bool Take(size_t n, const char** out);
   uint64_t ArrayLength(size_t element_bytes);
 
-  std::filesystem::path path_;
-  std::string bytes_;
+  std::string name_;
+  std::string owned_;       // the path overload's bytes
+  std::string_view bytes_;  // what is parsed: owned_ or a file of a ModelFiles
   size_t pos_ = 0;
   Status status_;
 };

@@ -97,19 +97,23 @@ Status Ranker::Save(const std::filesystem::path& dir, std::vector<std::string>& 
   return Status::Ok();
 }
 
-Result<std::unique_ptr<Ranker>> Ranker::Load(const std::filesystem::path& dir,
-                                             size_t num_features) {
-  std::filesystem::path path = dir / "ranker.json";
-  if (!std::filesystem::exists(path)) return NotFound("missing " + path.string());
+Result<std::unique_ptr<Ranker>> Ranker::Load(const ModelFiles& files, size_t num_features) {
+  constexpr const char* kFile = "ranker.json";
+  Result<std::string_view> bytes = files.Bytes(kFile);
+  if (!bytes.ok()) return bytes.status();
   std::unique_ptr<Ranker> r(new Ranker());
   r->num_features_ = num_features;
   RECSERVE_RETURN_IF_ERROR(XgbStatus(XGBoosterCreate(nullptr, 0, &r->booster_), "create"));
-  if (XGBoosterLoadModel(r->booster_, path.string().c_str()) != 0) {
-    return DataLoss("cannot load " + path.string() + ": " + XGBGetLastError());
+  // XGBoost tells JSON from its binary format by the first byte; only a JSON model is accepted.
+  if (bytes->empty() || bytes->front() != '{') {
+    return DataLoss(std::string(kFile) + ": not an XGBoost JSON model");
+  }
+  if (XGBoosterLoadModelFromBuffer(r->booster_, bytes->data(), bytes->size()) != 0) {
+    return DataLoss(std::string("cannot load ") + kFile + ": " + XGBGetLastError());
   }
   bst_ulong features = 0;
   if (XGBoosterGetNumFeature(r->booster_, &features) != 0 || features != num_features) {
-    return DataLoss(path.string() + ": ranker expects " + std::to_string(features) +
+    return DataLoss(std::string(kFile) + ": ranker expects " + std::to_string(features) +
                     " features, the model set has " + std::to_string(num_features));
   }
   RECSERVE_RETURN_IF_ERROR(XgbStatus(XGBoosterSetParam(r->booster_, "nthread", "1"), "nthread"));

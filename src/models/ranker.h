@@ -21,6 +21,7 @@
 
 #include "core/status.h"
 #include "models/compiled_forest.h"
+#include "models/model_files.h"
 
 namespace recserve::models {
 
@@ -54,9 +55,9 @@ class Ranker {
   // InvalidArgument for empty or inconsistent examples; Internal when XGBoost fails.
   static Result<std::unique_ptr<Ranker>> Train(const RankingExamples& examples,
                                                const RankerParams& params);
-  // Reads ranker.json written by Save(). NotFound / DataLoss on a missing or unreadable model.
-  static Result<std::unique_ptr<Ranker>> Load(const std::filesystem::path& dir,
-                                              size_t num_features);
+  // Parses ranker.json (written by Save()) from `files`' bytes (XGBoost's load from a buffer).
+  // NotFound / DataLoss on a missing or unreadable model.
+  static Result<std::unique_ptr<Ranker>> Load(const ModelFiles& files, size_t num_features);
   Status Save(const std::filesystem::path& dir, std::vector<std::string>& files) const;
 
   // One score per row (higher ranks first). REQUIRES: features.size() == rows × num_features().

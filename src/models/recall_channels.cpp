@@ -21,6 +21,17 @@ const std::string kTrendingName(kTrendingChannel);
 const std::string kIalsName(kIalsChannel);
 const std::string kEaseName(kEaseChannel);
 
+// CSR row offsets read from a file: start at 0, never decrease, end at the element count (else a
+// row would index past the elements).
+bool ValidRowOffsets(const std::vector<uint64_t>& offsets, uint64_t elements) {
+  return !offsets.empty() && offsets.front() == 0 &&
+         std::is_sorted(offsets.begin(), offsets.end()) && offsets.back() == elements;
+}
+
+// Times and windows read from trending.bin must lie within ±(9999-12-31T23:59:59Z), the latest
+// event time the service accepts, so differences with a query's time cannot overflow int64.
+constexpr int64_t kTimeBound = 253402300799;
+
 bool Better(const ScoredItem& a, const ScoredItem& b) {
   return a.score != b.score ? a.score > b.score : a.item < b.item;
 }
@@ -162,9 +173,9 @@ Status PopularityChannel::Save(const std::filesystem::path& dir,
   return w.WriteTo(dir / files.back());
 }
 
-Result<PopularityChannel> PopularityChannel::Load(const std::filesystem::path& dir) {
+Result<PopularityChannel> PopularityChannel::Load(const ModelFiles& files) {
   BinaryReader r;
-  RECSERVE_RETURN_IF_ERROR(r.Open(dir / "popularity.bin", "RSPOPUL", kFormatVersion));
+  RECSERVE_RETURN_IF_ERROR(r.Open(files, "popularity.bin", "RSPOPUL", kFormatVersion));
   PopularityChannel c;
   c.counts_ = r.F32Array();
   RECSERVE_RETURN_IF_ERROR(r.Finish());
@@ -247,16 +258,19 @@ Status TrendingChannel::Save(const std::filesystem::path& dir,
   return w.WriteTo(dir / files.back());
 }
 
-Result<TrendingChannel> TrendingChannel::Load(const std::filesystem::path& dir) {
+Result<TrendingChannel> TrendingChannel::Load(const ModelFiles& files) {
   BinaryReader r;
-  RECSERVE_RETURN_IF_ERROR(r.Open(dir / "trending.bin", "RSTREND", kFormatVersion));
+  RECSERVE_RETURN_IF_ERROR(r.Open(files, "trending.bin", "RSTREND", kFormatVersion));
   TrendingChannel c;
   c.window_seconds_ = r.I64();
   c.timeline_.offsets = r.U64Array();
   c.timeline_.times = r.I64Array();
   RECSERVE_RETURN_IF_ERROR(r.Finish());
-  if (c.timeline_.offsets.empty() || c.timeline_.offsets.back() != c.timeline_.times.size()) {
-    return DataLoss("trending.bin: inconsistent offsets");
+  auto in_bounds = [](int64_t t) { return t >= -kTimeBound && t <= kTimeBound; };
+  if (!ValidRowOffsets(c.timeline_.offsets, c.timeline_.times.size()) || c.window_seconds_ < 0 ||
+      c.window_seconds_ > kTimeBound ||
+      !std::all_of(c.timeline_.times.begin(), c.timeline_.times.end(), in_bounds)) {
+    return DataLoss("trending.bin: inconsistent offsets, or a time or window out of range");
   }
   c.BuildOrder();
   return c;
@@ -394,10 +408,9 @@ Status ItemKnnChannel::Save(const std::filesystem::path& dir,
   return w.WriteTo(dir / files.back());
 }
 
-Result<ItemKnnChannel> ItemKnnChannel::Load(const std::filesystem::path& dir,
-                                            const std::string& name) {
+Result<ItemKnnChannel> ItemKnnChannel::Load(const ModelFiles& files, const std::string& name) {
   BinaryReader r;
-  RECSERVE_RETURN_IF_ERROR(r.Open(dir / (name + ".bin"), "RSITEMNN", kFormatVersion));
+  RECSERVE_RETURN_IF_ERROR(r.Open(files, name + ".bin", "RSITEMNN", kFormatVersion));
   uint32_t recent = r.U32();
   auto n = std::make_shared<ItemNeighbours>();
   n->num_items = r.U32();
@@ -405,7 +418,8 @@ Result<ItemKnnChannel> ItemKnnChannel::Load(const std::filesystem::path& dir,
   n->neighbour = r.U32Array();
   n->similarity = r.F32Array();
   RECSERVE_RETURN_IF_ERROR(r.Finish());
-  if (n->offsets.size() != n->num_items + 1uLL || n->offsets.back() != n->neighbour.size() ||
+  if (n->offsets.size() != n->num_items + 1uLL ||
+      !ValidRowOffsets(n->offsets, n->neighbour.size()) ||
       n->neighbour.size() != n->similarity.size() ||
       std::any_of(n->neighbour.begin(), n->neighbour.end(),
                   [&](uint32_t j) { return j >= n->num_items; })) {
@@ -593,9 +607,9 @@ Status IalsChannel::Save(const std::filesystem::path& dir, std::vector<std::stri
   return w.WriteTo(dir / files.back());
 }
 
-Result<IalsChannel> IalsChannel::Load(const std::filesystem::path& dir) {
+Result<IalsChannel> IalsChannel::Load(const ModelFiles& files) {
   BinaryReader r;
-  RECSERVE_RETURN_IF_ERROR(r.Open(dir / "ials.bin", "RSIALS", kFormatVersion));
+  RECSERVE_RETURN_IF_ERROR(r.Open(files, "ials.bin", "RSIALS", kFormatVersion));
   IalsChannel c;
   c.factors_ = r.U32();
   c.num_users_ = r.U32();
@@ -675,9 +689,9 @@ Status EaseChannel::Save(const std::filesystem::path& dir, std::vector<std::stri
   return w.WriteTo(dir / files.back());
 }
 
-Result<EaseChannel> EaseChannel::Load(const std::filesystem::path& dir) {
+Result<EaseChannel> EaseChannel::Load(const ModelFiles& files) {
   BinaryReader r;
-  RECSERVE_RETURN_IF_ERROR(r.Open(dir / "ease.bin", "RSEASE", kFormatVersion));
+  RECSERVE_RETURN_IF_ERROR(r.Open(files, "ease.bin", "RSEASE", kFormatVersion));
   EaseChannel c;
   c.num_items_ = r.U32();
   c.weights_ = r.F32Array();

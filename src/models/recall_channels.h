@@ -10,8 +10,8 @@
 // return only items with a non-zero score instead of padding with zero-score items in index
 // order (EASE keeps the dense selection: its weights, and so its scores, may be negative).
 // ScoreItems() gives Score()'s value for a few items without scoring the rest. A query with no
-// usable history gets all-zero scores from the collaborative channels. Save()/Load() write/read one
-// versioned little-endian file (models/binary_io.h) in a directory.
+// usable history gets all-zero scores from the collaborative channels. Save() writes one versioned
+// little-endian file (models/binary_io.h) into a directory; Load() parses it from a ModelFiles.
 
 #include <array>
 #include <cstdint>
@@ -26,6 +26,7 @@
 #include "core/recall_channel_names.h"
 #include "core/status.h"
 #include "models/interaction_matrix.h"
+#include "models/model_files.h"
 
 namespace recserve::models {
 
@@ -81,7 +82,7 @@ class RecallChannel {
 class PopularityChannel final : public RecallChannel {
  public:
   static PopularityChannel Train(const InteractionMatrix& m);
-  static Result<PopularityChannel> Load(const std::filesystem::path& dir);
+  static Result<PopularityChannel> Load(const ModelFiles& files);
   const std::string& name() const override;
   void Score(const UserQuery& query, std::span<float> out) const override;
   // Walks the precomputed popularity order: O(count + excluded items passed).
@@ -105,7 +106,7 @@ class PopularityChannel final : public RecallChannel {
 class TrendingChannel final : public RecallChannel {
  public:
   static TrendingChannel Train(const InteractionMatrix& m, int64_t window_seconds);
-  static Result<TrendingChannel> Load(const std::filesystem::path& dir);
+  static Result<TrendingChannel> Load(const ModelFiles& files);
   const std::string& name() const override;
   void Score(const UserQuery& query, std::span<float> out) const override;
   // Exact branch and bound: items in order of an upper bound on their score (the most events the
@@ -171,7 +172,7 @@ class ItemKnnChannel final : public RecallChannel {
                   std::span<float> out) const override;
   // Saves the neighbour lists (shared by both kNN channels) under the channel name.
   Status Save(const std::filesystem::path& dir, std::vector<std::string>& files) const override;
-  static Result<ItemKnnChannel> Load(const std::filesystem::path& dir, const std::string& name);
+  static Result<ItemKnnChannel> Load(const ModelFiles& files, const std::string& name);
   const ItemNeighbours& neighbours() const { return *neighbours_; }
   uint32_t recent_items() const { return recent_items_; }
 
@@ -206,7 +207,7 @@ struct IalsParams {
 class IalsChannel final : public RecallChannel {
  public:
   static IalsChannel Train(const InteractionMatrix& m, const IalsParams& params);
-  static Result<IalsChannel> Load(const std::filesystem::path& dir);
+  static Result<IalsChannel> Load(const ModelFiles& files);
   const std::string& name() const override;
   void Score(const UserQuery& query, std::span<float> out) const override;
   void ScoreItems(const UserQuery& query, std::span<const uint32_t> items,
@@ -218,6 +219,7 @@ class IalsChannel final : public RecallChannel {
   // User vector for the query: the trained row when known, else solved from the history.
   std::vector<float> UserVector(const UserQuery& query) const;
   uint32_t factors() const { return factors_; }
+  uint32_t num_users() const { return num_users_; }
   uint32_t num_items() const { return num_items_; }
   // Row-major num_items × factors.
   const std::vector<float>& item_factors() const { return item_factors_; }
@@ -247,13 +249,15 @@ double IalsFlopsPerIteration(const InteractionMatrix& m, uint32_t factors, uint3
 class EaseChannel final : public RecallChannel {
  public:
   static Result<EaseChannel> Train(const InteractionMatrix& m, float lambda, uint32_t max_items);
-  static Result<EaseChannel> Load(const std::filesystem::path& dir);
+  static Result<EaseChannel> Load(const ModelFiles& files);
   const std::string& name() const override;
   // Top() stays the dense default: every history item's weight row spans the catalogue.
   void Score(const UserQuery& query, std::span<float> out) const override;
   void ScoreItems(const UserQuery& query, std::span<const uint32_t> items,
                   std::span<float> out) const override;
   Status Save(const std::filesystem::path& dir, std::vector<std::string>& files) const override;
+  // The catalogue size the weights cover (Score() writes this many slots).
+  uint32_t num_items() const { return num_items_; }
 
  private:
   uint32_t num_items_ = 0;

@@ -13,6 +13,7 @@ namespace {
 constexpr uint32_t kModelSetVersion = 1;
 constexpr uint32_t kUserSeenVersion = 1;
 constexpr const char* kUserSeenFile = "user_seen.bin";
+constexpr const char* kModelSetFile = "model_set.bin";
 constexpr double kDay = 86400.0;
 // Reciprocal-rank fusion constant (Cormack et al. 2009): damps the head so one channel's top
 // item does not dominate the fused recall order.
@@ -324,7 +325,7 @@ Result<std::vector<std::string>> RecommenderModel::Save(const std::filesystem::p
   w.StringArray(channel_names);
   w.U32(ann_ ? 1 : 0);
   w.U32(ranker_ ? 1 : 0);
-  files.push_back("model_set.bin");
+  files.push_back(kModelSetFile);
   RECSERVE_RETURN_IF_ERROR(w.WriteTo(dir / files.back()));
   for (const auto& c : channels_) RECSERVE_RETURN_IF_ERROR(c->Save(dir, files));
   if (ann_) RECSERVE_RETURN_IF_ERROR(ann_->Save(dir, files));
@@ -340,8 +341,14 @@ Result<std::vector<std::string>> RecommenderModel::Save(const std::filesystem::p
 }
 
 Result<RecommenderModel> RecommenderModel::Load(const std::filesystem::path& dir) {
+  Result<ModelFiles> files = ModelFiles::ReadDirectory(dir);
+  if (!files.ok()) return files.status();
+  return Load(*files);
+}
+
+Result<RecommenderModel> RecommenderModel::Load(const ModelFiles& files) {
   BinaryReader r;
-  RECSERVE_RETURN_IF_ERROR(r.Open(dir / "model_set.bin", "RSMODELS", kModelSetVersion));
+  RECSERVE_RETURN_IF_ERROR(r.Open(files, kModelSetFile, "RSMODELS", kModelSetVersion));
   RecommenderModel m;
   for (const std::string& u : r.StringArray()) m.users_.Intern(u);
   for (const std::string& i : r.StringArray()) m.items_.Intern(i);
@@ -359,44 +366,51 @@ Result<RecommenderModel> RecommenderModel::Load(const std::filesystem::path& dir
       if (t >= m.side_.tag_names.size()) return DataLoss("model_set.bin: tag index out of range");
     }
   }
-  auto check_items = [&](const std::string& name, size_t items) -> Status {
-    if (items != n)
-      return DataLoss(name + " covers " + std::to_string(items) + " items, not " +
-                      std::to_string(n));
-    return Status::Ok();
+  // Every part is indexed by the vocabulary's item indices: a part of another size would be read
+  // (or written, by a catalogue-sized Score) out of bounds, so it refuses the whole set.
+  auto check_count = [&](const std::string& file, size_t count, size_t expected,
+                         const char* what) -> Status {
+    if (count == expected) return Status::Ok();
+    return FailedPrecondition(file + " covers " + std::to_string(count) + " " + what + ", the " +
+                              kModelSetFile + " vocabulary has " + std::to_string(expected));
+  };
+  auto check_items = [&](const std::string& file, size_t items) {
+    return check_count(file, items, n, "items");
   };
   for (const std::string& name : channel_names) {
     if (name == "popularity") {
-      auto c = PopularityChannel::Load(dir);
+      auto c = PopularityChannel::Load(files);
       if (!c.ok()) return c.status();
-      RECSERVE_RETURN_IF_ERROR(check_items(name, c->counts().size()));
+      RECSERVE_RETURN_IF_ERROR(check_items("popularity.bin", c->counts().size()));
       auto p = std::make_unique<PopularityChannel>(std::move(c).value());
       m.popularity_ = p.get();
       m.channels_.push_back(std::move(p));
     } else if (name == "trending") {
-      auto c = TrendingChannel::Load(dir);
+      auto c = TrendingChannel::Load(files);
       if (!c.ok()) return c.status();
-      RECSERVE_RETURN_IF_ERROR(check_items(name, c->timeline().num_items()));
+      RECSERVE_RETURN_IF_ERROR(check_items("trending.bin", c->timeline().num_items()));
       auto p = std::make_unique<TrendingChannel>(std::move(c).value());
       m.trending_ = p.get();
       m.channels_.push_back(std::move(p));
     } else if (name == "item_knn" || name == "recent_knn") {
-      auto c = ItemKnnChannel::Load(dir, name);
+      auto c = ItemKnnChannel::Load(files, name);
       if (!c.ok()) return c.status();
-      RECSERVE_RETURN_IF_ERROR(check_items(name, c->neighbours().num_items));
+      RECSERVE_RETURN_IF_ERROR(check_items(name + ".bin", c->neighbours().num_items));
       auto p = std::make_unique<ItemKnnChannel>(std::move(c).value());
       if (name == "item_knn") m.item_knn_ = p.get();
       m.channels_.push_back(std::move(p));
     } else if (name == "ials") {
-      auto c = IalsChannel::Load(dir);
+      auto c = IalsChannel::Load(files);
       if (!c.ok()) return c.status();
-      RECSERVE_RETURN_IF_ERROR(check_items(name, c->num_items()));
+      RECSERVE_RETURN_IF_ERROR(check_items("ials.bin", c->num_items()));
+      RECSERVE_RETURN_IF_ERROR(check_count("ials.bin", c->num_users(), m.users_.size(), "users"));
       auto p = std::make_unique<IalsChannel>(std::move(c).value());
       m.ials_ = p.get();
       m.channels_.push_back(std::move(p));
     } else if (name == "ease") {
-      auto c = EaseChannel::Load(dir);
+      auto c = EaseChannel::Load(files);
       if (!c.ok()) return c.status();
+      RECSERVE_RETURN_IF_ERROR(check_items("ease.bin", c->num_items()));
       m.channels_.push_back(std::make_unique<EaseChannel>(std::move(c).value()));
     } else {
       return DataLoss("model_set.bin names an unknown channel '" + name + "'");
@@ -406,23 +420,23 @@ Result<RecommenderModel> RecommenderModel::Load(const std::filesystem::path& dir
     return DataLoss("model_set.bin lacks a required channel");
   }
   if (has_ann) {
-    auto ann = ItemAnnIndex::Load(dir);
+    auto ann = ItemAnnIndex::Load(files);
     if (!ann.ok()) return ann.status();
-    if ((*ann)->size() != n || (*ann)->dim() != m.ials_->factors()) {
-      return DataLoss("ANN index does not match the iALS factors");
+    RECSERVE_RETURN_IF_ERROR(check_items("ann_header.bin", (*ann)->size()));
+    if ((*ann)->dim() != m.ials_->factors()) {
+      return DataLoss("ann_header.bin: dimension does not match the iALS factors");
     }
     m.ann_ = std::move(ann).value();
   }
   if (has_ranker) {
-    auto ranker = Ranker::Load(dir, m.FeatureNames().size());
+    auto ranker = Ranker::Load(files, m.FeatureNames().size());
     if (!ranker.ok()) return ranker.status();
     m.ranker_ = std::move(ranker).value();
   }
   // Optional: bundles written before it existed serve with history-only exclusion.
-  std::error_code ec;
-  if (std::filesystem::exists(dir / kUserSeenFile, ec)) {
+  if (files.Contains(kUserSeenFile)) {
     BinaryReader seen;
-    RECSERVE_RETURN_IF_ERROR(seen.Open(dir / kUserSeenFile, "RSSEEN", kUserSeenVersion));
+    RECSERVE_RETURN_IF_ERROR(seen.Open(files, kUserSeenFile, "RSSEEN", kUserSeenVersion));
     m.seen_offsets_ = seen.U64Array();
     m.seen_items_ = seen.U32Array();
     RECSERVE_RETURN_IF_ERROR(seen.Finish());

@@ -124,7 +124,12 @@ class RecommenderModel {
 
   // Writes every part as plain files into `dir` (created if missing) and returns their names.
   Result<std::vector<std::string>> Save(const std::filesystem::path& dir) const;
-  // Reads a directory written by Save(). NotFound / DataLoss name the bad file.
+  // Parses a model set written by Save() from `files` (every part from the bytes given, no file
+  // opened). NotFound / DataLoss name the missing or malformed file; FailedPrecondition names
+  // the file whose item (or user) count differs from the vocabulary in model_set.bin, since
+  // every part is indexed by the vocabulary's item indices.
+  static Result<RecommenderModel> Load(const ModelFiles& files);
+  // Load over ModelFiles::ReadDirectory(dir): tools and tests reading Save()'s output.
   static Result<RecommenderModel> Load(const std::filesystem::path& dir);
 
  private:

@@ -108,5 +108,40 @@ TEST_F(PathSafetyTest, EmptyAndNulAndMissingRoot) {
   EXPECT_EQ(ResolveInsideRoot(tmp_.path() / "nope", "x").status().code(), StatusCode::kNotFound);
 }
 
+// models/current is the deploy pointer a fresh start and a refresh serve: it must name a bundle
+// strictly inside the models root, whatever form the escape takes.
+TEST_F(PathSafetyTest, CurrentResolvesOnlyToABundleInsideTheRoot) {
+  fs::create_directories(root_ / "v1");
+  const fs::path current = root_ / kCurrentLinkName;
+  auto point = [&](const fs::path& target) {
+    fs::remove(current);
+    fs::create_directory_symlink(target, current);
+  };
+  EXPECT_EQ(ResolveCurrentBundle(root_).status().code(), StatusCode::kNotFound);  // no link
+
+  point("v1");  // what DeployBundle writes
+  EXPECT_EQ(ResolveCurrentBundle(root_).value(), fs::canonical(root_ / "v1"));
+  point(fs::canonical(root_) / "v1");  // absolute, but inside
+  EXPECT_EQ(ResolveCurrentBundle(root_).value(), fs::canonical(root_ / "v1"));
+
+  fs::create_directory_symlink(tmp_.path() / "secret", root_ / "v2");  // an inner link escaping
+  for (const fs::path& escape :
+       {fs::path("../secret"), fs::path("v1/../../secret"), fs::path("../models/v1"),
+        tmp_.path() / "secret", tmp_.path() / "models-old" / "run", fs::path("v2"), fs::path("."),
+        fs::canonical(root_)}) {
+    point(escape);
+    Result<fs::path> r = ResolveCurrentBundle(root_);
+    ASSERT_FALSE(r.ok()) << escape << " resolved to " << r.value();
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << escape;
+    EXPECT_NE(r.status().message().find("current -> " + escape.string()), std::string::npos)
+        << r.status().ToString();
+  }
+  point("gone");  // dangling, inside
+  EXPECT_EQ(ResolveCurrentBundle(root_).status().code(), StatusCode::kNotFound);
+  fs::remove(current);
+  fs::create_directories(current);  // a plain directory inside the root is a bundle too
+  EXPECT_EQ(ResolveCurrentBundle(root_).value(), fs::canonical(current));
+}
+
 }  // namespace
 }  // namespace recserve::lifecycle

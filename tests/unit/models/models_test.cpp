@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <random>
 #include <thread>
 
@@ -630,6 +631,152 @@ TEST(RecommenderModelTest, SaveLoadRecommendsIdentically) {
   EXPECT_EQ(RecommenderModel::Load(dir).status().code(), StatusCode::kDataLoss);
   std::filesystem::remove(dir / "popularity.bin");
   EXPECT_FALSE(RecommenderModel::Load(dir).ok());
+  std::filesystem::remove_all(dir);
+}
+
+// A part of the model set whose item (or user) count differs from model_set.bin's vocabulary is
+// refused, naming the file and without the server's directory: EASE's catalogue-sized Score()
+// would otherwise write past the catalogue-sized buffer Recall hands it.
+TEST(RecommenderModelTest, APartWhoseItemCountDiffersFromTheVocabularyIsRefused) {
+  RecommenderModel model = TrainSmallModel();  // 80 users, 48 items
+  ASSERT_NE(model.channel("ease"), nullptr);
+  auto dir = TempDir("counts");
+  ASSERT_TRUE(model.Save(dir).ok());
+  auto original = ModelFiles::ReadDirectory(dir);
+  ASSERT_TRUE(original.ok()) << original.status().ToString();
+  auto restore = [&](const std::string& file) {
+    std::ofstream out(dir / file, std::ios::binary | std::ios::trunc);
+    out << original->Bytes(file).value();
+  };
+  auto ease_with = [](uint32_t items) {
+    BinaryWriter w("RSEASE", 1);
+    w.U32(items);
+    w.F32Array(std::vector<float>(size_t{items} * items, 0.5f));
+    return w;
+  };
+  auto popularity_with = [](uint32_t items) {
+    BinaryWriter w("RSPOPUL", 1);
+    w.F32Array(std::vector<float>(items, 1.0f));
+    return w;
+  };
+  auto ials_with = [](uint32_t users, uint32_t items) {
+    BinaryWriter w("RSIALS", 1);
+    w.U32(8);
+    w.U32(users);
+    w.U32(items);
+    w.F32(1.0f);
+    w.F32(1.0f);
+    w.F32Array(std::vector<float>(size_t{users} * 8, 0.1f));
+    w.F32Array(std::vector<float>(size_t{items} * 8, 0.1f));
+    return w;
+  };
+  const std::vector<std::pair<std::string, BinaryWriter>> cases = {
+      {"ease.bin", ease_with(47)},
+      {"ease.bin", ease_with(49)},
+      {"popularity.bin", popularity_with(60)},
+      {"ials.bin", ials_with(80, 50)},
+      {"ials.bin", ials_with(79, 48)},
+  };
+  for (const auto& [file, writer] : cases) {
+    ASSERT_TRUE(writer.WriteTo(dir / file).ok());
+    auto loaded = RecommenderModel::Load(dir);
+    ASSERT_FALSE(loaded.ok()) << file;
+    EXPECT_EQ(loaded.status().code(), StatusCode::kFailedPrecondition) << file;
+    EXPECT_NE(loaded.status().message().find(file), std::string::npos)
+        << loaded.status().ToString();
+    EXPECT_EQ(loaded.status().message().find(dir.string()), std::string::npos)
+        << loaded.status().ToString();
+    restore(file);
+    ASSERT_TRUE(RecommenderModel::Load(dir).ok()) << "restored " << file;
+  }
+  std::filesystem::remove_all(dir);
+}
+
+// Load(ModelFiles) parses the bytes it is handed: once they are in memory, what happens to the
+// directory they came from no longer matters, and a file absent from the set is missing even
+// when the directory has it.
+TEST(RecommenderModelTest, LoadParsesTheGivenBytesAndOpensNoFile) {
+  RecommenderModel model = TrainSmallModel();
+  auto dir = TempDir("bytes");
+  ASSERT_TRUE(model.Save(dir).ok());
+  auto files = ModelFiles::ReadDirectory(dir);
+  ASSERT_TRUE(files.ok()) << files.status().ToString();
+  std::filesystem::remove_all(dir);
+  auto loaded = RecommenderModel::Load(*files);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_TRUE(loaded->has_ranker());
+  EXPECT_NE(loaded->ann(), nullptr);
+  UserQuery q;
+  q.user = 3;
+  q.items = {3, 13};
+  q.timestamps = {1000000, 1000100};
+  auto a = model.Recommend(q, 10);
+  auto b = loaded->Recommend(q, 10);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t k = 0; k < a.size(); ++k) EXPECT_EQ(a[k].item, b[k].item);
+
+  ModelFiles::Contents partial;
+  partial.emplace("model_set.bin", std::string(files->Bytes("model_set.bin").value()));
+  auto missing = RecommenderModel::Load(ModelFiles(std::move(partial)));
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(missing.status().message(), "missing popularity.bin");
+}
+
+TEST(BinaryIoTest, ReaderOverModelFilesNamesTheFileOnly) {
+  BinaryWriter w("TESTFILE", 3);
+  w.U32(7);
+  w.F32Array({1.5f});
+  auto dir = TempDir("named");
+  ASSERT_TRUE(w.WriteTo(dir / "f.bin").ok());
+  auto files = ModelFiles::ReadDirectory(dir);
+  ASSERT_TRUE(files.ok());
+  BinaryReader r;
+  ASSERT_TRUE(r.Open(*files, "f.bin", "TESTFILE", 3).ok());
+  EXPECT_EQ(r.U32(), 7u);
+  EXPECT_EQ(r.U64Array().size(), 0u);  // reads the float array's length as u64s: too long
+  EXPECT_EQ(r.Finish().code(), StatusCode::kDataLoss);
+  EXPECT_EQ(r.Finish().message().rfind("f.bin: ", 0), 0u) << r.Finish().message();
+  BinaryReader absent;
+  EXPECT_EQ(absent.Open(*files, "g.bin", "TESTFILE", 3).code(), StatusCode::kNotFound);
+  std::filesystem::remove_all(dir);
+}
+
+// Found by fuzz/model_files_fuzzer.cpp: row offsets that decrease (item_knn.bin's reverse lists
+// were built reading past the neighbours) and trending times so extreme that a feature's time
+// difference overflowed int64 are refused as malformed files.
+TEST(RecommenderModelTest, MalformedOffsetsAndOutOfRangeTimesAreDataLoss) {
+  RecommenderModel model = TrainSmallModel();  // 48 items
+  auto dir = TempDir("malformed");
+  ASSERT_TRUE(model.Save(dir).ok());
+  {
+    BinaryWriter w("RSITEMNN", 1);
+    w.U32(0);
+    w.U32(48);
+    std::vector<uint64_t> offsets(49, 2);
+    offsets[0] = 0;
+    offsets[1] = 40;  // row 0 claims 40 entries of the 2 stored, row 1 goes backwards
+    w.U64Array(offsets);
+    w.U32Array({1, 2});
+    w.F32Array({0.5f, 0.5f});
+    ASSERT_TRUE(w.WriteTo(dir / "item_knn.bin").ok());
+  }
+  auto knn = RecommenderModel::Load(dir);
+  EXPECT_EQ(knn.status().code(), StatusCode::kDataLoss);
+  EXPECT_NE(knn.status().message().find("item_knn.bin"), std::string::npos);
+  ASSERT_TRUE(model.Save(dir).ok());
+  {
+    BinaryWriter w("RSTREND", 1);
+    w.I64(86400);
+    std::vector<uint64_t> offsets(49, 1);
+    offsets[0] = 0;
+    w.U64Array(offsets);
+    w.I64Array({std::numeric_limits<int64_t>::min()});
+    ASSERT_TRUE(w.WriteTo(dir / "trending.bin").ok());
+  }
+  auto trending = RecommenderModel::Load(dir);
+  EXPECT_EQ(trending.status().code(), StatusCode::kDataLoss);
+  EXPECT_NE(trending.status().message().find("trending.bin"), std::string::npos);
   std::filesystem::remove_all(dir);
 }
 
