@@ -729,7 +729,9 @@ Reply ApiService::ModelsReloadAuthorized(const Call& call,
     w.Key("refreshed").BeginObject();
     const engine::RefreshResult* refused = nullptr;
     for (const auto& r : state->refreshed) {
-      w.Key(r.name).String(r.status.ok() ? "ok" : r.status.ToString());
+      w.Key(r.name).String(r.status.ok() ? "ok"
+                                          : WithoutServerPaths(r.status.ToString(),
+                                                               admin_.models->models_root()));
       if (r.refused_input && refused == nullptr) refused = &r;
     }
     w.EndObject();
@@ -739,7 +741,9 @@ Reply ApiService::ModelsReloadAuthorized(const Call& call,
       // version serving.
       http_status = 400;
       w.Key("error").String("invalid_argument");
-      w.Key("message").String(refused->name + ": " + refused->status.ToString());
+      w.Key("message").String(
+          refused->name + ": " +
+          WithoutServerPaths(refused->status.ToString(), admin_.models->models_root()));
     }
   }
   w.EndObject();
