@@ -35,11 +35,14 @@ for name in "${targets[@]}"; do
   mkdir -p "$work"
   dict_args=()
   [ -f "fuzz/$name.dict" ] && dict_args=("-dict=fuzz/$name.dict")
+  # fuzz/<name>.options: extra libFuzzer flags on one line (a later flag wins over the defaults).
+  extra_args=()
+  [ -f "fuzz/$name.options" ] && read -ra extra_args <"fuzz/$name.options"
   log="$scratch/$name.log"
   status=0
   "$bin" -max_total_time="$seconds" -timeout="$timeout_seconds" -rss_limit_mb=2048 \
     -max_len=16384 -print_final_stats=1 -artifact_prefix="$artifacts/$name-" \
-    "${dict_args[@]}" "$work" "fuzz/corpus/$name" >"$log" 2>&1 || status=$?
+    "${dict_args[@]}" "${extra_args[@]}" "$work" "fuzz/corpus/$name" >"$log" 2>&1 || status=$?
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
   speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
   cov=$(grep -oE 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+/[0-9]+[a-zA-Z]*' "$log" | tail -1 || true)
