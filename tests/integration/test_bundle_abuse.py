@@ -84,7 +84,8 @@ class BundleAbuseTest(unittest.TestCase):
         for _ in range(100):
             status, _, raw = svc.request(
                 "POST", "/models/reload", body=json.dumps(body) if body is not None else b"",
-                headers={"Authorization": f"Bearer {TOKEN}"}, timeout=120)
+                headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+                timeout=120)
             if status != 429:
                 return status, json.loads(raw)
             time.sleep(0.02)

@@ -14,7 +14,8 @@ import time
 import unittest
 
 from recserve_testing import (ML100K, RECSERVE_BIN, SMALL_TRAINING, SOURCE_DIR, Service,
-                              parse_prometheus_text, publish_small_bundle, run_recserve, temp_dir)
+                              parse_prometheus_text, publish_small_bundle, run_recserve, temp_dir,
+                              wait_until)
 
 ENDPOINT = "/recommendations/{user_id}"
 TOKEN = "s3cret-token"
@@ -427,9 +428,12 @@ class ConfigurationReloadTest(ReloadFixture):
             self.assertEqual(status, 200)
             self.assertEqual(body["variant"], "allin:wide")
             self.assertFalse(body["degraded"])
-            samples = self.metrics(svc)
-            self.assertEqual(self.metric(samples, "recommendation_requests_total",
-                                         endpoint=ENDPOINT, status="200", variant="allin:wide"), 1)
+            # The request is counted once its answer was written, which may be just after the
+            # client read it: wait (bounded) for the count instead of racing it.
+            counted = wait_until(
+                lambda: self.metric(self.metrics(svc), "recommendation_requests_total",
+                                    endpoint=ENDPOINT, status="200", variant="allin:wide"), 10)
+            self.assertEqual(counted, 1)
 
             with open(flags, "w") as f:
                 f.write("ranker: off\n")
