@@ -213,10 +213,7 @@ bool HttpServer::Impl::AdmitClient(const std::string& address) {
   if (options.max_connections_per_client == 0) return true;
   std::lock_guard lock(clients_mu);
   size_t& open = connections_per_client[address];
-  if (open >= options.max_connections_per_client) {
-    if (open == 0) connections_per_client.erase(address);
-    return false;
-  }
+  if (open >= options.max_connections_per_client) return false;  // open >= 1: the entry stays
   ++open;
   return true;
 }

@@ -36,8 +36,8 @@ KeyedRateLimiter::Clock::duration KeyedRateLimiter::TryTake(std::string_view key
     b.tokens -= cost;
     return Clock::duration::zero();
   }
+  // A cost above the burst can never be paid: report the time to a full bucket.
   double missing = std::min(cost, burst_) - b.tokens;
-  if (missing <= 0) missing = burst_ - b.tokens;
   auto wait = std::chrono::duration<double>(missing / rate_);
   return std::max<Clock::duration>(std::chrono::duration_cast<Clock::duration>(wait),
                                    std::chrono::milliseconds(1));
