@@ -729,9 +729,9 @@ Reply ApiService::ModelsReloadAuthorized(const Call& call,
     w.Key("refreshed").BeginObject();
     const engine::RefreshResult* refused = nullptr;
     for (const auto& r : state->refreshed) {
-      w.Key(r.name).String(r.status.ok() ? "ok"
-                                          : WithoutServerPaths(r.status.ToString(),
-                                                               admin_.models->models_root()));
+      w.Key(r.name).String(
+          r.status.ok() ? "ok"
+                        : WithoutServerPaths(r.status.ToString(), admin_.models->models_root()));
       if (r.refused_input && refused == nullptr) refused = &r;
     }
     w.EndObject();

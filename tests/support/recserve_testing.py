@@ -18,6 +18,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import unittest
 
 SOURCE_DIR = os.environ.get("RECSERVE_SOURCE_DIR", os.getcwd())
 RECSERVE_BIN = os.environ.get("RECSERVE_BIN", os.path.join(SOURCE_DIR, "build", "recserve"))
@@ -369,6 +370,27 @@ def metric(metrics, name, **labels):
 
 def scrape(svc):
     return parse_prometheus_text(svc.request("GET", "/metrics")[2].decode())
+
+
+class ModellessServiceCase(unittest.TestCase):
+    """A replica without a model (the transport and live state need none), its MODEL_DIR in a
+    temporary directory; `ENV` adds to its environment."""
+
+    ENV = {}
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="recserve-modelless-")
+        self.addCleanup(shutil.rmtree, self.tmp, ignore_errors=True)
+        self.models = os.path.join(self.tmp, "models")
+        os.makedirs(self.models)
+        env = {"MODEL_DIR": self.models,
+               "FEATURE_STORE_PATH": os.path.join(self.tmp, "none.db"),
+               "DATA_QUALITY_REPORT": os.path.join(self.tmp, "none.json"),
+               "HTTP_THREADS": "2"}
+        env.update(self.ENV)
+        self.svc = Service(env=env)
+        self.svc.start(wait_ready=False)
+        self.addCleanup(self.svc.stop)
 
 
 def resync_features(redis_url, data_root):
