@@ -6,6 +6,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache
+  libasan8 libubsan1 libtsan2  # g++ 12's sanitizer runtimes (make build-asan, make build-tsan)
   libboost-dev
   libhiredis-dev
   libsqlite3-dev sqlite3
