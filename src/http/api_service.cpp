@@ -177,12 +177,6 @@ RequestCost CostOf(std::string_view endpoint) {
   return RequestCost::kLight;
 }
 
-// One id rule for every route (core/external_id.h): an id the events route would refuse is
-// refused on the read routes too, before it reaches a cache key or a per-user structure.
-Status CheckId(std::string_view id, std::string_view field) {
-  return ValidateExternalId(id, field);
-}
-
 int64_t NowUnixSeconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -345,9 +339,11 @@ void WriteAnswer(JsonWriter& w, const engine::RecommendationAnswer& answer) {
 
 }  // namespace
 
+// Every id in a path or query follows the one id rule (core/external_id.h): an id the events
+// route would refuse is refused here too, before it reaches a cache key or a per-user structure.
 Reply ApiService::Recommendations(const Call& call) {
   const std::string& user_id = call.params.at("user_id");
-  if (Status id = CheckId(user_id, "user_id"); !id.ok()) {
+  if (Status id = ValidateExternalId(user_id, "user_id"); !id.ok()) {
     return StatusReply(id, call.request_id, call.endpoint);
   }
   auto k = QueryK(call.query);
@@ -368,13 +364,13 @@ Reply ApiService::Detail(const Call& call) {
   const std::string& item_id = call.params.at("item_id");
   auto k = QueryK(call.query);
   if (!k.ok()) return StatusReply(k.status(), call.request_id, call.endpoint);
-  if (Status id = CheckId(item_id, "item_id"); !id.ok()) {
+  if (Status id = ValidateExternalId(item_id, "item_id"); !id.ok()) {
     return StatusReply(id, call.request_id, call.endpoint);
   }
   std::string user_id;
   bool has_user = QueryParam(call.query, "user_id", user_id) && !user_id.empty();
   if (has_user) {
-    if (Status id = CheckId(user_id, "user_id"); !id.ok()) {
+    if (Status id = ValidateExternalId(user_id, "user_id"); !id.ok()) {
       return StatusReply(id, call.request_id, call.endpoint);
     }
   }
@@ -394,7 +390,7 @@ Reply ApiService::Detail(const Call& call) {
 
 Reply ApiService::SimilarItems(const Call& call) {
   const std::string& item_id = call.params.at("item_id");
-  if (Status id = CheckId(item_id, "item_id"); !id.ok()) {
+  if (Status id = ValidateExternalId(item_id, "item_id"); !id.ok()) {
     return StatusReply(id, call.request_id, call.endpoint);
   }
   auto k = QueryK(call.query);
