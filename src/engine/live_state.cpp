@@ -49,9 +49,9 @@ Status LiveState::Validate(const std::vector<Event>& events, int64_t now) {
     std::string where = "events[" + std::to_string(i) + "].";
     RECSERVE_RETURN_IF_ERROR(ValidateExternalId(e.user_id, where + "user_id"));
     RECSERVE_RETURN_IF_ERROR(ValidateExternalId(e.item_id, where + "item_id"));
-    bool type_ok = !e.event_type.empty() && e.event_type.size() <= kMaxEventTypeBytes &&
-                   ValidateExternalId(e.event_type, "event_type").ok();
-    if (!type_ok) {
+    // An event type is an id with a shorter limit.
+    if (e.event_type.size() > kMaxEventTypeBytes ||
+        !ValidateExternalId(e.event_type, "event_type").ok()) {
       return InvalidArgument(where +
                              "event_type: must be 1..64 bytes of UTF-8 without control "
                              "characters");

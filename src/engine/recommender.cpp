@@ -387,17 +387,18 @@ void Recommender::FinishPersonal(const RequestContext& ctx, std::string_view use
   // A user's list is kept only where a comparison needs it: a shadow is loaded (its hit ratio is
   // read against the primary's) or the user is in an experiment variant. Otherwise every unique
   // user id would cost a record for nothing.
-  bool compared = ctx.variant != "primary" || models_.Get().shadow != nullptr;
-  if (variant_lists_ != nullptr && compared) {
+  // The shadow is read from the slots once per request, for both decisions.
+  std::shared_ptr<const ServingModel> shadow = models_.Get().shadow;
+  if (variant_lists_ != nullptr && (ctx.variant != "primary" || shadow != nullptr)) {
     variant_lists_->Record(user_id, answer.variant, ItemIds(answer.items));
   }
-  MaybeScoreShadow(ctx, user_id, k, answer.items);
+  MaybeScoreShadow(ctx, user_id, k, answer.items, std::move(shadow));
 }
 
 void Recommender::MaybeScoreShadow(const RequestContext& ctx, std::string_view user_id, uint32_t k,
-                                   const std::vector<ScoredItem>& primary_items) {
+                                   const std::vector<ScoredItem>& primary_items,
+                                   std::shared_ptr<const ServingModel> shadow) {
   if (shadow_scorer_ == nullptr || !shadow_rollout_ || !ctx.score_shadow) return;
-  std::shared_ptr<const ServingModel> shadow = models_.Get().shadow;
   if (!shadow || !shadow_scorer_->InCohort(user_id, shadow_rollout_())) return;
   // The task owns copies of everything it reads (the request's stack is gone when it runs) and
   // the shadow bundle through its shared_ptr, so a reload meanwhile cannot free it under the task.

@@ -172,10 +172,11 @@ class Recommender {
                                        std::string_view& degraded_reason);
   void LogExposure(const RequestContext& ctx, std::string_view user_id,
                    const RecommendationAnswer& answer);
-  // Queues the shadow scoring of this request when a shadow is loaded and the user is in its
-  // cohort; `primary_items` is what the user was answered, for overlap@k.
+  // Queues the shadow scoring of this request when `shadow` (the slot's, may be null) is loaded
+  // and the user is in its cohort; `primary_items` is what the user was answered, for overlap@k.
   void MaybeScoreShadow(const RequestContext& ctx, std::string_view user_id, uint32_t k,
-                        const std::vector<ScoredItem>& primary_items);
+                        const std::vector<ScoredItem>& primary_items,
+                        std::shared_ptr<const ServingModel> shadow);
   // Runs on the shadow worker: the shadow's list for the user, its metrics, hit-ratio record and
   // exposure record (variant "shadow", same request id as the primary's).
   void ScoreShadow(const std::shared_ptr<const ServingModel>& shadow, const RequestContext& ctx,

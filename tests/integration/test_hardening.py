@@ -25,10 +25,7 @@ def metric(svc, name, **labels):
     return rt.metric(rt.scrape(svc), name, **labels)
 
 
-ServiceCase = rt.ModellessServiceCase
-
-
-class AdminTest(ServiceCase):
+class AdminTest(rt.ModellessServiceCase):
     ENV = {"ADMIN_TOKEN": TOKEN, "RELOAD_MIN_INTERVAL": "30"}
 
     def reload(self, body=None, token=TOKEN, headers=None):
@@ -74,7 +71,7 @@ class AdminTest(ServiceCase):
         self.assertIn("status=404", shadow[0])
 
 
-class ReadRoutesAndExceptionsTest(ServiceCase):
+class ReadRoutesAndExceptionsTest(rt.ModellessServiceCase):
     ENV = {"ADMIN_TOKEN": TOKEN}
 
     def test_ids_follow_one_rule_and_a_throwing_handler_is_a_500(self):
@@ -98,7 +95,7 @@ class ReadRoutesAndExceptionsTest(ServiceCase):
             self.assertIn("1..256 bytes of UTF-8", json.loads(raw)["message"], path)
 
 
-class ConnectionBudgetTest(ServiceCase):
+class ConnectionBudgetTest(rt.ModellessServiceCase):
     ENV = {"MAX_CONNECTIONS_PER_CLIENT": "4", "MAX_BODY_BYTES": "1048576",
            "MAX_BODY_BYTES_IN_FLIGHT": "2097152"}
 
@@ -196,7 +193,7 @@ def metric_via_new_connection(case, refused_reason):
     return rt.wait_until(read, 10) or 0
 
 
-class EventAuthTest(ServiceCase):
+class EventAuthTest(rt.ModellessServiceCase):
     ENV = {"EVENTS_TOKEN": "ev-token", "EVENTS_RATE_LIMIT": "100"}
 
     def post(self, events, token="ev-token"):
