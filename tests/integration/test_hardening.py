@@ -22,7 +22,11 @@ JSON = {"Content-Type": "application/json"}
 
 
 def metric(svc, name, **labels):
-    return rt.metric(rt.scrape(svc), name, **labels)
+    """One /metrics sample; AssertionError when /metrics did not answer 200 (e.g. the per-client
+    connection cap refused the scrape itself)."""
+    status, _, body = svc.request("GET", "/metrics", timeout=10)
+    assert status == 200, status
+    return rt.metric(rt.parse_prometheus_text(body.decode()), name, **labels)
 
 
 class AdminTest(rt.ModellessServiceCase):
