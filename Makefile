@@ -5,6 +5,7 @@
 #   make build  build Release into build/ (binary: build/recserve)
 #   make bench  build and run the Google Benchmark harnesses in bench/
 #   make fuzz-smoke  build the libFuzzer targets (clang) and run each one briefly (docs/FUZZING.md)
+#   make include-check  every include in src/ follows the room graph declared in CMakeLists.txt
 
 JOBS ?= $(shell nproc)
 BUILD_DIR ?= build
@@ -19,7 +20,7 @@ FUZZ_DIR ?= build-fuzz
 FUZZ_SECONDS ?= 20
 CMAKE_FLAGS ?=
 
-.PHONY: deps build build-asan build-tsan build-fuzz fuzz-smoke test run bench format format-check clean
+.PHONY: deps build build-asan build-tsan build-fuzz fuzz-smoke test run bench format format-check include-check clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -68,7 +69,11 @@ format:
 format-check:
 	@bash scripts/check-format.sh
 
-test: build build-asan build-tsan format-check fuzz-smoke
+# The room graph (CMakeLists.txt recserve_room declarations) checked against every include in src/.
+include-check:
+	@python3 scripts/check-includes.py
+
+test: include-check build build-asan build-tsan format-check fuzz-smoke
 	@bash scripts/run-tests.sh $(BUILD_DIR) $(ASAN_DIR) $(TSAN_DIR)
 
 run: build
