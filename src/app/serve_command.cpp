@@ -15,9 +15,7 @@
 #include "engine/live_state.h"
 #include "engine/model_manager.h"
 #include "engine/ranking_guard.h"
-#include "engine/recommendation_cache.h"
 #include "engine/recommender.h"
-#include "engine/redis_recommendation_cache.h"
 #include "engine/shadow_scorer.h"
 #include "engine/variant_lists.h"
 #include "http/api_service.h"
@@ -28,9 +26,12 @@
 #include "observe/exposure_log.h"
 #include "observe/metrics.h"
 #include "observe/process_metrics.h"
+#include "resilience/breaker_metrics.h"
 #include "resilience/fault_injector.h"
 #include "resilience/feature_flags.h"
 #include "store/failover_feature_store.h"
+#include "store/lru_recommendation_cache.h"
+#include "store/redis_recommendation_cache.h"
 #include "store/sqlite_feature_store.h"
 
 namespace recserve::app {
@@ -263,12 +264,12 @@ int RunServe(const ServeFlags& flags) {
     observe::ExportDataQualitySummary(registry, {});
   }
 
-  std::unique_ptr<engine::RecommendationCache> cache;
-  engine::RedisRecommendationCache* redis_cache_ptr = nullptr;  // for the reload's reconnect
+  std::unique_ptr<store::RecommendationCache> cache;
+  store::RedisRecommendationCache* redis_cache_ptr = nullptr;  // for the reload's reconnect
   auto cache_ttl_ms = milliseconds(static_cast<long long>(*cache_ttl * 1000));
   if (auto redis_url = EnvString("REDIS_URL")) {
     Status first_connect;
-    auto redis_cache = engine::RedisRecommendationCache::Create(
+    auto redis_cache = store::RedisRecommendationCache::Create(
         *redis_url,
         std::max(milliseconds(1), milliseconds(static_cast<long long>(*redis_timeout * 1000))),
         cache_ttl_ms, registry, faults->get(), &first_connect);
@@ -289,8 +290,8 @@ int RunServe(const ServeFlags& flags) {
     redis_cache_ptr = redis_cache->get();
     cache = std::move(redis_cache).value();
   } else if (*cache_size > 0) {
-    cache = std::make_unique<engine::LruRecommendationCache>(static_cast<size_t>(*cache_size),
-                                                             cache_ttl_ms);
+    cache = std::make_unique<store::LruRecommendationCache>(static_cast<size_t>(*cache_size),
+                                                            cache_ttl_ms);
   }
   engine::LiveState live(*live_limits, &registry);
   // Keeps /popular and /hot/trending fresh off the request path; destroyed (joined) before
@@ -338,8 +339,8 @@ int RunServe(const ServeFlags& flags) {
         std::max(milliseconds(1), milliseconds(static_cast<long long>(*redis_timeout * 1000)));
     Status first_connect;
     auto created = store::FailoverFeatureStore::Create(
-        failover_options, feature_store.get(), registry, engine::BreakerMetricsListener(registry),
-        faults->get(), &first_connect);
+        failover_options, feature_store.get(), registry,
+        resilience::BreakerMetricsListener(registry), faults->get(), &first_connect);
     if (!created.ok()) {
       spdlog::error("serve: FEATURE_REDIS_URL: {}", created.status().message());
       return 2;

@@ -36,7 +36,7 @@ EngineMetrics::EngineMetrics(observe::Registry& registry)
   for (const char* result : {"accepted", "rejected"}) events.WithLabels({result});
 }
 
-Recommender::Recommender(LiveState& live, ModelSlot& models, RecommendationCache* cache,
+Recommender::Recommender(LiveState& live, ModelSlot& models, store::RecommendationCache* cache,
                          observe::ExposureLog* exposure_log, EngineMetrics& metrics)
     : live_(live), models_(models), cache_(cache), exposure_log_(exposure_log), metrics_(metrics) {}
 
@@ -55,6 +55,20 @@ std::string_view Label(DegradationReason reason) {
 
 double NowSeconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::vector<ScoredItem> FromCached(const std::vector<store::CachedItem>& items) {
+  std::vector<ScoredItem> out;
+  out.reserve(items.size());
+  for (const auto& item : items) out.push_back({item.item_id, item.score});
+  return out;
+}
+
+std::vector<store::CachedItem> ToCached(const std::vector<ScoredItem>& items) {
+  std::vector<store::CachedItem> out;
+  out.reserve(items.size());
+  for (const auto& item : items) out.push_back({item.item_id, item.score});
+  return out;
 }
 
 // Appends items of `more` not yet in `out` until `out` has k items.
@@ -270,12 +284,12 @@ Result<RecommendationAnswer> Recommender::Recommend(const RequestContext& reques
   }
   std::string key;
   std::string_view cache_failure;  // why the cache could not be used, when it could not
-  RecommendationCache* cache = ctx.use_cache ? cache_ : nullptr;
+  store::RecommendationCache* cache = ctx.use_cache ? cache_ : nullptr;
   if (cache != nullptr) {
     // The variant and the flags that change the list are part of the key, so a toggled flag or
     // a moved allocation never serves a list computed under other settings.
-    key = RecommendationCacheKey(model->version() + "#" + ctx.cache_scope, user_id, kk,
-                                 live_.UserGeneration(user_id));
+    key = store::RecommendationCacheKey(model->version() + "#" + ctx.cache_scope, user_id, kk,
+                                        live_.UserGeneration(user_id));
     auto cached = cache->Lookup(key);
     if (!cached.ok()) {
       bool skipped = cached.status().code() == StatusCode::kFailedPrecondition;
@@ -284,9 +298,9 @@ Result<RecommendationAnswer> Recommender::Recommend(const RequestContext& reques
                               : Label(DegradationReason::kTimeoutRedis);
     } else if (*cached) {
       metrics_.cache_requests.WithLabels({"hit"}).Inc();
-      const CachedRecommendation& c = **cached;
-      RecommendationAnswer answer{c.items,  c.model_version,   ctx.variant,
-                                  c.source, c.degraded_reason, true};
+      const store::CachedRecommendation& c = **cached;
+      RecommendationAnswer answer{
+          FromCached(c.items), c.model_version, ctx.variant, c.source, c.degraded_reason, true};
       FinishPersonal(ctx, user_id, kk, answer);
       return answer;
     } else {
@@ -305,8 +319,9 @@ Result<RecommendationAnswer> Recommender::Recommend(const RequestContext& reques
   // cold-start answers: they are the live popular snapshot every cold user shares, so one entry
   // per unknown user id would only let unique ids fill the cache.
   if (cache != nullptr && answer.degraded_reason.empty() && answer.source != "popular") {
-    (void)cache->Store(key, std::make_shared<const CachedRecommendation>(CachedRecommendation{
-                                answer.items, answer.model_version, answer.source, ""}));
+    (void)cache->Store(
+        key, std::make_shared<const store::CachedRecommendation>(store::CachedRecommendation{
+                 ToCached(answer.items), answer.model_version, answer.source, ""}));
   }
   FinishPersonal(ctx, user_id, kk, answer);
   return answer;

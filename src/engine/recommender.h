@@ -17,7 +17,6 @@
 #include "core/status.h"
 #include "engine/live_state.h"
 #include "engine/ranking_guard.h"
-#include "engine/recommendation_cache.h"
 #include "engine/serving_model.h"
 #include "engine/shadow_scorer.h"
 #include "engine/variant_lists.h"
@@ -26,6 +25,7 @@
 #include "observe/metrics.h"
 #include "resilience/feature_flags.h"
 #include "store/feature_store.h"
+#include "store/recommendation_cache.h"
 
 namespace recserve::engine {
 
@@ -79,7 +79,7 @@ struct EngineMetrics {
 class Recommender {
  public:
   // `cache` and `exposure_log` may be null (disabled). Everything passed must outlive this.
-  Recommender(LiveState& live, ModelSlot& models, RecommendationCache* cache,
+  Recommender(LiveState& live, ModelSlot& models, store::RecommendationCache* cache,
               observe::ExposureLog* exposure_log, EngineMetrics& metrics);
   Recommender(const Recommender&) = delete;
   Recommender& operator=(const Recommender&) = delete;
@@ -184,7 +184,7 @@ class Recommender {
 
   LiveState& live_;
   ModelSlot& models_;
-  RecommendationCache* cache_;
+  store::RecommendationCache* cache_;
   observe::ExposureLog* exposure_log_;
   EngineMetrics& metrics_;
   store::FeatureStore* feature_store_ = nullptr;

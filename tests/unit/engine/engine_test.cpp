@@ -9,10 +9,10 @@
 
 #include "engine/live_state.h"
 #include "engine/ranking_guard.h"
-#include "engine/recommendation_cache.h"
 #include "engine/recommender.h"
 #include "engine/sliding_window.h"
 #include "resilience/fault_injector.h"
+#include "store/lru_recommendation_cache.h"
 
 namespace recserve::engine {
 namespace {
@@ -101,31 +101,6 @@ TEST(LiveState, RejectedBatchAppliesNothing) {
             StatusCode::kInvalidArgument);
 }
 
-TEST(LruCache, EvictsLeastRecentlyUsedAndExpires) {
-  auto now = std::chrono::steady_clock::time_point{};
-  // 16 shards with capacity 1 each: inserting many keys keeps at most 16.
-  LruRecommendationCache cache(16, std::chrono::milliseconds(1000), [&] { return now; });
-  auto value = std::make_shared<const CachedRecommendation>(
-      CachedRecommendation{{{"i", 1.0}}, "v1", "personalized", ""});
-  for (int i = 0; i < 100; ++i) ASSERT_TRUE(cache.Store("key" + std::to_string(i), value).ok());
-  EXPECT_LE(cache.size(), 16u);
-  ASSERT_TRUE(cache.Store("fresh", value).ok());
-  auto hit = cache.Lookup("fresh");
-  ASSERT_TRUE(hit.ok());
-  ASSERT_NE(*hit, nullptr);
-  EXPECT_EQ((*hit)->model_version, "v1");
-  EXPECT_EQ(*cache.Lookup("never-stored"), nullptr);
-  now += std::chrono::milliseconds(1001);
-  EXPECT_EQ(*cache.Lookup("fresh"), nullptr);  // expired
-}
-
-TEST(LruCache, KeyIncludesVersionUserKAndGeneration) {
-  EXPECT_NE(RecommendationCacheKey("v1", "u", 10, 0), RecommendationCacheKey("v2", "u", 10, 0));
-  EXPECT_NE(RecommendationCacheKey("v1", "u", 10, 0), RecommendationCacheKey("v1", "u", 11, 0));
-  EXPECT_NE(RecommendationCacheKey("v1", "u", 10, 0), RecommendationCacheKey("v1", "u", 10, 1));
-  EXPECT_NE(RecommendationCacheKey("v1", "u1", 0, 0), RecommendationCacheKey("v1", "u", 10, 0));
-}
-
 // What FakeModel's Recall hands to its Rank: the items it recalled, tagged with the recaller.
 struct FakeRecallState final : RecallState {
   const ServingModel* owner = nullptr;
@@ -191,7 +166,7 @@ struct EngineFixture : ::testing::Test {
   EngineMetrics metrics{registry};
   LiveState live;
   ModelSlot slot;
-  LruRecommendationCache cache{1000, std::chrono::milliseconds(60000)};
+  store::LruRecommendationCache cache{1000, std::chrono::milliseconds(60000)};
   Recommender recommender{live, slot, &cache, nullptr, metrics};
   RequestContext ctx{"req", "/recommendations/{user_id}"};
 };

@@ -16,13 +16,13 @@
 #include "core/hashing.h"
 #include "engine/live_state.h"
 #include "engine/model_manager.h"
-#include "engine/recommendation_cache.h"
 #include "engine/recommender.h"
 #include "engine/shadow_scorer.h"
 #include "engine/variant_lists.h"
 #include "lifecycle/experiments.h"
 #include "resilience/degradation_reason.h"
 #include "resilience/feature_flags.h"
+#include "store/lru_recommendation_cache.h"
 
 namespace recserve::engine {
 namespace {
@@ -465,7 +465,7 @@ struct ConfigurationFixture : ::testing::Test {
   EngineMetrics metrics{registry};
   LiveState live;
   ModelSlot slots;
-  LruRecommendationCache cache{1000, std::chrono::milliseconds(60000)};
+  store::LruRecommendationCache cache{1000, std::chrono::milliseconds(60000)};
   Recommender recommender{live, slots, &cache, nullptr, metrics};
   std::shared_ptr<RecordingModel> model = std::make_shared<RecordingModel>();
   RequestContext ctx{"req", "/recommendations/{user_id}"};
