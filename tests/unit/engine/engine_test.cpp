@@ -167,7 +167,7 @@ struct EngineFixture : ::testing::Test {
   LiveState live;
   ModelSlot slot;
   store::LruRecommendationCache cache{1000, std::chrono::milliseconds(60000)};
-  Recommender recommender{live, slot, &cache, nullptr, metrics};
+  Recommender recommender{{.live = live, .models = slot, .metrics = metrics, .cache = &cache}};
   RequestContext ctx{"req", "/recommendations/{user_id}"};
 };
 
@@ -287,27 +287,31 @@ class FallenBackFeatureStore final : public store::FeatureStore {
 TEST_F(EngineFixture, FeatureStoreFallbackMarksAnswersAndItsPopularListFillsTheGap) {
   EXPECT_EQ(recommender.feature_store_backend(), "none");
   FallenBackFeatureStore features;
-  recommender.SetFeatureStore(&features);
-  EXPECT_EQ(recommender.feature_store_backend(), "sqlite");
-  ASSERT_TRUE(recommender.IngestEvents({MakeEvent("x", "hot")}, kNow).ok());
+  Recommender with_store{{.live = live,
+                          .models = slot,
+                          .metrics = metrics,
+                          .cache = &cache,
+                          .feature_store = &features}};
+  EXPECT_EQ(with_store.feature_store_backend(), "sqlite");
+  ASSERT_TRUE(with_store.IngestEvents({MakeEvent("x", "hot")}, kNow).ok());
   live.RebuildLists(kNow);
   // No model: live events first, then the feature store's list.
-  auto popular = recommender.Popular(5);
+  auto popular = with_store.Popular(5);
   ASSERT_TRUE(popular.ok());
   ASSERT_EQ(popular->size(), 3u);
   EXPECT_EQ((*popular)[0].item_id, "hot");
   EXPECT_EQ((*popular)[1].item_id, "f1");
   EXPECT_EQ((*popular)[2].item_id, "p1");
   // With a model, its list fills what is still missing (p1 only once).
-  recommender.SetPrimaryModel(std::make_shared<FakeModel>("v1"));
-  popular = recommender.Popular(5);
+  with_store.SetPrimaryModel(std::make_shared<FakeModel>("v1"));
+  popular = with_store.Popular(5);
   ASSERT_EQ(popular->size(), 5u);
   EXPECT_EQ((*popular)[3].item_id, "p2");
   EXPECT_EQ((*popular)[4].item_id, "p3");
 
   // The stored history still counts ("e" is seen), and the answer says it came without Redis.
   for (int i = 0; i < 2; ++i) {
-    auto answer = recommender.Recommend(ctx, "u1", 3);
+    auto answer = with_store.Recommend(ctx, "u1", 3);
     ASSERT_TRUE(answer.ok());
     EXPECT_EQ(answer->source, "personalized");
     EXPECT_EQ(answer->degraded_reason, "timeout:redis");
@@ -315,7 +319,7 @@ TEST_F(EngineFixture, FeatureStoreFallbackMarksAnswersAndItsPopularListFillsTheG
     ASSERT_EQ(answer->items.size(), 3u);
     EXPECT_EQ(answer->items[0].item_id, "d");
   }
-  auto cold = recommender.Recommend(ctx, "stranger", 2);
+  auto cold = with_store.Recommend(ctx, "stranger", 2);
   EXPECT_EQ(cold->source, "popular");
   EXPECT_EQ(cold->degraded_reason, "timeout:redis");
   EXPECT_EQ(cold->items[0].item_id, "hot");
@@ -344,8 +348,8 @@ TEST_F(EngineFixture, SlowRankerTimesOutToRecallOrderThenBreakerOpens) {
   RankingGuard guard(options, registry, &faults);
   LiveState fresh_live;
   ModelSlot fresh_slot;
-  Recommender uncached{fresh_live, fresh_slot, nullptr, nullptr, metrics};
-  uncached.SetRankingGuard(&guard);
+  Recommender uncached{
+      {.live = fresh_live, .models = fresh_slot, .metrics = metrics, .ranking_guard = &guard}};
   uncached.SetPrimaryModel(std::make_shared<FakeModel>("v1"));
   for (int i = 0; i < 3; ++i) {
     auto answer = uncached.Recommend(ctx, "u1", 3);
@@ -372,9 +376,9 @@ TEST_F(EngineFixture, FastRankerThroughTheGuardIsUsed) {
   RankingGuardOptions options;
   options.timeout = std::chrono::seconds(10);
   RankingGuard guard(options, registry, nullptr);
-  recommender.SetRankingGuard(&guard);
-  recommender.SetPrimaryModel(std::make_shared<FakeModel>("v1"));
-  auto answer = recommender.Recommend(ctx, "u1", 3);
+  Recommender guarded{{.live = live, .models = slot, .metrics = metrics, .ranking_guard = &guard}};
+  guarded.SetPrimaryModel(std::make_shared<FakeModel>("v1"));
+  auto answer = guarded.Recommend(ctx, "u1", 3);
   ASSERT_TRUE(answer.ok());
   EXPECT_EQ(answer->degraded_reason, "");
   EXPECT_EQ(answer->items[0].item_id, "e");  // the ranker's order
@@ -404,23 +408,14 @@ TEST_F(EngineFixture, RankedRequestRecallsOnceWithTheRequestsRecallOptions) {
   RankingGuard guard(options, registry, nullptr);
   LiveState fresh_live;
   ModelSlot fresh_slot;
-  Recommender guarded{fresh_live, fresh_slot, nullptr, nullptr, metrics};
-  guarded.SetRankingGuard(&guard);
+  Recommender guarded{
+      {.live = fresh_live, .models = fresh_slot, .metrics = metrics, .ranking_guard = &guard}};
   guarded.SetPrimaryModel(model);
   auto answer = guarded.Recommend(ctx, "u2", 3);
   ASSERT_TRUE(answer.ok());
   EXPECT_EQ(answer->degraded_reason, "");
   EXPECT_EQ(answer->items[0].item_id, "e");
   EXPECT_EQ(model->recalls.load(), 2);
-}
-
-TEST_F(EngineFixture, CandidatesFromAnotherModelAreRefusedByRank) {
-  FakeModel a("v1"), b("v2");
-  RecommendationQuery query;
-  auto recalled = a.Recall(query);
-  ASSERT_TRUE(recalled.ok());
-  EXPECT_TRUE(a.Rank(query, *recalled).ok());
-  EXPECT_EQ(b.Rank(query, *recalled).status().code(), StatusCode::kInvalidArgument);
 }
 
 }  // namespace
