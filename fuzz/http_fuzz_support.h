@@ -97,8 +97,7 @@ inline Rejection RejectionFor(const boost::beast::error_code& ec) {
 // store or sockets; a target adds its ApiService.
 struct EngineStack {
   EngineStack()
-      : metrics(registry),
-        recommender(live, slots, /*cache=*/nullptr, /*exposure_log=*/nullptr, metrics) {}
+      : metrics(registry), recommender({.live = live, .models = slots, .metrics = metrics}) {}
 
   observe::Registry registry;
   engine::LiveState live;

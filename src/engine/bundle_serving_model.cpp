@@ -1,6 +1,8 @@
 #include "engine/bundle_serving_model.h"
 
 #include <algorithm>
+#include <cmath>
+#include <string>
 
 #include "lifecycle/path_safety.h"
 
@@ -13,6 +15,29 @@ Status InBundle(const std::filesystem::path& dir, const Status& status) {
 }
 
 }  // namespace
+
+Status CheckSmokeAnswer(const std::vector<models::ScoredItem>& answer, size_t num_items) {
+  if (answer.empty() && num_items > 1) {
+    return FailedPrecondition("smoke test: the model recommends nothing for a one-item history");
+  }
+  if (answer.size() > kSmokeProbeK) {
+    return FailedPrecondition("smoke test: the model answers more items than asked for");
+  }
+  for (size_t i = 0; i < answer.size(); ++i) {
+    const models::ScoredItem& item = answer[i];
+    if (item.item >= num_items) {
+      return FailedPrecondition("smoke test: item index " + std::to_string(item.item) +
+                                " is outside the catalogue of " + std::to_string(num_items));
+    }
+    if (!std::isfinite(item.score)) {
+      return FailedPrecondition("smoke test: a score is not a finite number");
+    }
+    if (i > 0 && item.score > answer[i - 1].score) {
+      return FailedPrecondition("smoke test: scores are not in descending order");
+    }
+  }
+  return Status::Ok();
+}
 
 Result<std::shared_ptr<const BundleServingModel>> BundleServingModel::Load(
     const std::filesystem::path& dir) {
@@ -33,11 +58,13 @@ Result<std::shared_ptr<const BundleServingModel>> BundleServingModel::Load(
   if (model->num_items() == 0) {
     return InBundle(dir, FailedPrecondition("the model has an empty item vocabulary"));
   }
-  // Smoke test: one cold-start request through recall and (when present) the ranker.
+  // Smoke test: one request through recall and (when present) the ranker, and its answer
+  // checked: a bundle that loads but cannot answer sensibly is refused before it serves.
   models::UserQuery probe;
   probe.items.push_back(0);
   probe.timestamps.push_back(0);
-  (void)model->Recommend(probe, 1);
+  Status smoke = CheckSmokeAnswer(model->Recommend(probe, kSmokeProbeK), model->num_items());
+  if (!smoke.ok()) return InBundle(dir, smoke);
   return std::shared_ptr<const BundleServingModel>(new BundleServingModel(
       bundle.dir, bundle.manifest.metadata.model_version, std::move(model).value()));
 }

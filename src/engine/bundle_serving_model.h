@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/status.h"
 #include "engine/serving_model.h"
@@ -60,6 +61,14 @@ class BundleServingModel final : public ServingModel {
   std::string version_;
   models::RecommenderModel model_;
 };
+
+// The smoke test's verdict on the model's answer to its probe (a request with one history item,
+// catalogue index 0, for up to kSmokeProbeK items from a catalogue of `num_items`): OK when
+// the answer is what a working model gives — at least one item whenever the catalogue has an
+// item besides the probe's, every index inside the catalogue, every score finite, best first.
+// FailedPrecondition naming the first problem otherwise (the bundle is then refused).
+inline constexpr size_t kSmokeProbeK = 10;
+Status CheckSmokeAnswer(const std::vector<models::ScoredItem>& answer, size_t num_items);
 
 // The bundle a fresh start serves: `<model_dir>/current`, confined to `model_dir`
 // (lifecycle::ResolveCurrentBundle: NotFound when missing, InvalidArgument when it escapes).

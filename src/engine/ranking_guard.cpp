@@ -1,20 +1,8 @@
 #include "engine/ranking_guard.h"
 
-namespace recserve::engine {
+#include "resilience/breaker_metrics.h"
 
-resilience::BreakerTransitionListener BreakerMetricsListener(observe::Registry& registry) {
-  auto& state =
-      registry.AddGauge("circuit_breaker_state",
-                        "Circuit breaker state: 0 closed, 1 open, 2 half-open.", {"dependency"});
-  auto& transitions =
-      registry.AddCounter("circuit_breaker_transitions_total",
-                          "Circuit breaker transitions by target state.", {"dependency", "to"});
-  return [&state, &transitions](std::string_view dependency, resilience::BreakerState,
-                                resilience::BreakerState to) {
-    state.WithLabels({dependency}).Set(static_cast<double>(static_cast<int>(to)));
-    transitions.WithLabels({dependency, resilience::BreakerStateName(to)}).Inc();
-  };
-}
+namespace recserve::engine {
 
 RankingGuard::RankingGuard(RankingGuardOptions options, observe::Registry& registry,
                            resilience::FaultInjector* faults)
@@ -29,7 +17,8 @@ RankingGuard::RankingGuard(RankingGuardOptions options, observe::Registry& regis
                resilience::LoggingBreakerListener(
                    "Ranking keeps failing or timing out (RANKING_TIMEOUT): serving recall order "
                    "without the ranker until a probe succeeds",
-                   "Ranking answers again: the ranker is back", BreakerMetricsListener(registry))),
+                   "Ranking answers again: the ranker is back",
+                   resilience::BreakerMetricsListener(registry))),
       executor_("ranking", options.threads, options.queue_capacity) {
   // Export the closed state from the start, so dashboards see the series before any transition.
   registry.AddGauge("circuit_breaker_state", "", {"dependency"}).WithLabels({"ranker"}).Set(0);

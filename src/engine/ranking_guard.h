@@ -38,11 +38,6 @@ struct GuardedRanking {
   RankingFailure failure = RankingFailure::kNone;
 };
 
-// Exports circuit_breaker_state{dependency} and circuit_breaker_transitions_total{dependency,to}
-// for `breaker` transitions; returns the listener to give the breaker. The families are
-// registered once per registry (shared by every dependency).
-resilience::BreakerTransitionListener BreakerMetricsListener(observe::Registry& registry);
-
 class RankingGuard {
  public:
   // `faults` may be null (no injection); it and `registry` must outlive this object.

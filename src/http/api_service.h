@@ -1,8 +1,13 @@
 #pragma once
 // The HTTP API of `recserve serve` (docs/API.md): routes, query/body decoding, JSON responses,
 // request ids and the per-request metrics. Recommendation logic lives in engine::Recommender;
-// this file only translates between the wire and the engine. Every error is a Status mapped to
+// this class only translates between the wire and the engine. Every error is a Status mapped to
 // one HTTP status by HttpStatusFor().
+//
+// One class, its routes in one file per group: api_service.cpp (the route table, dispatch, the
+// exception boundary, metrics), api_recommendation_routes.cpp (user traffic),
+// api_events_route.cpp, api_health_routes.cpp, api_admin_routes.cpp; api_replies.h holds the
+// reply helpers they share.
 
 #include <map>
 #include <memory>
@@ -13,6 +18,7 @@
 
 #include "engine/model_manager.h"
 #include "engine/recommender.h"
+#include "http/api_request_metrics.h"
 #include "http/load_shedder.h"
 #include "http/router.h"
 #include "http/server.h"
@@ -128,8 +134,7 @@ class ApiService final : public RequestHandler {
   resilience::KeyedRateLimiter admin_failures_;                   // per client address
   std::unique_ptr<resilience::KeyedRateLimiter> events_limiter_;  // null: no limit
   Router<Handler> router_;
-  observe::Family<observe::Counter>& requests_;
-  observe::Family<observe::Histogram>& latency_;
+  ApiRequestMetrics request_metrics_;
   observe::Gauge& in_flight_;
   observe::Family<observe::Counter>& auth_failures_;
   observe::Family<observe::Counter>& events_refused_;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -102,8 +103,8 @@ TEST_F(BundleFixture, LoadsCurrentAndAnswersLikeTheModel) {
   EngineMetrics metrics{registry};
   LiveState live;
   ModelSlot slot;
-  Recommender recommender{live, slot, nullptr, nullptr, metrics};
-  recommender.SetFeatureStore(&store);
+  Recommender recommender{
+      {.live = live, .models = slot, .metrics = metrics, .feature_store = &store}};
   recommender.SetPrimaryModel(*bundle);
 
   auto answer = recommender.Recommend({"r", "/recommendations/{user_id}"}, "user3", 10);
@@ -215,6 +216,43 @@ TEST_F(BundleFixture, RefusesACorruptedBundle) {
   ASSERT_FALSE(bundle.ok());
   EXPECT_EQ(bundle.status().code(), StatusCode::kDataLoss);
   EXPECT_NE(bundle.status().message().find(copy.string()), std::string::npos);
+}
+
+// The contract the engine relies on to recall once and rank those exact candidates: a bundle
+// ranks only what it recalled itself, never another bundle's candidates (even of the same files).
+TEST_F(BundleFixture, RankRefusesCandidatesRecalledByAnotherBundle) {
+  auto a = LoadCurrentBundle(root_ / "models");
+  auto b = LoadCurrentBundle(root_ / "models");
+  ASSERT_TRUE(a.ok() && b.ok());
+  RecommendationQuery query;
+  query.user_id = "user3";
+  query.k = 5;
+  auto recalled = (*a)->Recall(query);
+  ASSERT_TRUE(recalled.ok()) << recalled.status().message();
+  ASSERT_FALSE(recalled->items.empty());
+  auto ranked = (*a)->Rank(query, *recalled);
+  ASSERT_TRUE(ranked.ok()) << ranked.status().message();
+  EXPECT_EQ(ranked->size(), recalled->items.size());  // a reordering of the same candidates
+  EXPECT_EQ((*b)->Rank(query, *recalled).status().code(), StatusCode::kInvalidArgument);
+  RecalledCandidates stateless{recalled->items, nullptr};
+  EXPECT_EQ((*a)->Rank(query, stateless).status().code(), StatusCode::kInvalidArgument);
+}
+
+// The load-time smoke test refuses answers no working model gives: nothing for a catalogue
+// with other items, an index outside the catalogue, a score that is not a number, a list that is
+// not best first.
+TEST(SmokeTest, RefusesAnswersNoWorkingModelGives) {
+  using Items = std::vector<models::ScoredItem>;
+  EXPECT_TRUE(CheckSmokeAnswer(Items{{3, 0.9f}, {1, 0.5f}, {2, 0.5f}}, 40).ok());
+  EXPECT_TRUE(CheckSmokeAnswer(Items{}, 1).ok());  // only the probe's own item exists
+  EXPECT_EQ(CheckSmokeAnswer(Items{}, 40).code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(CheckSmokeAnswer(Items{{40, 0.9f}}, 40).code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(CheckSmokeAnswer(Items{{1, std::nanf("")}}, 40).code(),
+            StatusCode::kFailedPrecondition);
+  EXPECT_EQ(CheckSmokeAnswer(Items{{1, 0.1f}, {2, 0.9f}}, 40).code(),
+            StatusCode::kFailedPrecondition);
+  EXPECT_EQ(CheckSmokeAnswer(Items(kSmokeProbeK + 1, {1, 0.5f}), 40).code(),
+            StatusCode::kFailedPrecondition);
 }
 
 TEST_F(BundleFixture, MissingCurrentIsNotFound) {

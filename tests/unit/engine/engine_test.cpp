@@ -9,10 +9,10 @@
 
 #include "engine/live_state.h"
 #include "engine/ranking_guard.h"
-#include "engine/recommendation_cache.h"
 #include "engine/recommender.h"
 #include "engine/sliding_window.h"
 #include "resilience/fault_injector.h"
+#include "store/lru_recommendation_cache.h"
 
 namespace recserve::engine {
 namespace {
@@ -101,31 +101,6 @@ TEST(LiveState, RejectedBatchAppliesNothing) {
             StatusCode::kInvalidArgument);
 }
 
-TEST(LruCache, EvictsLeastRecentlyUsedAndExpires) {
-  auto now = std::chrono::steady_clock::time_point{};
-  // 16 shards with capacity 1 each: inserting many keys keeps at most 16.
-  LruRecommendationCache cache(16, std::chrono::milliseconds(1000), [&] { return now; });
-  auto value = std::make_shared<const CachedRecommendation>(
-      CachedRecommendation{{{"i", 1.0}}, "v1", "personalized", ""});
-  for (int i = 0; i < 100; ++i) ASSERT_TRUE(cache.Store("key" + std::to_string(i), value).ok());
-  EXPECT_LE(cache.size(), 16u);
-  ASSERT_TRUE(cache.Store("fresh", value).ok());
-  auto hit = cache.Lookup("fresh");
-  ASSERT_TRUE(hit.ok());
-  ASSERT_NE(*hit, nullptr);
-  EXPECT_EQ((*hit)->model_version, "v1");
-  EXPECT_EQ(*cache.Lookup("never-stored"), nullptr);
-  now += std::chrono::milliseconds(1001);
-  EXPECT_EQ(*cache.Lookup("fresh"), nullptr);  // expired
-}
-
-TEST(LruCache, KeyIncludesVersionUserKAndGeneration) {
-  EXPECT_NE(RecommendationCacheKey("v1", "u", 10, 0), RecommendationCacheKey("v2", "u", 10, 0));
-  EXPECT_NE(RecommendationCacheKey("v1", "u", 10, 0), RecommendationCacheKey("v1", "u", 11, 0));
-  EXPECT_NE(RecommendationCacheKey("v1", "u", 10, 0), RecommendationCacheKey("v1", "u", 10, 1));
-  EXPECT_NE(RecommendationCacheKey("v1", "u1", 0, 0), RecommendationCacheKey("v1", "u", 10, 0));
-}
-
 // What FakeModel's Recall hands to its Rank: the items it recalled, tagged with the recaller.
 struct FakeRecallState final : RecallState {
   const ServingModel* owner = nullptr;
@@ -191,8 +166,8 @@ struct EngineFixture : ::testing::Test {
   EngineMetrics metrics{registry};
   LiveState live;
   ModelSlot slot;
-  LruRecommendationCache cache{1000, std::chrono::milliseconds(60000)};
-  Recommender recommender{live, slot, &cache, nullptr, metrics};
+  store::LruRecommendationCache cache{1000, std::chrono::milliseconds(60000)};
+  Recommender recommender{{.live = live, .models = slot, .metrics = metrics, .cache = &cache}};
   RequestContext ctx{"req", "/recommendations/{user_id}"};
 };
 
@@ -312,27 +287,31 @@ class FallenBackFeatureStore final : public store::FeatureStore {
 TEST_F(EngineFixture, FeatureStoreFallbackMarksAnswersAndItsPopularListFillsTheGap) {
   EXPECT_EQ(recommender.feature_store_backend(), "none");
   FallenBackFeatureStore features;
-  recommender.SetFeatureStore(&features);
-  EXPECT_EQ(recommender.feature_store_backend(), "sqlite");
-  ASSERT_TRUE(recommender.IngestEvents({MakeEvent("x", "hot")}, kNow).ok());
+  Recommender with_store{{.live = live,
+                          .models = slot,
+                          .metrics = metrics,
+                          .cache = &cache,
+                          .feature_store = &features}};
+  EXPECT_EQ(with_store.feature_store_backend(), "sqlite");
+  ASSERT_TRUE(with_store.IngestEvents({MakeEvent("x", "hot")}, kNow).ok());
   live.RebuildLists(kNow);
   // No model: live events first, then the feature store's list.
-  auto popular = recommender.Popular(5);
+  auto popular = with_store.Popular(5);
   ASSERT_TRUE(popular.ok());
   ASSERT_EQ(popular->size(), 3u);
   EXPECT_EQ((*popular)[0].item_id, "hot");
   EXPECT_EQ((*popular)[1].item_id, "f1");
   EXPECT_EQ((*popular)[2].item_id, "p1");
   // With a model, its list fills what is still missing (p1 only once).
-  recommender.SetPrimaryModel(std::make_shared<FakeModel>("v1"));
-  popular = recommender.Popular(5);
+  with_store.SetPrimaryModel(std::make_shared<FakeModel>("v1"));
+  popular = with_store.Popular(5);
   ASSERT_EQ(popular->size(), 5u);
   EXPECT_EQ((*popular)[3].item_id, "p2");
   EXPECT_EQ((*popular)[4].item_id, "p3");
 
   // The stored history still counts ("e" is seen), and the answer says it came without Redis.
   for (int i = 0; i < 2; ++i) {
-    auto answer = recommender.Recommend(ctx, "u1", 3);
+    auto answer = with_store.Recommend(ctx, "u1", 3);
     ASSERT_TRUE(answer.ok());
     EXPECT_EQ(answer->source, "personalized");
     EXPECT_EQ(answer->degraded_reason, "timeout:redis");
@@ -340,7 +319,7 @@ TEST_F(EngineFixture, FeatureStoreFallbackMarksAnswersAndItsPopularListFillsTheG
     ASSERT_EQ(answer->items.size(), 3u);
     EXPECT_EQ(answer->items[0].item_id, "d");
   }
-  auto cold = recommender.Recommend(ctx, "stranger", 2);
+  auto cold = with_store.Recommend(ctx, "stranger", 2);
   EXPECT_EQ(cold->source, "popular");
   EXPECT_EQ(cold->degraded_reason, "timeout:redis");
   EXPECT_EQ(cold->items[0].item_id, "hot");
@@ -369,8 +348,8 @@ TEST_F(EngineFixture, SlowRankerTimesOutToRecallOrderThenBreakerOpens) {
   RankingGuard guard(options, registry, &faults);
   LiveState fresh_live;
   ModelSlot fresh_slot;
-  Recommender uncached{fresh_live, fresh_slot, nullptr, nullptr, metrics};
-  uncached.SetRankingGuard(&guard);
+  Recommender uncached{
+      {.live = fresh_live, .models = fresh_slot, .metrics = metrics, .ranking_guard = &guard}};
   uncached.SetPrimaryModel(std::make_shared<FakeModel>("v1"));
   for (int i = 0; i < 3; ++i) {
     auto answer = uncached.Recommend(ctx, "u1", 3);
@@ -397,9 +376,9 @@ TEST_F(EngineFixture, FastRankerThroughTheGuardIsUsed) {
   RankingGuardOptions options;
   options.timeout = std::chrono::seconds(10);
   RankingGuard guard(options, registry, nullptr);
-  recommender.SetRankingGuard(&guard);
-  recommender.SetPrimaryModel(std::make_shared<FakeModel>("v1"));
-  auto answer = recommender.Recommend(ctx, "u1", 3);
+  Recommender guarded{{.live = live, .models = slot, .metrics = metrics, .ranking_guard = &guard}};
+  guarded.SetPrimaryModel(std::make_shared<FakeModel>("v1"));
+  auto answer = guarded.Recommend(ctx, "u1", 3);
   ASSERT_TRUE(answer.ok());
   EXPECT_EQ(answer->degraded_reason, "");
   EXPECT_EQ(answer->items[0].item_id, "e");  // the ranker's order
@@ -429,23 +408,14 @@ TEST_F(EngineFixture, RankedRequestRecallsOnceWithTheRequestsRecallOptions) {
   RankingGuard guard(options, registry, nullptr);
   LiveState fresh_live;
   ModelSlot fresh_slot;
-  Recommender guarded{fresh_live, fresh_slot, nullptr, nullptr, metrics};
-  guarded.SetRankingGuard(&guard);
+  Recommender guarded{
+      {.live = fresh_live, .models = fresh_slot, .metrics = metrics, .ranking_guard = &guard}};
   guarded.SetPrimaryModel(model);
   auto answer = guarded.Recommend(ctx, "u2", 3);
   ASSERT_TRUE(answer.ok());
   EXPECT_EQ(answer->degraded_reason, "");
   EXPECT_EQ(answer->items[0].item_id, "e");
   EXPECT_EQ(model->recalls.load(), 2);
-}
-
-TEST_F(EngineFixture, CandidatesFromAnotherModelAreRefusedByRank) {
-  FakeModel a("v1"), b("v2");
-  RecommendationQuery query;
-  auto recalled = a.Recall(query);
-  ASSERT_TRUE(recalled.ok());
-  EXPECT_TRUE(a.Rank(query, *recalled).ok());
-  EXPECT_EQ(b.Rank(query, *recalled).status().code(), StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -16,13 +16,13 @@
 #include "core/hashing.h"
 #include "engine/live_state.h"
 #include "engine/model_manager.h"
-#include "engine/recommendation_cache.h"
 #include "engine/recommender.h"
 #include "engine/shadow_scorer.h"
 #include "engine/variant_lists.h"
 #include "lifecycle/experiments.h"
 #include "resilience/degradation_reason.h"
 #include "resilience/feature_flags.h"
+#include "store/lru_recommendation_cache.h"
 
 namespace recserve::engine {
 namespace {
@@ -335,20 +335,29 @@ struct ShadowFixture : ::testing::Test {
   LiveState live;
   ModelSlot slots;
   VariantLists lists{registry, 1000};
-  Recommender recommender{live, slots, nullptr, nullptr, metrics};
   double rollout = 1.0;
-  std::unique_ptr<ShadowScorer> scorer;
+  // The shadow scorings, as the HTTP layer's request metrics would count them.
+  observe::Family<observe::Counter>& shadow_requests =
+      registry.AddCounter("shadow_requests", "", {"endpoint", "status"});
+  Recommender recommender{{
+      .live = live,
+      .models = slots,
+      .metrics = metrics,
+      .variant_lists = &lists,
+      .shadow_scorer = std::make_unique<ShadowScorer>(ShadowOptions{}, registry),
+      .shadow_rollout = [this] { return rollout; },
+      .shadow_requests =
+          [this](std::string_view endpoint, std::string_view status, double) {
+            shadow_requests.WithLabels({endpoint, status}).Inc();
+          },
+  }};
 
   void SetUp() override {
-    scorer = std::make_unique<ShadowScorer>(ShadowOptions{}, registry);
-    recommender.SetShadowScorer(scorer.get(), [this] { return rollout; });
-    recommender.SetVariantLists(&lists);
     slots.ReplacePrimary(std::make_shared<VersionedModel>("p"));
     slots.LoadShadow(std::make_shared<VersionedModel>("s"));
   }
-  void TearDown() override { scorer.reset(); }  // before the recommender it calls back into
   double Shadowed(const char* status) {
-    return metrics.requests.WithLabels({"/recommendations/{user_id}", status, "shadow"}).Value();
+    return shadow_requests.WithLabels({"/recommendations/{user_id}", status}).Value();
   }
   // Waits (bounded) until the shadow worker has scored `n` requests.
   void AwaitShadowed(double n) {
@@ -455,6 +464,16 @@ struct ConfigurationFixture : ::testing::Test {
     slots.ReplacePrimary(model);
   }
   void TearDown() override { fs::remove_all(dir); }
+  // A recommender over the fixture's slots and cache that reads `flags` and `experiments`.
+  std::unique_ptr<Recommender> Configured(resilience::FeatureFlagsHolder* flags,
+                                          lifecycle::ExperimentsHolder* experiments) {
+    return std::make_unique<Recommender>(RecommenderDependencies{.live = live,
+                                                                 .models = slots,
+                                                                 .metrics = metrics,
+                                                                 .cache = &cache,
+                                                                 .flags = flags,
+                                                                 .experiments = experiments});
+  }
   fs::path Write(const std::string& name, const std::string& text) {
     std::ofstream(dir / name) << text;
     return dir / name;
@@ -465,8 +484,7 @@ struct ConfigurationFixture : ::testing::Test {
   EngineMetrics metrics{registry};
   LiveState live;
   ModelSlot slots;
-  LruRecommendationCache cache{1000, std::chrono::milliseconds(60000)};
-  Recommender recommender{live, slots, &cache, nullptr, metrics};
+  store::LruRecommendationCache cache{1000, std::chrono::milliseconds(60000)};
   std::shared_ptr<RecordingModel> model = std::make_shared<RecordingModel>();
   RequestContext ctx{"req", "/recommendations/{user_id}"};
 };
@@ -485,8 +503,8 @@ TEST_F(ConfigurationFixture, VariantParametersReachTheModelAndTheAnswer) {
           ranker: false
 )"));
   ASSERT_TRUE(experiments.ok()) << experiments.status().ToString();
-  recommender.SetConfiguration(nullptr, experiments->get());
-  auto answer = recommender.Recommend(ctx, "u1", 3);
+  auto recommender = Configured(nullptr, experiments->get());
+  auto answer = recommender->Recommend(ctx, "u1", 3);
   ASSERT_TRUE(answer.ok());
   EXPECT_EQ(answer->variant, "cands:big");
   EXPECT_EQ(model->last_recall().candidates, 400u);
@@ -502,8 +520,8 @@ TEST_F(ConfigurationFixture, FlagsTurnOffRankerCacheAndChannelsAndReloadTurnsThe
   auto path = Write("flags.yaml", "ranker: off\ncache: off\nrecall_channels:\n  trending: off\n");
   auto flags = resilience::OpenFeatureFlags(path);
   ASSERT_TRUE(flags.ok()) << flags.status().ToString();
-  recommender.SetConfiguration(flags->get(), nullptr);
-  auto off = recommender.Recommend(ctx, "u1", 3);
+  auto recommender = Configured(flags->get(), nullptr);
+  auto off = recommender->Recommend(ctx, "u1", 3);
   ASSERT_TRUE(off.ok());
   EXPECT_EQ(off->degraded_reason,
             resilience::DegradationReasonLabel(
@@ -522,7 +540,7 @@ TEST_F(ConfigurationFixture, FlagsTurnOffRankerCacheAndChannelsAndReloadTurnsThe
 
   Write("flags.yaml", "ranker: on\n");
   ASSERT_TRUE((*flags)->Reload().ok());
-  auto on = recommender.Recommend(ctx, "u1", 3);
+  auto on = recommender->Recommend(ctx, "u1", 3);
   ASSERT_TRUE(on.ok());
   EXPECT_TRUE(on->degraded_reason.empty());
   EXPECT_EQ(on->items[0].item_id, "c");  // ranked (reversed)

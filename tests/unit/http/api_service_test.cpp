@@ -21,7 +21,7 @@ struct ApiFixture : ::testing::Test {
   engine::EngineMetrics metrics{registry};
   engine::LiveState live;
   engine::ModelSlot slot;
-  engine::Recommender recommender{live, slot, nullptr, nullptr, metrics};
+  engine::Recommender recommender{{.live = live, .models = slot, .metrics = metrics}};
   engine::ModelManager manager{
       engine::ModelManagerOptions{"/nonexistent-models", std::chrono::milliseconds(0)}, slot,
       [](const std::filesystem::path&) -> Result<std::shared_ptr<const engine::ServingModel>> {

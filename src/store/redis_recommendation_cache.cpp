@@ -1,11 +1,11 @@
-#include "engine/redis_recommendation_cache.h"
-#include "core/json_text.h"
+#include "store/redis_recommendation_cache.h"
 
 #include <nlohmann/json.hpp>
 
-#include "engine/ranking_guard.h"
+#include "core/json_text.h"
+#include "resilience/breaker_metrics.h"
 
-namespace recserve::engine {
+namespace recserve::store {
 
 namespace {
 
@@ -53,7 +53,7 @@ resilience::CircuitBreakerOptions CacheBreakerOptions() {
 
 }  // namespace
 
-RedisRecommendationCache::RedisRecommendationCache(store::RedisEndpoint endpoint,
+RedisRecommendationCache::RedisRecommendationCache(RedisEndpoint endpoint,
                                                    std::chrono::milliseconds timeout,
                                                    std::chrono::milliseconds ttl,
                                                    observe::Registry& registry,
@@ -69,14 +69,14 @@ RedisRecommendationCache::RedisRecommendationCache(store::RedisEndpoint endpoint
                    "Redis connection failed: recommendation cache calls keep failing; serving "
                    "without the cache until a probe succeeds",
                    "Redis connection restored: recommendation cache enabled again",
-                   BreakerMetricsListener(registry))) {
+                   resilience::BreakerMetricsListener(registry))) {
   registry.AddGauge("circuit_breaker_state", "", {"dependency"}).WithLabels({"cache"}).Set(0);
 }
 
 Result<std::unique_ptr<RedisRecommendationCache>> RedisRecommendationCache::Create(
     const std::string& url, std::chrono::milliseconds timeout, std::chrono::milliseconds ttl,
     observe::Registry& registry, resilience::FaultInjector* faults, Status* first_connect) {
-  auto endpoint = store::RedisEndpoint::Parse(url);
+  auto endpoint = RedisEndpoint::Parse(url);
   if (!endpoint.ok()) return endpoint.status();
   std::unique_ptr<RedisRecommendationCache> cache(
       new RedisRecommendationCache(*endpoint, timeout, ttl, registry, faults));
@@ -86,7 +86,7 @@ Result<std::unique_ptr<RedisRecommendationCache>> RedisRecommendationCache::Crea
 }
 
 Status RedisRecommendationCache::Reconnect() {
-  auto client = store::RedisClient::Connect(endpoint_, {timeout_, timeout_});
+  auto client = RedisClient::Connect(endpoint_, {timeout_, timeout_});
   {
     std::lock_guard lock(mu_);
     if (!client.ok()) {
@@ -107,8 +107,7 @@ bool RedisRecommendationCache::available() {
   return client_ != nullptr && client_->usable();
 }
 
-Result<store::RedisReply> RedisRecommendationCache::Call(
-    const std::vector<std::string_view>& args) {
+Result<RedisReply> RedisRecommendationCache::Call(const std::vector<std::string_view>& args) {
   resilience::CircuitBreaker::Permit permit = breaker_.TryAcquire();
   if (!permit) return FailedPrecondition("cache breaker open");
   if (faults_ != nullptr) {
@@ -120,7 +119,7 @@ Result<store::RedisReply> RedisRecommendationCache::Call(
   }
   std::lock_guard lock(mu_);
   if (client_ == nullptr || !client_->usable()) {
-    auto client = store::RedisClient::Connect(endpoint_, {timeout_, timeout_});
+    auto client = RedisClient::Connect(endpoint_, {timeout_, timeout_});
     if (!client.ok()) return client.status();  // the dropped permit records the failure
     client_ = std::move(client).value();
   }
@@ -140,10 +139,10 @@ Result<std::shared_ptr<const CachedRecommendation>> RedisRecommendationCache::Lo
   std::string full_key = std::string(kKeyPrefix) + key;
   auto reply = Call({"GET", full_key});
   if (!reply.ok()) return reply.status();
-  if (reply->type == store::RedisReply::Type::kNil) {
+  if (reply->type == RedisReply::Type::kNil) {
     return std::shared_ptr<const CachedRecommendation>();
   }
-  if (reply->type != store::RedisReply::Type::kString) {
+  if (reply->type != RedisReply::Type::kString) {
     return DataLoss("unexpected Redis reply type for a cached recommendation");
   }
   return DecodeCached(reply->text);
@@ -158,4 +157,4 @@ Status RedisRecommendationCache::Store(const std::string& key,
   return reply.ok() ? Status::Ok() : reply.status();
 }
 
-}  // namespace recserve::engine
+}  // namespace recserve::store

@@ -1,23 +1,8 @@
-#include "engine/recommendation_cache.h"
+#include "store/lru_recommendation_cache.h"
 
 #include <algorithm>
-#include <functional>
 
-namespace recserve::engine {
-
-std::string RecommendationCacheKey(std::string_view model_version, std::string_view user_id,
-                                   uint32_t k, uint64_t generation) {
-  std::string key;
-  key.reserve(model_version.size() + user_id.size() + 24);
-  key.append(model_version);
-  key.push_back('\x1f');
-  key.append(user_id);
-  key.push_back('\x1f');
-  key.append(std::to_string(k));
-  key.push_back('\x1f');
-  key.append(std::to_string(generation));
-  return key;
-}
+namespace recserve::store {
 
 LruRecommendationCache::LruRecommendationCache(size_t capacity, std::chrono::milliseconds ttl,
                                                std::function<Clock::time_point()> now)
@@ -77,4 +62,4 @@ size_t LruRecommendationCache::size() const {
   return n;
 }
 
-}  // namespace recserve::engine
+}  // namespace recserve::store

@@ -17,15 +17,17 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "core/status.h"
-#include "engine/recommendation_cache.h"
 #include "observe/metrics.h"
 #include "resilience/circuit_breaker.h"
 #include "resilience/fault_injector.h"
+#include "store/recommendation_cache.h"
 #include "store/redis_client.h"
 
-namespace recserve::engine {
+namespace recserve::store {
 
 class RedisRecommendationCache final : public RecommendationCache {
  public:
@@ -48,20 +50,20 @@ class RedisRecommendationCache final : public RecommendationCache {
   Status Reconnect();
 
  private:
-  RedisRecommendationCache(store::RedisEndpoint endpoint, std::chrono::milliseconds timeout,
+  RedisRecommendationCache(RedisEndpoint endpoint, std::chrono::milliseconds timeout,
                            std::chrono::milliseconds ttl, observe::Registry& registry,
                            resilience::FaultInjector* faults);
   // Runs one command under the breaker, reconnecting first when the connection is broken.
-  Result<store::RedisReply> Call(const std::vector<std::string_view>& args);
+  Result<RedisReply> Call(const std::vector<std::string_view>& args);
 
-  store::RedisEndpoint endpoint_;
+  RedisEndpoint endpoint_;
   std::chrono::milliseconds timeout_;
   std::chrono::milliseconds ttl_;
   resilience::FaultInjector* faults_;
   observe::Family<observe::Counter>& timeouts_;
   resilience::CircuitBreaker breaker_;
   std::mutex mu_;
-  std::unique_ptr<store::RedisClient> client_;  // null or unusable while disconnected
+  std::unique_ptr<RedisClient> client_;  // null or unusable while disconnected
 };
 
-}  // namespace recserve::engine
+}  // namespace recserve::store

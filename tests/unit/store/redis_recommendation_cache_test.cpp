@@ -1,13 +1,13 @@
 // RedisRecommendationCache against the suite's real redis-server (REDIS_TEST_URL, set by
 // scripts/run-tests.sh), and against a closed loopback port for the failure path.
-#include "engine/redis_recommendation_cache.h"
+#include "store/redis_recommendation_cache.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cstdlib>
 
-namespace recserve::engine {
+namespace recserve::store {
 namespace {
 
 using std::chrono::milliseconds;
@@ -94,4 +94,4 @@ TEST(RedisRecommendationCache, BadUrlIsRefused) {
 }
 
 }  // namespace
-}  // namespace recserve::engine
+}  // namespace recserve::store

@@ -1,0 +1,77 @@
+// The routes that report on the service itself: /health (models, cache, feature store, data
+// quality), /live, /ready and /metrics.
+#include <mutex>
+
+#include "http/api_replies.h"
+#include "http/api_service.h"
+
+namespace recserve::http {
+
+void ApiService::SetDataQuality(std::optional<double> score,
+                                std::optional<int64_t> pipeline_last_run) {
+  std::lock_guard lock(health_mu_);
+  health_.data_quality_score = score;
+  health_.pipeline_last_run = pipeline_last_run;
+}
+
+Reply ApiService::Health(const Call& call) {
+  auto model = recommender_.PrimaryModel();
+  auto shadow = recommender_.ShadowModel();
+  HealthInfo health;
+  {
+    std::lock_guard lock(health_mu_);
+    health = health_;
+  }
+  JsonWriter w;
+  w.BeginObject()
+      .Key("status")
+      .String(model ? "ok" : "degraded")
+      .Key("models_loaded")
+      .Bool(model != nullptr)
+      .Key("cache")
+      .String(recommender_.cache_enabled() ? "enabled" : "disabled")
+      .Key("feature_store")
+      .String(recommender_.feature_store_backend())
+      .Key("primary")
+      .StringOrNull(model ? model->version() : "")
+      .Key("shadow")
+      .StringOrNull(shadow ? shadow->version() : "")
+      .Key("shadow_rollout")
+      .Number(shadow && admin_.models ? admin_.models->shadow_rollout() : 0)
+      .Key("data_quality_score");
+  if (health.data_quality_score) {
+    w.Number(*health.data_quality_score);
+  } else {
+    w.Null();
+  }
+  w.Key("pipeline_last_run");
+  if (health.pipeline_last_run) {
+    w.String(FormatIso8601(*health.pipeline_last_run));
+  } else {
+    w.Null();
+  }
+  w.Key("request_id").String(call.request_id).EndObject();
+  return MakeReply(200, w.Take(), call.request_id, call.endpoint);
+}
+
+Reply ApiService::Live(const Call& call) {
+  JsonWriter w;
+  w.BeginObject().Key("status").String("live").EndObject();
+  return MakeReply(200, w.Take(), call.request_id, call.endpoint);
+}
+
+Reply ApiService::Ready(const Call& call) {
+  if (recommender_.PrimaryModel() == nullptr) {
+    return StatusReply(Unavailable("no model loaded"), call.request_id, call.endpoint);
+  }
+  JsonWriter w;
+  w.BeginObject().Key("status").String("ready").EndObject();
+  return MakeReply(200, w.Take(), call.request_id, call.endpoint);
+}
+
+Reply ApiService::Metrics(const Call& call) {
+  return MakeReply(200, registry_.Expose(), call.request_id, call.endpoint,
+                   "text/plain; version=0.0.4; charset=utf-8");
+}
+
+}  // namespace recserve::http
