@@ -5,9 +5,9 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "core/json_text.h"
 #include "core/text_input.h"
 #include "core/timestamp.h"
-#include "core/utf8.h"
 
 namespace recserve::http {
 
@@ -55,54 +55,7 @@ JsonWriter& JsonWriter::Key(std::string_view key) {
 JsonWriter& JsonWriter::String(std::string_view value) {
   if (!after_key_) Separate();
   after_key_ = false;
-  out_.push_back('"');
-  size_t i = 0;
-  while (i < value.size()) {
-    // Copy the longest run that needs no escaping in one append (ids are almost always one run).
-    size_t run = i;
-    while (run < value.size()) {
-      unsigned char u = static_cast<unsigned char>(value[run]);
-      if (u < 0x20 || u >= 0x80 || u == '"' || u == '\\') break;
-      ++run;
-    }
-    out_.append(value.data() + i, run - i);
-    i = run;
-    if (i == value.size()) break;
-    char c = value[i];
-    unsigned char u = static_cast<unsigned char>(c);
-    if (u >= 0x80) {
-      size_t n = Utf8SequenceLength(value, i);
-      if (n == 0) {
-        out_ += "\xEF\xBF\xBD";
-        ++i;
-      } else {
-        out_.append(value.substr(i, n));
-        i += n;
-      }
-      continue;
-    }
-    switch (c) {
-      case '"':
-        out_ += "\\\"";
-        break;
-      case '\\':
-        out_ += "\\\\";
-        break;
-      case '\n':
-        out_ += "\\n";
-        break;
-      case '\r':
-        out_ += "\\r";
-        break;
-      case '\t':
-        out_ += "\\t";
-        break;
-      default:
-        out_ += fmt::format("\\u{:04x}", u);
-    }
-    ++i;
-  }
-  out_.push_back('"');
+  AppendJsonString(out_, value);
   return *this;
 }
 

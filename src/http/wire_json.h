@@ -27,7 +27,7 @@ class JsonWriter {
   JsonWriter& BeginArray();
   JsonWriter& EndArray();
   JsonWriter& Key(std::string_view key);
-  JsonWriter& String(std::string_view value);  // escaped; invalid UTF-8 bytes become U+FFFD
+  JsonWriter& String(std::string_view value);  // core/json_text.h's AppendJsonString
   JsonWriter& Number(double value);            // non-finite numbers are written as null
   JsonWriter& Int(int64_t value);
   JsonWriter& Bool(bool value);
