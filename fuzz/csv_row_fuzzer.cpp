@@ -1,5 +1,5 @@
-// Fuzz target: one line of an input file → SplitCsvLine (core/text_input.h) and the ingest's
-// timestamp parser pipeline::ParseTimestamp on every field, the two row-level parsers of
+// Fuzz target: one line of an input file → SplitCsvLine (core/text_input.h) and the one
+// timestamp parser ParseTimestamp (core/timestamp.h) on every field, the two row-level parsers of
 // `recserve pipeline` ingest. (The whole-file path, with validation and quarantine, is
 // ingest_file_fuzzer.cpp.)
 //
@@ -9,15 +9,16 @@
 // - PrintableExcerpt never lets a byte outside printable ASCII through and stays bounded;
 // - ParseTimestamp accepts digits as exactly that many unix seconds, and an accepted ISO-8601
 //   date-time means that calendar date and time of day (after its UTC offset): an impossible
-//   date such as 2023-02-29 is rejected, not moved to another day.
+//   date such as 2023-02-29 is rejected, not moved to another day; nothing longer than
+//   kMaxTimestampLength is accepted.
 #include <ctime>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/text_input.h"
+#include "core/timestamp.h"
 #include "fuzz_contract.h"
-#include "pipeline/ingest.h"
 
 namespace {
 
@@ -35,32 +36,36 @@ std::vector<std::string> SplitOnCommas(std::string_view line) {
 int TwoDigits(std::string_view s, size_t pos) { return (s[pos] - '0') * 10 + (s[pos + 1] - '0'); }
 
 void CheckTimestamp(std::string_view text) {
-  auto parsed = recserve::pipeline::ParseTimestamp(text);
-  if (!parsed) return;
+  auto parsed = recserve::ParseTimestamp(text);
+  if (!parsed.ok()) return;
+  FUZZ_REQUIRE(text.size() <= recserve::kMaxTimestampLength, text);
+  const int64_t value = *parsed;
   if (text.find_first_not_of("0123456789") == std::string_view::npos) {
     FUZZ_REQUIRE(
-        std::to_string(*parsed) == text.substr(text.find_first_not_of('0') == std::string_view::npos
-                                                   ? text.size() - 1
-                                                   : text.find_first_not_of('0')),
+        std::to_string(value) == text.substr(text.find_first_not_of('0') == std::string_view::npos
+                                                 ? text.size() - 1
+                                                 : text.find_first_not_of('0')),
         text);
     return;
   }
-  // Accepted ISO-8601: "YYYY-MM-DD" then optionally "THH:MM:SS[.f][Z|±HH:MM]".
+  // Accepted ISO-8601: "YYYY-MM-DD" then optionally "THH:MM[:SS[.f]][Z|±HH:MM|±HHMM]".
   FUZZ_REQUIRE(text.size() >= 10, text);
   int hour = 0, minute = 0, second = 0;
   int64_t offset = 0;
   if (text.size() > 10) {
     hour = TwoDigits(text, 11);
     minute = TwoDigits(text, 14);
-    second = TwoDigits(text, 17);
-    if (text.size() >= 25 && (text[text.size() - 6] == '+' || text[text.size() - 6] == '-')) {
-      const size_t o = text.size() - 6;
-      offset =
-          (text[o] == '+' ? 1 : -1) * (TwoDigits(text, o + 1) * 3600 + TwoDigits(text, o + 4) * 60);
+    if (text.size() > 16 && text[16] == ':') second = TwoDigits(text, 17);
+    // A zone sign can only appear after the time (position 16 or later).
+    const size_t sign = text.find_last_of("+-");
+    if (sign != std::string_view::npos && sign >= 16) {
+      const size_t minutes_at = text[sign + 3] == ':' ? sign + 4 : sign + 3;
+      offset = (text[sign] == '+' ? 1 : -1) *
+               (TwoDigits(text, sign + 1) * 3600 + TwoDigits(text, minutes_at) * 60);
     }
   }
   if (second == 60) return;  // a leap second is the next minute's :00; no calendar check
-  std::time_t local = static_cast<std::time_t>(*parsed + offset);
+  std::time_t local = static_cast<std::time_t>(value + offset);
   std::tm tm{};
   FUZZ_REQUIRE(gmtime_r(&local, &tm) != nullptr, text);
   const int year = (text[0] - '0') * 1000 + (text[1] - '0') * 100 + TwoDigits(text, 2);

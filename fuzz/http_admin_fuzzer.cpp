@@ -37,6 +37,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/wall_clock.h"
 #include "engine/live_state.h"
 #include "engine/model_manager.h"
 #include "engine/recommender.h"
@@ -215,8 +216,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         recserve::fuzz::CheckRejection(stack->api, header, r);
       });
   stack->faults.ClearAll();
-  stack->live.RebuildLists(std::chrono::duration_cast<std::chrono::seconds>(
-                               std::chrono::system_clock::now().time_since_epoch())
-                               .count());
+  stack->live.RebuildLists(recserve::UnixSecondsNow());
   return 0;
 }

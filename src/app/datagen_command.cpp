@@ -7,8 +7,8 @@
 #include <string>
 
 #include "app/commands.h"
+#include "core/timestamp.h"
 #include "datagen/generator.h"
-#include "datagen/timestamps.h"
 
 namespace recserve::app {
 
@@ -46,7 +46,7 @@ Command AddDatagenCommand(CLI::App& root) {
   c.cli->add_flag("--gzip", flags->options.gzip, "Write interactions.csv.gz and items.csv.gz");
 
   c.run = [flags] {
-    Result<int64_t> start = datagen::ParseTimestamp(flags->start);
+    Result<int64_t> start = ParseTimestamp(flags->start);
     if (!start.ok()) {
       std::cerr << "recserve datagen: --start: " << start.status().message() << "\n";
       return 2;
@@ -78,9 +78,8 @@ Command AddDatagenCommand(CLI::App& root) {
                  static_cast<unsigned long long>(report->rows_written),
                  static_cast<unsigned long long>(report->bad_rows),
                  report->interactions_path.c_str(), report->items_written,
-                 report->items_path.c_str(), elapsed(),
-                 datagen::FormatIsoUtc(options.start).c_str(),
-                 datagen::FormatIsoUtc(report->period_end).c_str());
+                 report->items_path.c_str(), elapsed(), FormatIsoUtc(options.start).c_str(),
+                 FormatIsoUtc(report->period_end).c_str());
     for (size_t k = 0; k < datagen::kBadRowKindCount; ++k) {
       const std::string_view name = datagen::BadRowKindName(static_cast<datagen::BadRowKind>(k));
       std::fprintf(stderr, "datagen: bad rows %.*s: %llu\n", static_cast<int>(name.size()),

@@ -13,15 +13,16 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <regex>
 
 #include "app/commands.h"
 #include "app/sync_command.h"
+#include "core/durable_file.h"
 #include "core/env.h"
 #include "core/json_text.h"
+#include "core/timestamp.h"
 #include "core/wall_clock.h"
 #include "lifecycle/model_publishing.h"
 #include "pipeline/data_quality.h"
@@ -93,11 +94,8 @@ int Fail(const std::string& message) {
 }
 
 int RunPipeline(const PipelineFlags& flags) {
-  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
-  const std::string run_id =
-      flags.run_id.empty() ? pipeline::FormatUtc(now, "%Y%m%dT%H%M%SZ") : flags.run_id;
+  const int64_t now = UnixSecondsNow();
+  const std::string run_id = flags.run_id.empty() ? FormatUtc(now, "%Y%m%dT%H%M%SZ") : flags.run_id;
   if (!std::regex_match(run_id, std::regex("[A-Za-z0-9][A-Za-z0-9._-]{0,63}"))) {
     spdlog::error("--run-id '{}' must be 1-64 characters of letters, digits, '.', '_', '-'",
                   run_id);
@@ -162,7 +160,7 @@ int RunPipeline(const PipelineFlags& flags) {
     progress.End(in.input_rows, "failed");
     // The failed run's report stays beside its quarantine file; the published one is untouched.
     const fs::path failed_report = ingest_options.quarantine_dir / "data_quality_report_v2.json";
-    (void)pipeline::WriteFileAtomically(failed_report, JsonText(report.json, 2) + "\n");
+    (void)WriteFileAtomically(failed_report, JsonText(report.json, 2) + "\n");
     if (in.accepted_rows == 0) {
       return Fail(
           fmt::format("no interaction row was accepted ({} read, {} rejected; see {}); "
@@ -213,13 +211,13 @@ int RunPipeline(const PipelineFlags& flags) {
     progress.End(0, "failed");
     return Fail(st.ToString() + "; the previous snapshot is still current");
   }
-  if (Status st = pipeline::WriteFileAtomically(report_path, JsonText(report.json, 2) + "\n");
-      !st.ok()) {
+  fs::create_directories(report_path.parent_path(), ec);  // a failure shows in the write below
+  if (Status st = WriteFileAtomically(report_path, JsonText(report.json, 2) + "\n"); !st.ok()) {
     progress.End(0, "failed");
     return Fail(st.ToString());
   }
-  if (Status st = pipeline::WriteFileAtomically(root / "evaluation" / "data_quality_metrics.prom",
-                                                pipeline::RenderQualityMetrics(report, now));
+  if (Status st = WriteFileAtomically(root / "evaluation" / "data_quality_metrics.prom",
+                                      pipeline::RenderQualityMetrics(report, now));
       !st.ok()) {
     progress.End(0, "failed");
     return Fail(st.ToString());
@@ -232,7 +230,7 @@ int RunPipeline(const PipelineFlags& flags) {
     progress.Begin("model");
     lifecycle::BundleMetadata metadata;
     metadata.model_version = run_id;
-    metadata.created_at = pipeline::FormatUtc(now, "%Y-%m-%dT%H:%M:%SZ");
+    metadata.created_at = FormatIsoUtc(now);
     for (const auto& file : ingest->files) {
       metadata.training_data_sha256[fs::path(file.path).filename().string()] = file.sha256;
     }

@@ -3,11 +3,11 @@
 #include <fmt/format.h>
 
 #include <cmath>
-#include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "core/json_text.h"
 #include "core/text_input.h"
-#include "core/utf8.h"
+#include "core/timestamp.h"
 
 namespace recserve::http {
 
@@ -55,54 +55,7 @@ JsonWriter& JsonWriter::Key(std::string_view key) {
 JsonWriter& JsonWriter::String(std::string_view value) {
   if (!after_key_) Separate();
   after_key_ = false;
-  out_.push_back('"');
-  size_t i = 0;
-  while (i < value.size()) {
-    // Copy the longest run that needs no escaping in one append (ids are almost always one run).
-    size_t run = i;
-    while (run < value.size()) {
-      unsigned char u = static_cast<unsigned char>(value[run]);
-      if (u < 0x20 || u >= 0x80 || u == '"' || u == '\\') break;
-      ++run;
-    }
-    out_.append(value.data() + i, run - i);
-    i = run;
-    if (i == value.size()) break;
-    char c = value[i];
-    unsigned char u = static_cast<unsigned char>(c);
-    if (u >= 0x80) {
-      size_t n = Utf8SequenceLength(value, i);
-      if (n == 0) {
-        out_ += "\xEF\xBF\xBD";
-        ++i;
-      } else {
-        out_.append(value.substr(i, n));
-        i += n;
-      }
-      continue;
-    }
-    switch (c) {
-      case '"':
-        out_ += "\\\"";
-        break;
-      case '\\':
-        out_ += "\\\\";
-        break;
-      case '\n':
-        out_ += "\\n";
-        break;
-      case '\r':
-        out_ += "\\r";
-        break;
-      case '\t':
-        out_ += "\\t";
-        break;
-      default:
-        out_ += fmt::format("\\u{:04x}", u);
-    }
-    ++i;
-  }
-  out_.push_back('"');
+  AppendJsonString(out_, value);
   return *this;
 }
 
@@ -145,72 +98,6 @@ JsonWriter& JsonWriter::Items(const std::vector<engine::ScoredItem>& items) {
   return EndArray();
 }
 
-std::optional<int64_t> ParseIso8601(std::string_view t) {
-  // YYYY-MM-DD[T| ]HH:MM:SS[.fraction][Z|+HH:MM|-HH:MM|+HHMM]
-  auto digits = [&](size_t pos, size_t n, int& out) {
-    if (pos + n > t.size()) return false;
-    out = 0;
-    for (size_t i = pos; i < pos + n; ++i) {
-      if (t[i] < '0' || t[i] > '9') return false;
-      out = out * 10 + (t[i] - '0');
-    }
-    return true;
-  };
-  int year, month, day, hour, minute, second;
-  if (!digits(0, 4, year) || t.size() < 19 || t[4] != '-' || !digits(5, 2, month) || t[7] != '-' ||
-      !digits(8, 2, day) || (t[10] != 'T' && t[10] != ' ') || !digits(11, 2, hour) ||
-      t[13] != ':' || !digits(14, 2, minute) || t[16] != ':' || !digits(17, 2, second)) {
-    return std::nullopt;
-  }
-  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) {
-    return std::nullopt;
-  }
-  size_t pos = 19;
-  if (pos < t.size() && t[pos] == '.') {
-    ++pos;
-    size_t start = pos;
-    while (pos < t.size() && t[pos] >= '0' && t[pos] <= '9') ++pos;
-    if (pos == start) return std::nullopt;
-  }
-  int offset_seconds = 0;
-  if (pos < t.size()) {
-    if (t[pos] == 'Z' && pos + 1 == t.size()) {
-      pos = t.size();
-    } else if (t[pos] == '+' || t[pos] == '-') {
-      int oh, om;
-      int sign = t[pos] == '+' ? 1 : -1;
-      if (!digits(pos + 1, 2, oh)) return std::nullopt;
-      size_t m = pos + 3;
-      if (m < t.size() && t[m] == ':') ++m;
-      if (!digits(m, 2, om) || m + 2 != t.size() || oh > 23 || om > 59) return std::nullopt;
-      offset_seconds = sign * (oh * 3600 + om * 60);
-      pos = t.size();
-    } else {
-      return std::nullopt;
-    }
-  }
-  std::tm tm{};
-  tm.tm_year = year - 1900;
-  tm.tm_mon = month - 1;
-  tm.tm_mday = day;
-  tm.tm_hour = hour;
-  tm.tm_min = minute;
-  tm.tm_sec = second;
-  int64_t unix_seconds = static_cast<int64_t>(timegm(&tm));
-  // timegm normalises Feb 31 into March; a date that does not round-trip is not a date.
-  if (tm.tm_mday != day || tm.tm_mon != month - 1) return std::nullopt;
-  return unix_seconds - offset_seconds;
-}
-
-std::string FormatIso8601(int64_t unix_seconds) {
-  std::time_t t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 namespace {
 
 // Limits on any JSON body this file parses, enforced while parsing (nlohmann's SAX interface),
@@ -218,6 +105,9 @@ namespace {
 // (a full batch of events uses about 5,000) nested at most kMaxJsonDepth deep.
 constexpr size_t kMaxJsonValues = 20000;
 constexpr size_t kMaxJsonDepth = 16;
+
+// The latest event time accepted, as a number or a string: 9999-12-31T23:59:59Z.
+constexpr int64_t kMaxEventTimestamp = 253402300799;
 
 // Builds the document while counting values and depth; stops the parse at the first limit.
 class BoundedDomBuilder final : public nlohmann::json_sax<nlohmann::json> {
@@ -333,17 +223,19 @@ Status DecodeEvent(const nlohmann::json& j, size_t index, engine::Event& event) 
     event.timestamp.reset();
   } else if (ts->is_number()) {
     double v = ts->get<double>();
-    if (!std::isfinite(v) || v < 0 || v > 253402300799.0) {  // up to 9999-12-31
+    if (!std::isfinite(v) || v < 0 || v > static_cast<double>(kMaxEventTimestamp)) {
       return InvalidArgument(where + "timestamp: out of range");
     }
     event.timestamp = static_cast<int64_t>(v);
   } else if (ts->is_string()) {
-    auto parsed = ParseIso8601(ts->get<std::string>());
-    if (!parsed) {
+    Result<int64_t> parsed = ParseTimestamp(ts->get_ref<const std::string&>());
+    if (!parsed.ok()) {
       return InvalidArgument(where + "timestamp: not unix seconds or an ISO-8601 date-time");
     }
     // The same range as a number: a date before 1970 is as out of range as a negative number.
-    if (*parsed < 0) return InvalidArgument(where + "timestamp: out of range");
+    if (*parsed < 0 || *parsed > kMaxEventTimestamp) {
+      return InvalidArgument(where + "timestamp: out of range");
+    }
     event.timestamp = *parsed;
   } else {
     return InvalidArgument(where + "timestamp: must be unix seconds or an ISO-8601 string");

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "core/timestamp.h"
 #include "engine/live_state.h"
 #include "engine/model_manager.h"
 #include "engine/serving_model.h"
@@ -26,7 +27,7 @@ class JsonWriter {
   JsonWriter& BeginArray();
   JsonWriter& EndArray();
   JsonWriter& Key(std::string_view key);
-  JsonWriter& String(std::string_view value);  // escaped; invalid UTF-8 bytes become U+FFFD
+  JsonWriter& String(std::string_view value);  // core/json_text.h's AppendJsonString
   JsonWriter& Number(double value);            // non-finite numbers are written as null
   JsonWriter& Int(int64_t value);
   JsonWriter& Bool(bool value);
@@ -48,8 +49,9 @@ class JsonWriter {
 inline constexpr size_t kMaxEventsPerBatch = 1000;
 
 // Decodes a POST /events body: one event object or an array of 1..1000 of them. Ids may be JSON
-// strings or integers; `timestamp` is unix seconds (number), an ISO-8601 string, or absent/null
-// (now). InvalidArgument naming the event index and field for anything else.
+// strings or integers; `timestamp` is unix seconds (a number) or a string in the grammar of
+// core/timestamp.h, within 1970-01-01..9999-12-31, or absent/null (now). InvalidArgument naming the
+// event index and field for anything else.
 Result<std::vector<engine::Event>> DecodeEvents(std::string_view body);
 
 // Decodes a POST /models/reload body (docs/API.md). An empty (or all-whitespace) body and `{}`
@@ -64,11 +66,8 @@ Result<engine::ReloadRequest> DecodeReloadRequest(std::string_view body);
 Result<std::vector<std::pair<resilience::FaultOperation, resilience::FaultSpec>>>
 DecodeFaultSettings(std::string_view body, const resilience::FaultInjector& current);
 
-// "2026-11-29T06:30:00Z", "2026-11-29T06:30:00.123+01:00", "2026-11-29 06:30:00" (UTC when no
-// offset is given) → unix seconds (fraction truncated). nullopt when malformed.
-std::optional<int64_t> ParseIso8601(std::string_view text);
-
-// Unix seconds → "2026-11-29T06:30:00Z".
-std::string FormatIso8601(int64_t unix_seconds);
+// Unix seconds → "2026-11-29T06:30:00Z". Kept for http/api_service.cpp until it calls
+// core/timestamp.h's FormatIsoUtc directly (the one UTC formatter); do not add callers.
+inline std::string FormatIso8601(int64_t unix_seconds) { return FormatIsoUtc(unix_seconds); }
 
 }  // namespace recserve::http

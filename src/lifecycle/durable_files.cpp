@@ -5,7 +5,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -17,44 +16,14 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string ErrnoText(int err) { return std::strerror(err); }
-
-Status IoError(const std::string& what, const fs::path& path, int err) {
-  if (err == ENOENT) return NotFound(what + " " + path.string() + ": " + ErrnoText(err));
-  if (err == EEXIST || err == ENOTEMPTY) {
-    return {StatusCode::kAlreadyExists, what + " " + path.string() + ": " + ErrnoText(err)};
-  }
-  return Internal(what + " " + path.string() + ": " + ErrnoText(err));
-}
-
-// Unique suffix for temporary names within this process; the pid separates processes.
-std::string UniqueSuffix() {
-  static std::atomic<unsigned long> counter{0};
-  return std::to_string(::getpid()) + "-" + std::to_string(counter.fetch_add(1));
-}
-
-Status WriteAllAndSync(int fd, std::string_view contents, const fs::path& path) {
-  size_t done = 0;
-  while (done < contents.size()) {
-    ssize_t n = ::write(fd, contents.data() + done, contents.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return IoError("write", path, errno);
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0) return IoError("fsync", path, errno);
-  return Status::Ok();
-}
-
 Status CopyFileDurably(const fs::path& from, const fs::path& to) {
   int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
-  if (in < 0) return IoError("open", from, errno);
+  if (in < 0) return FileErrorStatus("open", from, errno);
   int out = ::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (out < 0) {
     int err = errno;
     ::close(in);
-    return IoError("create", to, err);
+    return FileErrorStatus("create", to, err);
   }
   std::vector<char> buf(1 << 16);
   Status status;
@@ -62,7 +31,7 @@ Status CopyFileDurably(const fs::path& from, const fs::path& to) {
     ssize_t n = ::read(in, buf.data(), buf.size());
     if (n < 0) {
       if (errno == EINTR) continue;
-      status = DataLoss("read " + from.string() + ": " + ErrnoText(errno));
+      status = DataLoss("read " + from.string() + ": " + std::strerror(errno));
       break;
     }
     if (n == 0) break;
@@ -71,36 +40,20 @@ Status CopyFileDurably(const fs::path& from, const fs::path& to) {
       ssize_t w = ::write(out, buf.data() + done, static_cast<size_t>(n) - done);
       if (w < 0) {
         if (errno == EINTR) continue;
-        status = IoError("write", to, errno);
+        status = FileErrorStatus("write", to, errno);
         break;
       }
       done += static_cast<size_t>(w);
     }
     if (!status.ok()) break;
   }
-  if (status.ok() && ::fsync(out) != 0) status = IoError("fsync", to, errno);
+  if (status.ok() && ::fsync(out) != 0) status = FileErrorStatus("fsync", to, errno);
   ::close(in);
-  if (::close(out) != 0 && status.ok()) status = IoError("close", to, errno);
+  if (::close(out) != 0 && status.ok()) status = FileErrorStatus("close", to, errno);
   return status;
 }
 
 }  // namespace
-
-Status WriteFileAtomically(const fs::path& path, std::string_view contents) {
-  fs::path tmp = path;
-  tmp += ".tmp-" + UniqueSuffix();
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) return IoError("create", tmp, errno);
-  Status status = WriteAllAndSync(fd, contents, tmp);
-  if (::close(fd) != 0 && status.ok()) status = IoError("close", tmp, errno);
-  if (status.ok() && ::rename(tmp.c_str(), path.c_str()) != 0)
-    status = IoError("rename", path, errno);
-  if (!status.ok()) {
-    ::unlink(tmp.c_str());
-    return status;
-  }
-  return FsyncDirectory(path.has_parent_path() ? path.parent_path() : fs::path("."));
-}
 
 Result<std::string> ReadWholeFile(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -111,26 +64,17 @@ Result<std::string> ReadWholeFile(const fs::path& path) {
   return out.str();
 }
 
-Status FsyncDirectory(const fs::path& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return IoError("open directory", dir, errno);
-  Status status;
-  if (::fsync(fd) != 0) status = IoError("fsync directory", dir, errno);
-  ::close(fd);
-  return status;
-}
-
 Result<fs::path> MakeTempDirIn(const fs::path& parent, std::string_view prefix) {
   std::string pattern = (parent / (std::string(prefix) + "XXXXXX")).string();
   std::vector<char> buf(pattern.begin(), pattern.end());
   buf.push_back('\0');
-  if (::mkdtemp(buf.data()) == nullptr) return IoError("mkdtemp in", parent, errno);
+  if (::mkdtemp(buf.data()) == nullptr) return FileErrorStatus("mkdtemp in", parent, errno);
   // mkdtemp makes it 0700; published bundles must stay readable by a server running as another
   // user, like every other directory they hold.
   if (::chmod(buf.data(), 0755) != 0) {
     int err = errno;
     ::rmdir(buf.data());
-    return IoError("chmod", fs::path(buf.data()), err);
+    return FileErrorStatus("chmod", fs::path(buf.data()), err);
   }
   return fs::path(buf.data());
 }
@@ -139,16 +83,16 @@ Status CopyTreeDurably(const fs::path& from, const fs::path& to) {
   std::error_code ec;
   std::vector<fs::path> dirs = {to};
   fs::recursive_directory_iterator it(from, ec), end;
-  if (ec) return IoError("list", from, ec.value());
+  if (ec) return FileErrorStatus("list", from, ec.value());
   for (; it != end; it.increment(ec)) {
-    if (ec) return IoError("list", from, ec.value());
+    if (ec) return FileErrorStatus("list", from, ec.value());
     // Lexical, not fs::relative: that would resolve a symlink entry to its target.
     const fs::path rel = it->path().lexically_relative(from);
     const fs::path dest = to / rel;
     const fs::file_status st = it->symlink_status(ec);
-    if (ec) return IoError("stat", it->path(), ec.value());
+    if (ec) return FileErrorStatus("stat", it->path(), ec.value());
     if (fs::is_directory(st)) {
-      if (!fs::create_directory(dest, ec) || ec) return IoError("mkdir", dest, ec.value());
+      if (!fs::create_directory(dest, ec) || ec) return FileErrorStatus("mkdir", dest, ec.value());
       dirs.push_back(dest);
     } else if (fs::is_regular_file(st)) {
       RECSERVE_RETURN_IF_ERROR(CopyFileDurably(it->path(), dest));
@@ -163,7 +107,7 @@ Status CopyTreeDurably(const fs::path& from, const fs::path& to) {
 
 Status RenameNoReplace(const fs::path& from, const fs::path& to) {
   if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) != 0) {
-    return IoError("rename " + from.string() + " to", to, errno);
+    return FileErrorStatus("rename " + from.string() + " to", to, errno);
   }
   return FsyncDirectory(to.parent_path().empty() ? fs::path(".") : to.parent_path());
 }
@@ -185,7 +129,7 @@ Status ReplaceDirectory(const fs::path& fresh, const fs::path& target) {
   if (::renameat2(AT_FDCWD, fresh.c_str(), AT_FDCWD, target.c_str(), RENAME_NOREPLACE) == 0) {
     return FsyncDirectory(parent);
   }
-  if (errno != EEXIST) return IoError("rename " + fresh.string() + " to", target, errno);
+  if (errno != EEXIST) return FileErrorStatus("rename " + fresh.string() + " to", target, errno);
   // `target` exists: after the exchange, `fresh` names the old content, which is deleted.
   if (::renameat2(AT_FDCWD, fresh.c_str(), AT_FDCWD, target.c_str(), RENAME_EXCHANGE) == 0) {
     RECSERVE_RETURN_IF_ERROR(FsyncDirectory(parent));
@@ -193,17 +137,18 @@ Status ReplaceDirectory(const fs::path& fresh, const fs::path& target) {
     return Status::Ok();
   }
   if (errno != EINVAL && errno != ENOSYS) {
-    return IoError("exchange " + fresh.string() + " with", target, errno);
+    return FileErrorStatus("exchange " + fresh.string() + " with", target, errno);
   }
   // No RENAME_EXCHANGE here: rename the old one aside, then the new one in. A crash between the
   // two leaves `target` absent but the old content intact under the aside name.
   fs::path aside = target;
-  aside += ".old-" + UniqueSuffix();
-  if (::rename(target.c_str(), aside.c_str()) != 0) return IoError("rename aside", target, errno);
+  aside += ".old-" + UniqueTempSuffix();
+  if (::rename(target.c_str(), aside.c_str()) != 0)
+    return FileErrorStatus("rename aside", target, errno);
   if (::rename(fresh.c_str(), target.c_str()) != 0) {
     int err = errno;
     ::rename(aside.c_str(), target.c_str());
-    return IoError("rename " + fresh.string() + " to", target, err);
+    return FileErrorStatus("rename " + fresh.string() + " to", target, err);
   }
   RECSERVE_RETURN_IF_ERROR(FsyncDirectory(parent));
   RemoveTreeQuietly(aside);
@@ -212,12 +157,13 @@ Status ReplaceDirectory(const fs::path& fresh, const fs::path& target) {
 
 Status ReplaceSymlink(const fs::path& link, const std::string& target_text) {
   fs::path tmp = link;
-  tmp += ".tmp-" + UniqueSuffix();
-  if (::symlink(target_text.c_str(), tmp.c_str()) != 0) return IoError("symlink", tmp, errno);
+  tmp += ".tmp-" + UniqueTempSuffix();
+  if (::symlink(target_text.c_str(), tmp.c_str()) != 0)
+    return FileErrorStatus("symlink", tmp, errno);
   if (::rename(tmp.c_str(), link.c_str()) != 0) {
     int err = errno;
     ::unlink(tmp.c_str());
-    return IoError("rename symlink to", link, err);
+    return FileErrorStatus("rename symlink to", link, err);
   }
   return FsyncDirectory(link.parent_path().empty() ? fs::path(".") : link.parent_path());
 }

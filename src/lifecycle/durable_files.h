@@ -1,8 +1,10 @@
 #pragma once
-// Crash-safe file operations for model bundles, staging and the registry. Every publish follows
-// one pattern: build the new content in a temporary name inside the same filesystem, fsync the
-// files and their directories, then make it visible with a single rename(2). A reader therefore
-// sees either the old state or the complete new one, never a half-written directory.
+// Crash-safe directory operations for model bundles, staging and the registry. Every publish
+// follows one pattern: build the new content in a temporary name inside the same filesystem,
+// fsync the files and their directories, then make it visible with a single rename(2). A reader
+// therefore sees either the old state or the complete new one, never a half-written directory.
+// Single files are replaced with core/durable_file.h (WriteFileAtomically, FsyncDirectory),
+// included here because every user of these functions also writes files with it.
 //
 // Thread-safety: the functions hold no state; concurrent calls on distinct paths are safe.
 // Concurrent publishers of the same target are resolved by the kernel (RENAME_NOREPLACE: one
@@ -13,19 +15,13 @@
 #include <string>
 #include <string_view>
 
+#include "core/durable_file.h"
 #include "core/status.h"
 
 namespace recserve::lifecycle {
 
-// Replaces `path` with `contents` atomically: writes `<path>.tmp-<pid>-<n>` beside it, fsyncs it,
-// renames it over `path` and fsyncs the parent directory. The parent must exist.
-Status WriteFileAtomically(const std::filesystem::path& path, std::string_view contents);
-
 // Reads a whole file. NotFound when it cannot be opened, DataLoss on a read error.
 Result<std::string> ReadWholeFile(const std::filesystem::path& path);
-
-// fsync(2) on a directory, so the names created or renamed inside it survive a crash.
-Status FsyncDirectory(const std::filesystem::path& dir);
 
 // Creates a fresh, empty, uniquely named directory `<parent>/<prefix>XXXXXX` (mkdtemp), mode
 // 0755 (it becomes a published bundle or run once renamed). The caller owns it and removes it on

@@ -4,9 +4,9 @@
 #include <yaml-cpp/yaml.h>
 
 #include <charconv>
-#include <chrono>
 #include <random>
 
+#include "core/durable_file.h"
 #include "core/wall_clock.h"
 #include "lifecycle/bundle_validator.h"
 #include "lifecycle/durable_files.h"

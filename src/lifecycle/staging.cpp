@@ -1,8 +1,7 @@
 #include "lifecycle/staging.h"
 
-#include <chrono>
-#include <ctime>
-
+#include "core/timestamp.h"
+#include "core/wall_clock.h"
 #include "lifecycle/bundle_publisher.h"
 #include "lifecycle/durable_files.h"
 #include "lifecycle/model_registry.h"
@@ -10,19 +9,6 @@
 
 namespace recserve::lifecycle {
 namespace fs = std::filesystem;
-
-namespace {
-
-std::string UtcNowRfc3339() {
-  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-}  // namespace
 
 Result<fs::path> DeployBundle(const ValidatedBundle& bundle, const std::string& run_id,
                               const std::string& experiment_id, const StageOptions& options) {
@@ -34,12 +20,13 @@ Result<fs::path> DeployBundle(const ValidatedBundle& bundle, const std::string& 
   const fs::path registry_path = options.models_root / kModelRegistryFileName;
   Result<ModelRegistry> registry = LoadModelRegistry(registry_path);
   if (!registry.ok()) return registry.status();
-  RegistryEntry entry{version,
-                      run_id,
-                      experiment_id,
-                      version,
-                      bundle.manifest_sha256,
-                      options.now_rfc3339.empty() ? UtcNowRfc3339() : options.now_rfc3339};
+  RegistryEntry entry{
+      version,
+      run_id,
+      experiment_id,
+      version,
+      bundle.manifest_sha256,
+      options.now_rfc3339.empty() ? FormatIsoUtc(UnixSecondsNow()) : options.now_rfc3339};
   RECSERVE_RETURN_IF_ERROR(SaveModelRegistry(
       registry_path, RecordDeployment(std::move(registry).value(), std::move(entry))));
   return published;

@@ -1,10 +1,10 @@
 #include "observe/data_quality_summary.h"
 
-#include <ctime>
 #include <fstream>
-#include <iomanip>
 #include <nlohmann/json.hpp>
 #include <sstream>
+
+#include "core/timestamp.h"
 
 namespace recserve::observe {
 
@@ -13,11 +13,9 @@ namespace {
 std::optional<int64_t> ParseTime(const nlohmann::json& value) {
   if (value.is_number()) return static_cast<int64_t>(value.get<double>());
   if (!value.is_string()) return std::nullopt;
-  std::tm tm{};
-  std::istringstream in(value.get<std::string>());
-  in >> std::get_time(&tm, "%Y-%m-%dT%H:%M:%S");
-  if (in.fail()) return std::nullopt;
-  return static_cast<int64_t>(timegm(&tm));
+  Result<int64_t> parsed = ParseTimestamp(value.get_ref<const std::string&>());
+  if (!parsed.ok()) return std::nullopt;
+  return *parsed;
 }
 
 }  // namespace

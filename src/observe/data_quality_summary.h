@@ -18,8 +18,9 @@ struct DataQualitySummary {
 };
 
 // Reads `overall_quality_score` and the run time from the first of `finished_at`,
-// `generated_at`, `timestamp` (unix seconds or ISO-8601 "YYYY-MM-DDTHH:MM:SS[Z]") present at the
-// top level. NotFound when the file is absent, DataLoss when it is not a JSON object.
+// `generated_at`, `timestamp` present at the top level: a JSON number (unix seconds) or a string
+// in the grammar of core/timestamp.h. NotFound when the file is absent, DataLoss when it is not a
+// JSON object.
 Result<DataQualitySummary> ReadDataQualitySummary(const std::filesystem::path& path);
 
 // Sets data_quality_score and data_pipeline_last_success_timestamp_seconds in `registry` from

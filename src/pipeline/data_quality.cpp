@@ -1,13 +1,12 @@
 #include "pipeline/data_quality.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <bit>
 #include <cmath>
-#include <ctime>
 #include <fstream>
 #include <sstream>
+
+#include "core/timestamp.h"
 
 namespace recserve::pipeline {
 namespace {
@@ -15,8 +14,6 @@ namespace {
 using nlohmann::json;
 
 constexpr size_t kHistogramBins = 24;  // log2 bins of counts: 1, 2-3, 4-7, ... 2^23+
-
-std::string IsoTime(int64_t t) { return FormatUtc(t, "%Y-%m-%dT%H:%M:%SZ"); }
 
 const char* StatusName(CheckStatus s) {
   switch (s) {
@@ -101,14 +98,6 @@ std::vector<double> HistogramFrom(const json& previous, const char* name) {
 
 }  // namespace
 
-std::string FormatUtc(int64_t unix_seconds, const char* format) {
-  std::time_t tt = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[64];
-  return std::string(buf, std::strftime(buf, sizeof buf, format, &tm));
-}
-
 double PopulationStabilityIndex(const std::vector<double>& expected,
                                 const std::vector<double>& actual) {
   double te = 0, ta = 0;
@@ -165,9 +154,10 @@ QualityReport BuildQualityReport(const IngestResult& ingest, const QualityOption
                               {"interactions_per_user", Distribution(per_user)},
                               {"interactions_per_item", Distribution(interacted_items)},
                               {"item_popularity_gini", gini}};
-  interactions["freshness"] = {{"newest_event", t.size() ? json(IsoTime(newest)) : json(nullptr)},
-                               {"oldest_event", t.size() ? json(IsoTime(oldest)) : json(nullptr)},
-                               {"newest_event_age_seconds", age}};
+  interactions["freshness"] = {
+      {"newest_event", t.size() ? json(FormatIsoUtc(newest)) : json(nullptr)},
+      {"oldest_event", t.size() ? json(FormatIsoUtc(oldest)) : json(nullptr)},
+      {"newest_event_age_seconds", age}};
   json tables = {{"interactions", interactions}};
   double catalog_coverage = 1.0;
   if (ingest.items) {
@@ -331,7 +321,7 @@ QualityReport BuildQualityReport(const IngestResult& ingest, const QualityOption
   report.json = {
       {"schema_version", 2},
       {"run_id", options.run_id},
-      {"generated_at", IsoTime(options.now)},
+      {"generated_at", FormatIsoUtc(options.now)},
       {"input_files", files},
       {"quarantine_file", options.rejected_path.string()},
       {"tables", tables},
@@ -381,25 +371,6 @@ std::optional<json> ReadPreviousReport(const std::filesystem::path& path) {
   json j = json::parse(in, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object() || j.value("schema_version", 0) != 2) return std::nullopt;
   return j;
-}
-
-Status WriteFileAtomically(const std::filesystem::path& path, const std::string& content) {
-  std::error_code ec;
-  std::filesystem::create_directories(path.parent_path(), ec);
-  const std::filesystem::path tmp =
-      path.string() + ".tmp." + std::to_string(static_cast<long long>(::getpid()));
-  {
-    std::ofstream out(tmp, std::ios::out | std::ios::trunc | std::ios::binary);
-    out << content;
-    out.flush();
-    if (!out) return Unavailable("cannot write " + tmp.string());
-  }
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp, ec);
-    return Unavailable("cannot replace " + path.string());
-  }
-  return Status::Ok();
 }
 
 }  // namespace recserve::pipeline

@@ -57,13 +57,6 @@ std::string RenderQualityMetrics(const QualityReport& report, int64_t success_ti
 // Reads a previous report; nullopt when missing or not a v2 report.
 std::optional<nlohmann::json> ReadPreviousReport(const std::filesystem::path& path);
 
-// Writes `content` to `path` through a temporary file and rename, so readers never see a
-// partially written file.
-Status WriteFileAtomically(const std::filesystem::path& path, const std::string& content);
-
-// `unix_seconds` as UTC text in a strftime `format`, e.g. "%Y-%m-%dT%H:%M:%SZ".
-std::string FormatUtc(int64_t unix_seconds, const char* format);
-
 // Population stability index between two histograms of counts (same bins):
 // sum((p - q) * ln(p / q)) over bin shares, each share floored at 1e-4.
 double PopulationStabilityIndex(const std::vector<double>& expected,

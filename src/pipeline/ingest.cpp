@@ -10,6 +10,7 @@
 #include "core/external_id.h"
 #include "core/hashing.h"
 #include "core/text_input.h"
+#include "core/timestamp.h"
 
 namespace recserve::pipeline {
 namespace {
@@ -82,33 +83,6 @@ bool ParseDouble(std::string_view text, double& out) {
   if (text.empty()) return false;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
   return ec == std::errc() && ptr == text.data() + text.size() && std::isfinite(out);
-}
-
-bool ParseInt64(std::string_view text, int64_t& out) {
-  if (text.empty()) return false;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-  return ec == std::errc() && ptr == text.data() + text.size();
-}
-
-// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
-int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
-// Reads exactly `n` digits at `pos`.
-bool Digits(std::string_view s, size_t pos, size_t n, int& out) {
-  if (pos + n > s.size()) return false;
-  out = 0;
-  for (size_t i = pos; i < pos + n; ++i) {
-    if (s[i] < '0' || s[i] > '9') return false;
-    out = out * 10 + (s[i] - '0');
-  }
-  return true;
 }
 
 // Writes rejected rows: file,line_number,reason,line.
@@ -262,8 +236,8 @@ Status IngestItems(const IngestOptions& options, QuarantineWriter& quarantine,
     }
     int64_t created_at = 0;
     if (fields.size() > 3 && !fields[3].empty()) {
-      auto ts = ParseTimestamp(fields[3]);
-      if (!ts) {
+      Result<int64_t> ts = ParseTimestamp(fields[3]);
+      if (!ts.ok()) {
         reject(RejectReason::kBadTimestamp);
         continue;
       }
@@ -326,8 +300,8 @@ Status IngestInteractions(const IngestOptions& options, QuarantineWriter& quaran
       reject(RejectReason::kInvalidId);
       continue;
     }
-    auto ts = ParseTimestamp(fields[2]);
-    if (!ts) {
+    Result<int64_t> ts = ParseTimestamp(fields[2]);
+    if (!ts.ok()) {
       reject(RejectReason::kBadTimestamp);
       continue;
     }
@@ -406,58 +380,6 @@ std::string_view RejectReasonName(RejectReason reason) {
       return "invalid_id";
   }
   return "unknown";
-}
-
-std::optional<int64_t> ParseTimestamp(std::string_view s) {
-  if (s.empty()) return std::nullopt;
-  if (s.find_first_not_of("0123456789") == std::string_view::npos) {
-    int64_t v;
-    if (s.size() > 12 || !ParseInt64(s, v)) return std::nullopt;  // beyond year 33658: garbage
-    return v;
-  }
-  int year, month, day, hour = 0, minute = 0, second = 0;
-  if (!Digits(s, 0, 4, year) || s.size() < 10 || s[4] != '-' || !Digits(s, 5, 2, month) ||
-      s[7] != '-' || !Digits(s, 8, 2, day)) {
-    return std::nullopt;
-  }
-  static constexpr int kDaysInMonth[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  if (month < 1 || month > 12 || day < 1 || day > kDaysInMonth[month - 1]) return std::nullopt;
-  // February 29 exists in leap years only; DaysFromCivil would silently make it March 1.
-  const bool leap_year = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-  if (month == 2 && day == 29 && !leap_year) return std::nullopt;
-  size_t pos = 10;
-  int64_t offset = 0;
-  if (pos < s.size()) {
-    if ((s[pos] != 'T' && s[pos] != ' ') || !Digits(s, pos + 1, 2, hour) || s.size() < pos + 9 ||
-        s[pos + 3] != ':' || !Digits(s, pos + 4, 2, minute) || s[pos + 6] != ':' ||
-        !Digits(s, pos + 7, 2, second)) {
-      return std::nullopt;
-    }
-    if (hour > 23 || minute > 59 || second > 60) return std::nullopt;
-    pos += 9;
-    if (pos < s.size() && s[pos] == '.') {
-      ++pos;
-      size_t digits_start = pos;
-      while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') ++pos;
-      if (pos == digits_start) return std::nullopt;
-    }
-    if (pos < s.size()) {
-      if (s[pos] == 'Z' && pos + 1 == s.size()) {
-        pos = s.size();
-      } else if ((s[pos] == '+' || s[pos] == '-') && s.size() == pos + 6 && s[pos + 3] == ':') {
-        int oh, om;
-        if (!Digits(s, pos + 1, 2, oh) || !Digits(s, pos + 4, 2, om) || oh > 23 || om > 59) {
-          return std::nullopt;
-        }
-        offset = (s[pos] == '+' ? 1 : -1) * (oh * 3600 + om * 60);
-        pos = s.size();
-      } else {
-        return std::nullopt;
-      }
-    }
-  }
-  return DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) * 86400 +
-         hour * 3600 + minute * 60 + second - offset;
 }
 
 Result<IngestResult> Ingest(const IngestOptions& options) {

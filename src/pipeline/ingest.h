@@ -24,7 +24,7 @@ enum class RejectReason {
   kBadFieldCount,    // not as many fields as the header, or broken quoting
   kEmptyId,          // user_id or item_id empty
   kBadNumber,        // weight or created_at not a finite number
-  kBadTimestamp,     // timestamp neither unix seconds nor ISO-8601
+  kBadTimestamp,     // timestamp breaking the grammar of core/timestamp.h
   kNegativeWeight,   // weight < 0
   kFutureTimestamp,  // timestamp later than the run's clock + kFutureToleranceSeconds
   kUnknownItem,      // item_id absent from items.csv (only checked when items.csv exists)
@@ -37,11 +37,6 @@ std::string_view RejectReasonName(RejectReason reason);
 
 // Clock skew tolerated between event producers and the pipeline host.
 inline constexpr int64_t kFutureToleranceSeconds = 300;
-
-// Parses unix seconds ("881250949") or ISO-8601 ("1998-02-03", "1998-02-03T04:05:06",
-// optional ".fff" fraction, "Z" or "+hh:mm"/"-hh:mm" offset; a space may replace "T").
-// Returns nullopt for anything else, including out-of-range fields.
-std::optional<int64_t> ParseTimestamp(std::string_view text);
 
 // Per-file validation counts, the raw material of the data-quality report.
 struct TableStats {

@@ -24,9 +24,9 @@ Result<T> DecodeWith(std::string_view text, const char* what, Fn read) {
 
 // Appends JSON text to a string. Hand-written because encoding 1M+ feature records through
 // nlohmann::json (a node per value) dominated the publish step's CPU. Output is standard JSON
-// read back by the nlohmann decoders below. Strings: '"', '\\' and control characters are
-// escaped; invalid UTF-8 bytes become U+FFFD so that the record always decodes (nlohmann's
-// dump() would throw on them). Non-finite doubles become null, as nlohmann writes them.
+// read back by the nlohmann decoders below. Strings go through core/json_text.h's
+// AppendJsonString, so invalid UTF-8 bytes become U+FFFD and the record always decodes.
+// Non-finite doubles become null, as nlohmann writes them.
 class JsonWriter {
  public:
   explicit JsonWriter(size_t reserve) { out_.reserve(reserve); }
@@ -79,53 +79,9 @@ class JsonWriter {
   bool first_ = true;
 };
 
-// Length of the valid UTF-8 sequence starting at text[i], or 0 when it is not valid.
-size_t Utf8SequenceLength(std::string_view text, size_t i) {
-  const auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
-  const unsigned char lead = byte(i);
-  size_t n = lead >= 0xF0 && lead <= 0xF4 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC2 ? 2 : 0;
-  if (lead >= 0xF5 || n == 0 || i + n > text.size()) return 0;
-  for (size_t k = 1; k < n; ++k) {
-    if ((byte(i + k) & 0xC0) != 0x80) return 0;
-  }
-  // Overlong 3/4-byte forms, UTF-16 surrogates and code points above U+10FFFF.
-  if (n == 3 && ((lead == 0xE0 && byte(i + 1) < 0xA0) || (lead == 0xED && byte(i + 1) >= 0xA0)))
-    return 0;
-  if (n == 4 && ((lead == 0xF0 && byte(i + 1) < 0x90) || (lead == 0xF4 && byte(i + 1) >= 0x90)))
-    return 0;
-  return n;
-}
-
 JsonWriter& JsonWriter::String(std::string_view text) {
   Comma();
-  out_ += '"';
-  for (size_t i = 0; i < text.size();) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c >= 0x80) {
-      size_t n = Utf8SequenceLength(text, i);
-      if (n == 0) {
-        out_ += "\xEF\xBF\xBD";  // U+FFFD
-        ++i;
-      } else {
-        out_.append(text.substr(i, n));
-        i += n;
-      }
-      continue;
-    }
-    if (c == '"' || c == '\\') {
-      out_ += '\\';
-      out_ += static_cast<char>(c);
-    } else if (c < 0x20) {
-      static constexpr char kHex[] = "0123456789abcdef";
-      out_ += "\\u00";
-      out_ += kHex[c >> 4];
-      out_ += kHex[c & 0xF];
-    } else {
-      out_ += static_cast<char>(c);
-    }
-    ++i;
-  }
-  out_ += '"';
+  AppendJsonString(out_, text);
   return *this;
 }
 

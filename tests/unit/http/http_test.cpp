@@ -137,16 +137,22 @@ TEST(DecodeEvents, RejectsBadBodiesWithAReason) {
   expect_bad(big + "]", "at most 1000");
 }
 
-TEST(Iso8601, ParsesZonesAndRejectsNonsense) {
-  EXPECT_EQ(ParseIso8601("2023-11-14T22:13:20Z"), 1700000000);
-  EXPECT_EQ(ParseIso8601("2023-11-14T22:13:20"), 1700000000);
-  EXPECT_EQ(ParseIso8601("2023-11-14 22:13:20.999Z"), 1700000000);
-  EXPECT_EQ(ParseIso8601("2023-11-14T23:13:20+01:00"), 1700000000);
-  EXPECT_EQ(ParseIso8601("2023-11-14T21:13:20-0100"), 1700000000);
-  EXPECT_FALSE(ParseIso8601("2023-02-31T00:00:00Z"));
-  EXPECT_FALSE(ParseIso8601("2023-11-14T22:13"));
-  EXPECT_FALSE(ParseIso8601("2023-11-14T22:13:20Zjunk"));
-  EXPECT_FALSE(ParseIso8601(""));
+// Event timestamps follow core/timestamp.h (tested there); this checks DecodeEvents uses it and
+// applies the 1970..9999 range to strings as to numbers.
+TEST(DecodeEvents, StringTimestampsFollowTheSharedGrammar) {
+  for (const char* text : {"2023-11-14T22:13:20Z", "2023-11-14T23:13:20+01:00",
+                           "2023-11-14T21:13:20-0100", "2023-11-14 22:13:20.999Z", "1700000000"}) {
+    auto events = DecodeEvents(std::string(R"({"user_id":"u","item_id":"i","event_type":"v",)") +
+                               R"("timestamp":")" + text + R"("})");
+    ASSERT_TRUE(events.ok()) << text << ": " << events.status().ToString();
+    EXPECT_EQ((*events)[0].timestamp, 1700000000) << text;
+  }
+  for (const char* text :
+       {"2023-02-31T00:00:00Z", "2023-11-14T22:13:20Zjunk", "", "999999999999"}) {
+    auto events = DecodeEvents(std::string(R"({"user_id":"u","item_id":"i","event_type":"v",)") +
+                               R"("timestamp":")" + text + R"("})");
+    EXPECT_FALSE(events.ok()) << text;
+  }
   EXPECT_EQ(FormatIso8601(1700000000), "2023-11-14T22:13:20Z");
 }
 

@@ -11,32 +11,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-TEST(ParseTimestamp, UnixSecondsAndIso8601) {
-  EXPECT_EQ(ParseTimestamp("881250949"), 881250949);
-  EXPECT_EQ(ParseTimestamp("1970-01-01"), 0);
-  EXPECT_EQ(ParseTimestamp("2023-11-14T22:13:20Z"), 1700000000);
-  EXPECT_EQ(ParseTimestamp("2023-11-14 22:13:20"), 1700000000);
-  EXPECT_EQ(ParseTimestamp("2023-11-14T22:13:20.123Z"), 1700000000);
-  EXPECT_EQ(ParseTimestamp("2023-11-15T00:13:20+02:00"), 1700000000);
-  EXPECT_EQ(ParseTimestamp("2023-11-14T20:13:20-02:00"), 1700000000);
-  EXPECT_EQ(ParseTimestamp("2024-02-29T00:00:00Z"), 1709164800);
-}
-
-TEST(ParseTimestamp, RejectsGarbage) {
-  for (const char* bad :
-       {"", "yesterday", "2023-13-01", "2023-02-30", "2023-11-14T25:00:00Z", "2023-11-14T22:13",
-        "2023-11-14T22:13:20Q", "-5", "1.5", "9999999999999999999999", "2023-11-14T22:13:20+2"}) {
-    EXPECT_FALSE(ParseTimestamp(bad).has_value()) << bad;
-  }
-}
-
-// Found by fuzz/csv_row_fuzzer: February 29 of a common year used to become March 1.
-TEST(ParseTimestamp, RejectsFebruary29OfACommonYear) {
-  EXPECT_FALSE(ParseTimestamp("2023-02-29").has_value());
-  EXPECT_FALSE(ParseTimestamp("1900-02-29T00:00:00Z").has_value());
-  EXPECT_EQ(ParseTimestamp("2000-02-29"), 951782400);
-}
-
 class IngestTest : public ::testing::Test {
  protected:
   void SetUp() override {
