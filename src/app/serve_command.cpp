@@ -243,7 +243,7 @@ void BuildEngine(ServingStack& s) {
   s.live = std::make_unique<engine::LiveState>(s.config.live_limits, &s.registry);
   // Keeps /popular and /hot/trending fresh off the request path.
   s.live_lists =
-      std::make_unique<engine::LiveListsRefresher>(*s.live, [] { return UnixMillisNow() / 1000; });
+      std::make_unique<engine::LiveListsRefresher>(*s.live, [] { return UnixSecondsNow(); });
   s.engine_metrics = std::make_unique<engine::EngineMetrics>(s.registry);
   s.request_metrics = std::make_unique<http::ApiRequestMetrics>(s.registry);
   engine::RankingGuardOptions ranking;

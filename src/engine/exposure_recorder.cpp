@@ -19,7 +19,7 @@ void ExposureRecorder::Record(const RequestContext& ctx, std::string_view user_i
   record.model_version = answer.model_version;
   record.variant = answer.variant;
   record.degraded_reason = answer.degraded_reason;
-  record.timestamp = static_cast<double>(UnixMillisNow()) / 1000.0;
+  record.timestamp = UnixSecondsNowFractional();
   log_->Append(std::move(record));
 }
 

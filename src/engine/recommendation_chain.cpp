@@ -216,7 +216,7 @@ std::vector<HistoryItem> RecommendationChain::UserHistory(
     std::string_view& degraded_reason) {
   std::vector<HistoryItem> history;
   std::unordered_set<std::string> seen;
-  int64_t now = UnixMillisNow() / 1000;
+  int64_t now = UnixSecondsNow();
   for (const auto& item : live_items) {
     if (seen.insert(item).second) history.push_back({item, now});
   }

@@ -53,7 +53,7 @@ Reply ApiService::Events(const Call& call) {
     }
   }
   Status status =
-      events.ok() ? recommender_.IngestEvents(*events, UnixMillisNow() / 1000) : events.status();
+      events.ok() ? recommender_.IngestEvents(*events, UnixSecondsNow()) : events.status();
   if (!status.ok()) {
     if (!events.ok()) recommender_.CountRejectedBody();
     return StatusReply(status, call.request_id, call.endpoint);

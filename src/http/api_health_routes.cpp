@@ -2,6 +2,7 @@
 // quality), /live, /ready and /metrics.
 #include <mutex>
 
+#include "core/timestamp.h"
 #include "http/api_replies.h"
 #include "http/api_service.h"
 
@@ -46,7 +47,7 @@ Reply ApiService::Health(const Call& call) {
   }
   w.Key("pipeline_last_run");
   if (health.pipeline_last_run) {
-    w.String(FormatIso8601(*health.pipeline_last_run));
+    w.String(FormatIsoUtc(*health.pipeline_last_run));
   } else {
     w.Null();
   }

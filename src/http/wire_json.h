@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "core/status.h"
-#include "core/timestamp.h"
 #include "engine/live_state.h"
 #include "engine/model_manager.h"
 #include "engine/serving_model.h"
@@ -65,9 +64,5 @@ Result<engine::ReloadRequest> DecodeReloadRequest(std::string_view body);
 // keeps its current value (taken from `current`). InvalidArgument naming the key otherwise.
 Result<std::vector<std::pair<resilience::FaultOperation, resilience::FaultSpec>>>
 DecodeFaultSettings(std::string_view body, const resilience::FaultInjector& current);
-
-// Unix seconds → "2026-11-29T06:30:00Z". Kept for http/api_service.cpp until it calls
-// core/timestamp.h's FormatIsoUtc directly (the one UTC formatter); do not add callers.
-inline std::string FormatIso8601(int64_t unix_seconds) { return FormatIsoUtc(unix_seconds); }
 
 }  // namespace recserve::http
