@@ -14,9 +14,10 @@
 namespace recserve::models {
 namespace {
 
+// An empty directory of its own under gtest's temporary directory.
 std::filesystem::path FreshDir(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() /
-             ("recserve_registry_" + name + "_" + std::to_string(::getpid()));
+  const std::filesystem::path dir =
+      std::filesystem::path(::testing::TempDir()) / ("registry_" + name);
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;
