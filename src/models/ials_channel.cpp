@@ -28,7 +28,10 @@ class IalsQuery final : public ChannelQuery {
       }
       return top;
     }
-    return channel_.Top(query_, count, excluded);
+    // The dense selection of RecallChannel::Top, over the user vector this query already has.
+    std::vector<float> scores(excluded.size(), 0.0f);
+    channel_.ScoreUser(User(), scores);
+    return TopK(scores, count, excluded);
   }
 
   void ScoreItems(std::span<const uint32_t> items, std::span<float> out) override {
@@ -81,7 +84,7 @@ std::vector<float> IalsChannel::UserVector(const UserQuery& query) const {
   return FoldInUser(item_factors_, num_items_, factors_, fold_in_gram_, alpha_, known);
 }
 
-void IalsChannel::ScoreAll(const std::vector<float>& user, std::span<float> out) const {
+void IalsChannel::ScoreUser(std::span<const float> user, std::span<float> out) const {
   using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   Eigen::Map<const RowMatrix> items(item_factors_.data(), num_items_, factors_);
   Eigen::Map<const Eigen::VectorXf> u(user.data(), factors_);
@@ -90,7 +93,7 @@ void IalsChannel::ScoreAll(const std::vector<float>& user, std::span<float> out)
 }
 
 void IalsChannel::Score(const UserQuery& query, std::span<float> out) const {
-  ScoreAll(UserVector(query), out);
+  ScoreUser(UserVector(query), out);
 }
 
 float IalsChannel::Dot(std::span<const float> user, uint32_t item) const {

@@ -48,14 +48,14 @@ class IalsChannel final : public RecallChannel {
   float Dot(std::span<const float> user, uint32_t item) const;
   // User vector for the query: the trained row when known, else solved from the history.
   std::vector<float> UserVector(const UserQuery& query) const;
+  // Score() for a user vector already computed. REQUIRES: user.size() == factors(),
+  // out.size() == num_items().
+  void ScoreUser(std::span<const float> user, std::span<float> out) const;
   uint32_t factors() const { return factors_; }
   // Row-major num_items × factors.
   const std::vector<float>& item_factors() const { return item_factors_; }
 
  private:
-  // scores[i] = user · item i's factors for every item. REQUIRES: scores.size() == num_items().
-  void ScoreAll(const std::vector<float>& user, std::span<float> scores) const;
-
   uint32_t factors_ = 0;
   uint32_t num_users_ = 0;
   uint32_t num_items_ = 0;

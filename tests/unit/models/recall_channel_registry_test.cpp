@@ -131,10 +131,20 @@ TEST(RecallChannelRegistryTest, EveryChannelRoundTripsThroughSaveAndItsLoad) {
         EXPECT_EQ(top_before[k].item, top_after[k].item) << "query " << q << " rank " << k;
         EXPECT_EQ(top_before[k].score, top_after[k].score) << "query " << q << " rank " << k;
       }
-      std::vector<float> column_before(some.size()), column_after(some.size());
+      std::vector<float> column_before(some.size()), column_after(some.size()), direct(some.size());
       original.StartQuery(queries[q], true)->ScoreItems(some, column_before);
       reloaded.StartQuery(queries[q], true)->ScoreItems(some, column_after);
       EXPECT_EQ(column_before, column_after) << "query " << q;
+      // Recall's per-query view without an ANN index is the channel itself: the same Top() and
+      // the same ScoreItems().
+      original.ScoreItems(queries[q], some, direct);
+      EXPECT_EQ(column_before, direct) << "query " << q;
+      const auto viewed = reloaded.StartQuery(queries[q], false)->Top(8, excluded);
+      ASSERT_EQ(viewed.size(), top_after.size()) << "query " << q;
+      for (size_t k = 0; k < viewed.size(); ++k) {
+        EXPECT_EQ(viewed[k].item, top_after[k].item) << "query " << q << " rank " << k;
+        EXPECT_EQ(viewed[k].score, top_after[k].score) << "query " << q << " rank " << k;
+      }
     }
     std::filesystem::remove_all(dir);
   }
