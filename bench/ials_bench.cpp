@@ -20,7 +20,8 @@
 #include <random>
 #include <unordered_set>
 
-#include "models/recall_channels.h"
+#include "models/flop_model.h"
+#include "models/ials_channel.h"
 #include "pipeline/evaluation.h"
 
 namespace {

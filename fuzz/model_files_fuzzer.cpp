@@ -18,6 +18,7 @@
 //   the catalogue size, never an item the query has seen.
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -81,19 +82,9 @@ void CheckCounts(const m::RecommenderModel& model) {
   const size_t n = model.num_items();
   for (const auto& channel : model.channels()) {
     const std::string& name = channel->name();
-    if (auto* p = dynamic_cast<const m::PopularityChannel*>(channel.get())) {
-      FUZZ_REQUIRE(p->counts().size() == n, name);
-    } else if (auto* t = dynamic_cast<const m::TrendingChannel*>(channel.get())) {
-      FUZZ_REQUIRE(t->timeline().num_items() == n, name);
-    } else if (auto* k = dynamic_cast<const m::ItemKnnChannel*>(channel.get())) {
-      FUZZ_REQUIRE(k->neighbours().num_items == n, name);
-    } else if (auto* i = dynamic_cast<const m::IalsChannel*>(channel.get())) {
-      FUZZ_REQUIRE(i->num_items() == n && i->num_users() == model.users().size(), name);
-    } else if (auto* e = dynamic_cast<const m::EaseChannel*>(channel.get())) {
-      FUZZ_REQUIRE(e->num_items() == n, name);
-    } else {
-      FUZZ_REQUIRE(false, name);
-    }
+    FUZZ_REQUIRE(channel->num_items() == n, name);
+    const std::optional<uint32_t> users = channel->num_users();
+    FUZZ_REQUIRE(!users || *users == model.users().size(), name);
   }
 }
 

@@ -153,9 +153,8 @@ Result<std::vector<ScoredItem>> BundleServingModel::Rank(
   ranked.reserve(set.items.size());
   for (size_t i = 0; i < set.items.size(); ++i) ranked.push_back({set.items[i], set.scores[i]});
   // The same order as RecommenderModel::Recommend: score desc, item index asc.
-  std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
-    return a.score != b.score ? a.score > b.score : a.item < b.item;
-  });
+  std::sort(ranked.begin(), ranked.end(),
+            [](const auto& a, const auto& b) { return models::RanksBefore(a, b); });
   return Named(ranked);
 }
 

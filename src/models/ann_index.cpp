@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "models/binary_io.h"
+#include "models/scored_order.h"
 
 namespace recserve::models {
 
@@ -137,7 +138,7 @@ std::vector<std::pair<uint32_t, float>> ItemAnnIndex::Search(
     out.emplace_back(item, 1.0f - distance);  // hnswlib's IP distance is 1 - <q, x>
   }
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
-    return a.second != b.second ? a.second > b.second : a.first < b.first;
+    return RanksBefore(a.second, a.first, b.second, b.first);
   });
   if (out.size() > k) out.resize(k);
   return out;

@@ -1,5 +1,6 @@
 #include "models/binary_io.h"
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 
@@ -191,6 +192,11 @@ Status BinaryReader::Finish(bool expect_end) const {
                     " unexpected trailing bytes");
   }
   return Status::Ok();
+}
+
+bool ValidRowOffsets(const std::vector<uint64_t>& offsets, uint64_t elements) {
+  return !offsets.empty() && offsets.front() == 0 &&
+         std::is_sorted(offsets.begin(), offsets.end()) && offsets.back() == elements;
 }
 
 }  // namespace recserve::models

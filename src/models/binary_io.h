@@ -74,4 +74,8 @@ class BinaryReader {
   Status status_;
 };
 
+// CSR row offsets read from a file: start at 0, never decrease, end at the element count (else a
+// row would index past the elements).
+bool ValidRowOffsets(const std::vector<uint64_t>& offsets, uint64_t elements);
+
 }  // namespace recserve::models

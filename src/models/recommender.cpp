@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <optional>
 #include <unordered_map>
 
 #include "models/binary_io.h"
+#include "models/recall_channel_registry.h"
 
 namespace recserve::models {
 namespace {
@@ -40,35 +42,18 @@ Result<RecommenderModel> RecommenderModel::TrainChannels(const InteractionMatrix
   m.seen_offsets_ = train.row_offsets;
   m.seen_items_ = train.items;
 
-  auto popularity = std::make_unique<PopularityChannel>(PopularityChannel::Train(train));
-  m.popularity_ = popularity.get();
-  m.channels_.push_back(std::move(popularity));
-  auto trending = std::make_unique<TrendingChannel>(
-      TrendingChannel::Train(train, config.trending_window_seconds));
-  m.trending_ = trending.get();
-  m.channels_.push_back(std::move(trending));
-  auto neighbours = std::make_shared<const ItemNeighbours>(
-      ItemNeighbours::Build(train, config.knn_neighbours, config.knn_shrink, config.threads));
-  auto knn = std::make_unique<ItemKnnChannel>("item_knn", neighbours, 0);
-  m.item_knn_ = knn.get();
-  m.channels_.push_back(std::move(knn));
-  m.channels_.push_back(
-      std::make_unique<ItemKnnChannel>("recent_knn", neighbours, config.recent_items));
-  IalsParams ials_params = config.ials;
-  ials_params.threads = config.threads;
-  auto ials = std::make_unique<IalsChannel>(IalsChannel::Train(train, ials_params));
-  m.ials_ = ials.get();
-  m.channels_.push_back(std::move(ials));
-  if (config.ease && train.num_items <= config.ease_max_items) {
-    auto ease = EaseChannel::Train(train, config.ease_lambda, config.ease_max_items);
-    if (!ease.ok()) return ease.status();
-    m.channels_.push_back(std::make_unique<EaseChannel>(std::move(ease).value()));
+  ChannelTrainingData data(train);
+  for (const RecallChannelEntry& entry : RecallChannelRegistry()) {
+    auto channel = entry.train(data, config);
+    if (!channel.ok()) return channel.status();
+    if (*channel) m.channels_.push_back(std::move(channel).value());
   }
+  if (!m.FindRequiredChannels()) return Internal("training left out a required channel");
   if (config.ann) {
     auto ann = ItemAnnIndex::Build(m.ials_->item_factors(), m.ials_->num_items(),
                                    m.ials_->factors(), config.ann_params);
     if (!ann.ok()) return ann.status();
-    m.ann_ = std::move(ann).value();
+    m.ials_->AttachAnn(std::move(ann).value());
   }
   return m;
 }
@@ -78,6 +63,20 @@ const RecallChannel* RecommenderModel::channel(const std::string& name) const {
     if (c->name() == name) return c.get();
   }
   return nullptr;
+}
+
+bool RecommenderModel::FindRequiredChannels() {
+  auto find = [this](std::string_view name) -> RecallChannel* {
+    for (const auto& c : channels_) {
+      if (c->name() == name) return c.get();
+    }
+    return nullptr;
+  };
+  popularity_ = dynamic_cast<const PopularityChannel*>(find(kPopularityChannel));
+  trending_ = dynamic_cast<const TrendingChannel*>(find(kTrendingChannel));
+  item_knn_ = dynamic_cast<const ItemKnnChannel*>(find(kItemKnnChannel));
+  ials_ = dynamic_cast<IalsChannel*>(find(kIalsChannel));
+  return popularity_ && trending_ && item_knn_ && ials_;
 }
 
 float RecallParams::WeightOf(std::string_view channel) const {
@@ -117,11 +116,11 @@ CandidateSet RecommenderModel::Recall(const UserQuery& query, const RecallParams
     total_weight += weights[c];
   }
 
-  std::vector<float> ials_user;  // computed once, for ANN search and the iALS score column
-  auto user_vector = [&]() -> const std::vector<float>& {
-    if (ials_user.empty()) ials_user = ials_->UserVector(query);
-    return ials_user;
-  };
+  // One view per channel for this query: a channel's per-query work (iALS's user vector) is done
+  // once for its candidates and its score column.
+  std::vector<std::unique_ptr<ChannelQuery>> views;
+  views.reserve(num_channels);
+  for (const auto& channel : channels_) views.push_back(channel->StartQuery(query, params.use_ann));
   // (item, fused contribution) from every channel, in channel order; merged per item below.
   std::vector<std::pair<uint32_t, float>> contributions;
   contributions.reserve(params.candidates + num_channels);
@@ -129,15 +128,7 @@ CandidateSet RecommenderModel::Recall(const UserQuery& query, const RecallParams
     if (weights[c] <= 0.0f) continue;
     const size_t quota = static_cast<size_t>(
         std::ceil(static_cast<double>(params.candidates) * weights[c] / total_weight));
-    const RecallChannel* channel = channels_[c].get();
-    std::vector<ScoredItem> top;
-    if (channel == ials_ && ann_ && params.use_ann) {
-      for (const auto& [item, score] : ann_->Search(user_vector(), quota, seen)) {
-        top.push_back({item, score});
-      }
-    } else {
-      top = channel->Top(query, quota, seen);
-    }
+    const std::vector<ScoredItem> top = views[c]->Top(quota, seen);
     for (size_t r = 0; r < top.size(); ++r) {
       contributions.emplace_back(top[r].item, weights[c] / (kFusionK + static_cast<float>(r + 1)));
     }
@@ -159,7 +150,7 @@ CandidateSet RecommenderModel::Recall(const UserQuery& query, const RecallParams
   std::vector<size_t> order(items.size());
   for (size_t k = 0; k < order.size(); ++k) order[k] = k;
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    return fused[a] != fused[b] ? fused[a] > fused[b] : items[a] < items[b];
+    return RanksBefore(fused[a], items[a], fused[b], items[b]);
   });
   CandidateSet out;
   out.num_channels = num_channels;
@@ -173,12 +164,7 @@ CandidateSet RecommenderModel::Recall(const UserQuery& query, const RecallParams
   std::vector<float> column(out.items.size());
   out.channel_scores.assign(out.items.size() * num_channels, 0.0f);
   for (size_t c = 0; c < num_channels; ++c) {
-    if (channels_[c].get() == ials_) {
-      const std::vector<float>& user = user_vector();
-      for (size_t k = 0; k < out.items.size(); ++k) column[k] = ials_->Dot(user, out.items[k]);
-    } else {
-      channels_[c]->ScoreItems(query, out.items, column);
-    }
+    views[c]->ScoreItems(out.items, column);
     for (size_t k = 0; k < out.items.size(); ++k) {
       out.channel_scores[k * num_channels + c] = column[k];
     }
@@ -210,8 +196,8 @@ std::vector<float> RecommenderModel::Features(const UserQuery& query,
   for (size_t c = 0; c < nc; ++c) {
     for (size_t k = 0; k < rows; ++k) order[k] = k;
     std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-      float sa = cands.channel_scores[a * nc + c], sb = cands.channel_scores[b * nc + c];
-      return sa != sb ? sa > sb : cands.items[a] < cands.items[b];
+      return RanksBefore(cands.channel_scores[a * nc + c], cands.items[a],
+                         cands.channel_scores[b * nc + c], cands.items[b]);
     });
     for (size_t r = 0; r < rows; ++r) {
       f[order[r] * num_features + 2 * c] = cands.channel_scores[order[r] * nc + c];
@@ -287,10 +273,8 @@ std::vector<ScoredItem> RecommenderModel::Recommend(const UserQuery& query, size
   for (size_t i = 0; i < candidates.items.size(); ++i) {
     out.push_back({candidates.items[i], candidates.scores[i]});
   }
-  auto better = [](const ScoredItem& a, const ScoredItem& b) {
-    return a.score != b.score ? a.score > b.score : a.item < b.item;
-  };
-  std::sort(out.begin(), out.end(), better);
+  std::sort(out.begin(), out.end(),
+            [](const ScoredItem& a, const ScoredItem& b) { return RanksBefore(a, b); });
   if (out.size() > k) out.resize(k);
   return out;
 }
@@ -323,12 +307,12 @@ Result<std::vector<std::string>> RecommenderModel::Save(const std::filesystem::p
   std::vector<std::string> channel_names;
   for (const auto& c : channels_) channel_names.push_back(c->name());
   w.StringArray(channel_names);
-  w.U32(ann_ ? 1 : 0);
+  w.U32(ann() ? 1 : 0);
   w.U32(ranker_ ? 1 : 0);
   files.push_back(kModelSetFile);
   RECSERVE_RETURN_IF_ERROR(w.WriteTo(dir / files.back()));
   for (const auto& c : channels_) RECSERVE_RETURN_IF_ERROR(c->Save(dir, files));
-  if (ann_) RECSERVE_RETURN_IF_ERROR(ann_->Save(dir, files));
+  if (ann()) RECSERVE_RETURN_IF_ERROR(ann()->Save(dir, files));
   if (ranker_) RECSERVE_RETURN_IF_ERROR(ranker_->Save(dir, files));
   if (!seen_offsets_.empty()) {
     BinaryWriter seen("RSSEEN", kUserSeenVersion);
@@ -378,47 +362,18 @@ Result<RecommenderModel> RecommenderModel::Load(const ModelFiles& files) {
     return check_count(file, items, n, "items");
   };
   for (const std::string& name : channel_names) {
-    if (name == "popularity") {
-      auto c = PopularityChannel::Load(files);
-      if (!c.ok()) return c.status();
-      RECSERVE_RETURN_IF_ERROR(check_items("popularity.bin", c->counts().size()));
-      auto p = std::make_unique<PopularityChannel>(std::move(c).value());
-      m.popularity_ = p.get();
-      m.channels_.push_back(std::move(p));
-    } else if (name == "trending") {
-      auto c = TrendingChannel::Load(files);
-      if (!c.ok()) return c.status();
-      RECSERVE_RETURN_IF_ERROR(check_items("trending.bin", c->timeline().num_items()));
-      auto p = std::make_unique<TrendingChannel>(std::move(c).value());
-      m.trending_ = p.get();
-      m.channels_.push_back(std::move(p));
-    } else if (name == "item_knn" || name == "recent_knn") {
-      auto c = ItemKnnChannel::Load(files, name);
-      if (!c.ok()) return c.status();
-      RECSERVE_RETURN_IF_ERROR(check_items(name + ".bin", c->neighbours().num_items));
-      auto p = std::make_unique<ItemKnnChannel>(std::move(c).value());
-      if (name == "item_knn") m.item_knn_ = p.get();
-      m.channels_.push_back(std::move(p));
-    } else if (name == "ials") {
-      auto c = IalsChannel::Load(files);
-      if (!c.ok()) return c.status();
-      RECSERVE_RETURN_IF_ERROR(check_items("ials.bin", c->num_items()));
-      RECSERVE_RETURN_IF_ERROR(check_count("ials.bin", c->num_users(), m.users_.size(), "users"));
-      auto p = std::make_unique<IalsChannel>(std::move(c).value());
-      m.ials_ = p.get();
-      m.channels_.push_back(std::move(p));
-    } else if (name == "ease") {
-      auto c = EaseChannel::Load(files);
-      if (!c.ok()) return c.status();
-      RECSERVE_RETURN_IF_ERROR(check_items("ease.bin", c->num_items()));
-      m.channels_.push_back(std::make_unique<EaseChannel>(std::move(c).value()));
-    } else {
-      return DataLoss("model_set.bin names an unknown channel '" + name + "'");
+    const RecallChannelEntry* entry = FindRecallChannel(name);
+    if (!entry) return DataLoss("model_set.bin names an unknown channel '" + name + "'");
+    auto channel = entry->load(files);
+    if (!channel.ok()) return channel.status();
+    const std::string file = name + ".bin";
+    RECSERVE_RETURN_IF_ERROR(check_items(file, (*channel)->num_items()));
+    if (const std::optional<uint32_t> users = (*channel)->num_users()) {
+      RECSERVE_RETURN_IF_ERROR(check_count(file, *users, m.users_.size(), "users"));
     }
+    m.channels_.push_back(std::move(channel).value());
   }
-  if (!m.popularity_ || !m.trending_ || !m.item_knn_ || !m.ials_) {
-    return DataLoss("model_set.bin lacks a required channel");
-  }
+  if (!m.FindRequiredChannels()) return DataLoss("model_set.bin lacks a required channel");
   if (has_ann) {
     auto ann = ItemAnnIndex::Load(files);
     if (!ann.ok()) return ann.status();
@@ -426,7 +381,7 @@ Result<RecommenderModel> RecommenderModel::Load(const ModelFiles& files) {
     if ((*ann)->dim() != m.ials_->factors()) {
       return DataLoss("ann_header.bin: dimension does not match the iALS factors");
     }
-    m.ann_ = std::move(ann).value();
+    m.ials_->AttachAnn(std::move(ann).value());
   }
   if (has_ranker) {
     auto ranker = Ranker::Load(files, m.FeatureNames().size());

@@ -19,28 +19,18 @@
 #include "core/id_vocabulary.h"
 #include "core/status.h"
 #include "models/ann_index.h"
+#include "models/ials_channel.h"
 #include "models/interaction_matrix.h"
+#include "models/item_knn_channel.h"
+#include "models/model_config.h"
+#include "models/popularity_channel.h"
 #include "models/ranker.h"
-#include "models/recall_channels.h"
+#include "models/recall_channel.h"
+#include "models/scored_order.h"
+#include "models/top_k.h"
+#include "models/trending_channel.h"
 
 namespace recserve::models {
-
-// Hyper-parameters of every part; defaults are the starting point of the validation grid.
-struct ModelConfig {
-  int64_t trending_window_seconds = 7 * 86400;
-  uint32_t knn_neighbours = 100;
-  float knn_shrink = 10.0f;
-  uint32_t recent_items = 5;  // history items the recent_knn channel reads
-  IalsParams ials;
-  bool ease = true;  // trained only when the catalogue fits ease_max_items
-  float ease_lambda = 200.0f;
-  uint32_t ease_max_items = 20000;
-  bool ann = true;  // build the HNSW index over iALS item factors
-  AnnParams ann_params;
-  uint32_t candidates = 200;
-  RankerParams ranker;
-  int threads = 1;
-};
 
 // Side information per catalogue item (aligned with the item vocabulary).
 struct ItemSide {
@@ -77,17 +67,18 @@ class RecommenderModel {
   RecommenderModel(RecommenderModel&&) = default;
   RecommenderModel& operator=(RecommenderModel&&) = default;
 
-  // Trains every recall channel (and the ANN index) on `train`; no ranker yet. `users`/`items`
-  // must describe train's indices. EASE is skipped (not an error) above ease_max_items.
+  // Trains every recall channel of models/recall_channel_registry.h (and the ANN index over the
+  // iALS factors) on `train`; no ranker yet. `users`/`items` must describe train's indices. EASE
+  // is skipped (not an error) above ease_max_items.
   static Result<RecommenderModel> TrainChannels(const InteractionMatrix& train, IdVocabulary users,
                                                 IdVocabulary items, ItemSide side,
                                                 const ModelConfig& config);
 
   // Candidates from every channel with a positive weight (each contributes its sparse Top() share
-  // of params.candidates, see RecallParams), merged without duplicates and ordered by weighted
-  // reciprocal-rank fusion, with every channel's score for every candidate (ScoreItems). Items
-  // the user has seen never appear: the query's history and, for a known user, every training
-  // interaction stored in the bundle (SeenItems).
+  // of params.candidates through RecallChannel::StartQuery, see RecallParams), merged without
+  // duplicates and ordered by weighted reciprocal-rank fusion, with every channel's score for every
+  // candidate (ScoreItems). Items the user has seen never appear: the query's history and, for a
+  // known user, every training interaction stored in the bundle (SeenItems).
   CandidateSet Recall(const UserQuery& query, const RecallParams& params) const;
   // The catalogue-sized exclusion mask Recall() uses: 1 for every item the query's user has seen.
   std::vector<char> SeenMask(const UserQuery& query) const;
@@ -117,7 +108,8 @@ class RecommenderModel {
   const std::vector<std::unique_ptr<RecallChannel>>& channels() const { return channels_; }
   const RecallChannel* channel(const std::string& name) const;
   const IalsChannel* ials() const { return ials_; }
-  const ItemAnnIndex* ann() const { return ann_.get(); }
+  // The iALS channel's ANN index; null when the model has none.
+  const ItemAnnIndex* ann() const { return ials_ ? ials_->ann() : nullptr; }
   const IdVocabulary& users() const { return users_; }
   const IdVocabulary& items() const { return items_; }
   uint32_t num_items() const { return items_.size(); }
@@ -125,9 +117,10 @@ class RecommenderModel {
   // Writes every part as plain files into `dir` (created if missing) and returns their names.
   Result<std::vector<std::string>> Save(const std::filesystem::path& dir) const;
   // Parses a model set written by Save() from `files` (every part from the bytes given, no file
-  // opened). NotFound / DataLoss name the missing or malformed file; FailedPrecondition names
-  // the file whose item (or user) count differs from the vocabulary in model_set.bin, since
-  // every part is indexed by the vocabulary's item indices.
+  // opened), each channel by its registry row. NotFound / DataLoss name the missing or malformed
+  // file; FailedPrecondition names the file whose item (or user) count differs from the
+  // vocabulary in model_set.bin (the same check for every channel), since every part is indexed
+  // by the vocabulary's item indices.
   static Result<RecommenderModel> Load(const ModelFiles& files);
   // Load over ModelFiles::ReadDirectory(dir): tools and tests reading Save()'s output.
   static Result<RecommenderModel> Load(const std::filesystem::path& dir);
@@ -136,12 +129,16 @@ class RecommenderModel {
   IdVocabulary users_;
   IdVocabulary items_;
   ItemSide side_;
+  // Sets the typed pointers below from channels_ by name; false when one is missing.
+  bool FindRequiredChannels();
+
   std::vector<std::unique_ptr<RecallChannel>> channels_;
+  // Channels the model reads beyond recall (Popular, Similar, features, the ANN index); they
+  // point into channels_.
   const PopularityChannel* popularity_ = nullptr;
   const TrendingChannel* trending_ = nullptr;
   const ItemKnnChannel* item_knn_ = nullptr;
-  const IalsChannel* ials_ = nullptr;
-  std::unique_ptr<ItemAnnIndex> ann_;
+  IalsChannel* ials_ = nullptr;
   std::unique_ptr<Ranker> ranker_;
   // Training interactions per user (CSR: user u's items are seen_items_[offsets[u], offsets[u+1])),
   // so serving excludes everything a user has seen, not only the recent history it is sent.

@@ -1,9 +1,11 @@
 #include "models/rp3beta.h"
 
 #include "models/parallel_ranges.h"
+#include "models/scored_order.h"
 
 #include <algorithm>
 #include <cmath>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -13,8 +15,9 @@ ItemNeighbours BuildRp3betaNeighbours(const InteractionMatrix& m, const Rp3betaP
                                       int threads) {
   const uint32_t n = m.num_items;
   using Row = std::vector<ItemNeighbours::NeighbourEntry>;
-  const auto better = [](const auto& a, const auto& b) {  // weight desc, index asc
-    return a.second != b.second ? a.second > b.second : a.first < b.first;
+  const auto better = [](const ItemNeighbours::NeighbourEntry& a,
+                         const ItemNeighbours::NeighbourEntry& b) {
+    return RanksBefore(a.second, a.first, b.second, b.first);
   };
   // Users of each item and the degree powers.
   const ItemMajor by_item = ItemMajor::Transpose(m);
@@ -74,7 +77,7 @@ std::unique_ptr<ItemKnnChannel> TrainRp3beta(const InteractionMatrix& m,
                                              const Rp3betaParams& params, int threads) {
   auto neighbours =
       std::make_shared<const ItemNeighbours>(BuildRp3betaNeighbours(m, params, threads));
-  return std::make_unique<ItemKnnChannel>("rp3beta", std::move(neighbours), 0);
+  return std::make_unique<ItemKnnChannel>(std::string(kRp3betaChannel), std::move(neighbours), 0);
 }
 
 }  // namespace recserve::models

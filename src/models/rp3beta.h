@@ -12,11 +12,16 @@
 
 #include <cstdint>
 #include <memory>
+#include <string_view>
 
 #include "models/interaction_matrix.h"
-#include "models/recall_channels.h"
+#include "models/item_knn_channel.h"
+#include "models/neighbour_graph.h"
 
 namespace recserve::models {
+
+// The channel's name (not a bundle channel, so not in core/recall_channel_names.h).
+inline constexpr std::string_view kRp3betaChannel = "rp3beta";
 
 struct Rp3betaParams {
   float alpha = 0.5f;  // exponent on the transition probabilities (1/degree)
@@ -30,7 +35,7 @@ struct Rp3betaParams {
 ItemNeighbours BuildRp3betaNeighbours(const InteractionMatrix& m, const Rp3betaParams& params,
                                       int threads);
 
-// The channel, named "rp3beta".
+// The channel, named kRp3betaChannel.
 std::unique_ptr<ItemKnnChannel> TrainRp3beta(const InteractionMatrix& m,
                                              const Rp3betaParams& params, int threads);
 

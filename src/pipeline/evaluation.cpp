@@ -352,9 +352,8 @@ RankingFunction RecallAndScore(const models::RecommenderModel& model, uint32_t c
         for (size_t k = 0; k < set.items.size(); ++k) {
           if (!mask[set.items[k]]) scored.push_back({set.items[k], set.scores[k]});
         }
-        std::sort(scored.begin(), scored.end(), [](const auto& a, const auto& b) {
-          return a.score != b.score ? a.score > b.score : a.item < b.item;
-        });
+        std::sort(scored.begin(), scored.end(),
+                  [](const auto& a, const auto& b) { return models::RanksBefore(a, b); });
         std::vector<uint32_t> out;
         for (size_t k = 0; k < std::min<size_t>(20, scored.size()); ++k)
           out.push_back(scored[k].item);

@@ -11,6 +11,7 @@
 #include <unordered_set>
 
 #include "core/hashing.h"
+#include "models/recall_channel_registry.h"
 
 namespace recserve::pipeline {
 namespace {
@@ -61,76 +62,27 @@ models::ModelConfig TuneChannels(const Fold& validation, const models::ItemSide&
   config.ials.seed = options.seed;
   config.ann_params.seed = options.seed;
   config.ranker.seed = options.seed;
-  const models::InteractionMatrix& fit = validation.train;
-  const int threads = options.threads;
-
-  // Trending window.
-  {
-    const std::vector<int64_t> windows = {86400, 7 * 86400, 30 * 86400, 365 * 86400};
+  // Each channel in registry order, over the settings its row lists, keeping the first best by
+  // validation NDCG@20; a later channel's grid starts from the choices made before it (recent_knn
+  // reads the neighbour lists item_knn chose).
+  models::ChannelTrainingData fit(validation.train);
+  for (const models::RecallChannelEntry& entry : models::RecallChannelRegistry()) {
+    const std::vector<models::ModelConfig> grid = entry.tuning_grid(config, options.fast);
     double best = -1;
-    for (int64_t w : windows) {
-      auto channel = models::TrendingChannel::Train(fit, w);
-      double v = ValidationNdcg20(validation, channel, threads);
-      if (v > best) best = v, config.trending_window_seconds = w;
-    }
-    report.validation_ndcg20.emplace_back("trending", best);
-  }
-  // Item-kNN neighbours × shrink, then recent_knn's history length over the chosen neighbours.
-  {
-    const std::vector<uint32_t> ks = {25, 50, 100, 200, 400};
-    const std::vector<float> shrinks = {0, 10, 50, 200};
-    double best = -1;
-    for (uint32_t k : ks) {
-      for (float shrink : shrinks) {
-        auto nb = std::make_shared<const models::ItemNeighbours>(
-            models::ItemNeighbours::Build(fit, k, shrink, threads));
-        models::ItemKnnChannel channel("item_knn", nb, 0);
-        double v = ValidationNdcg20(validation, channel, threads);
-        if (v > best) best = v, config.knn_neighbours = k, config.knn_shrink = shrink;
-      }
-    }
-    report.validation_ndcg20.emplace_back("item_knn", best);
-    auto nb = std::make_shared<const models::ItemNeighbours>(
-        models::ItemNeighbours::Build(fit, config.knn_neighbours, config.knn_shrink, threads));
-    best = -1;
-    for (uint32_t recent : {1u, 3u, 5u, 10u, 20u, 40u}) {
-      models::ItemKnnChannel channel("recent_knn", nb, recent);
-      double v = ValidationNdcg20(validation, channel, threads);
-      if (v > best) best = v, config.recent_items = recent;
-    }
-    report.validation_ndcg20.emplace_back("recent_knn", best);
-  }
-  // iALS regularisation × confidence (factors and iterations are fixed flags).
-  {
-    std::vector<float> regs =
-        options.fast ? std::vector<float>{1, 10} : std::vector<float>{0.1f, 1, 10, 50};
-    std::vector<float> alphas =
-        options.fast ? std::vector<float>{1, 10} : std::vector<float>{0.3f, 1, 3, 10};
-    double best = -1;
-    for (float reg : regs) {
-      for (float alpha : alphas) {
-        models::IalsParams p = config.ials;
-        p.regularization = reg;
-        p.alpha = alpha;
-        p.threads = threads;
-        auto channel = models::IalsChannel::Train(fit, p);
-        double v = ValidationNdcg20(validation, channel, threads);
-        if (v > best) best = v, config.ials.regularization = reg, config.ials.alpha = alpha;
-      }
-    }
-    report.validation_ndcg20.emplace_back("ials", best);
-  }
-  // EASE λ, only where the dense inverse fits.
-  if (config.ease && fit.num_items <= config.ease_max_items) {
-    const std::vector<float> lambdas = {10, 50, 100, 200, 500, 1000};
-    double best = -1;
-    for (float lambda : lambdas) {
-      auto channel = models::EaseChannel::Train(fit, lambda, config.ease_max_items);
+    bool left_out = false;
+    for (const models::ModelConfig& candidate : grid) {
+      auto channel = entry.train(fit, candidate);
       if (!channel.ok()) break;
-      double v = ValidationNdcg20(validation, *channel, threads);
-      if (v > best) best = v, config.ease_lambda = lambda;
+      if (!*channel) {
+        left_out = true;  // the configuration leaves the channel out (EASE above its limit)
+        break;
+      }
+      double v = ValidationNdcg20(validation, **channel, options.threads);
+      if (v > best) best = v, config = candidate;
     }
-    report.validation_ndcg20.emplace_back("ease", best);
+    if (!grid.empty() && !left_out) {
+      report.validation_ndcg20.emplace_back(std::string(entry.name), best);
+    }
   }
   return config;
 }
@@ -148,7 +100,7 @@ models::Rp3betaParams TuneRp3beta(const Fold& validation, models::Rp3betaParams 
       if (v > best) best = v, chosen = params;
     }
   }
-  report.validation_ndcg20.emplace_back("rp3beta", best);
+  report.validation_ndcg20.emplace_back(std::string(models::kRp3betaChannel), best);
   report.params.emplace_back("rp3beta_alpha", Num(chosen.alpha));
   report.params.emplace_back("rp3beta_beta", Num(chosen.beta));
   report.params.emplace_back("rp3beta_neighbours", std::to_string(chosen.neighbours));
