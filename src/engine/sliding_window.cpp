@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "models/scored_order.h"
+
 namespace recserve::engine {
 
 SlidingWindowCounter::SlidingWindowCounter(int64_t window_seconds, int64_t bucket_seconds,
@@ -16,7 +18,7 @@ int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0
 
 std::vector<std::pair<std::string, uint64_t>> TopCounted(std::vector<CountRef> refs, size_t k) {
   auto before = [](const CountRef& a, const CountRef& b) {
-    return a.second != b.second ? a.second > b.second : *a.first < *b.first;
+    return models::RanksBefore(a.second, *a.first, b.second, *b.first);
   };
   size_t n = std::min(k, refs.size());
   std::partial_sort(refs.begin(), refs.begin() + static_cast<std::ptrdiff_t>(n), refs.end(),
