@@ -104,13 +104,18 @@ def run_check(root, *files):
                           capture_output=True, text=True, timeout=900)
 
 
-def cpp_files_declaring_guarded_members():
-    """src/ .cpp files whose own text or same-named header declares a GUARDED_BY member."""
+def cpp_files_of_annotated_modules():
+    """src/ .cpp files that declare a GUARDED_BY member or include a header of their own room
+    that does: the modules whose locking the annotations describe."""
+    src = pathlib.Path(SOURCE_DIR, "src")
+    annotated_headers = {str(h.relative_to(src)) for h in src.rglob("*.h")
+                         if h.name != "thread_annotations.h" and "GUARDED_BY(" in h.read_text()}
     found = []
-    for cpp in sorted(pathlib.Path(SOURCE_DIR, "src").rglob("*.cpp")):
-        header = cpp.with_suffix(".h")
-        texts = [cpp.read_text()] + ([header.read_text()] if header.is_file() else [])
-        if any("GUARDED_BY(" in text for text in texts):
+    for cpp in sorted(src.rglob("*.cpp")):
+        text = cpp.read_text()
+        room = cpp.parent.name + "/"
+        if "GUARDED_BY(" in text or any(f'#include "{h}"' in text for h in annotated_headers
+                                         if h.startswith(room)):
             found.append(str(cpp.relative_to(SOURCE_DIR)))
     return found
 
@@ -126,44 +131,38 @@ class ThreadSafetyCheckTest(unittest.TestCase):
             self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
             self.assertIn("1 of 2 files reach", result.stdout)
 
-    def assert_fails_naming(self, counter_cpp, needle):
+    def assert_fails_naming(self, correct, broken, needle):
+        """COUNTER_CPP with `correct` replaced by `broken` fails, with `needle` in the output."""
+        self.assertIn(correct, COUNTER_CPP)
         with temp_dir() as root:
-            make_tree(root, counter_cpp)
+            make_tree(root, COUNTER_CPP.replace(correct, broken))
             result = run_check(root)
             self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
             self.assertIn("src/demo/counter.cpp:", result.stdout)
             self.assertIn(needle, result.stdout)
 
     def test_a_guarded_read_without_the_lock_fails(self):
-        broken = COUNTER_CPP.replace(
-            "int Counter::Get() {\n  recserve::core::MutexLock lock(mu_);\n",
-            "int Counter::Get() {\n")
-        self.assertNotEqual(broken, COUNTER_CPP)
-        self.assert_fails_naming(broken, "reading variable 'value_' requires holding mutex 'mu_'")
+        self.assert_fails_naming("int Counter::Get() {\n  recserve::core::MutexLock lock(mu_);\n",
+                                 "int Counter::Get() {\n",
+                                 "reading variable 'value_' requires holding mutex 'mu_'")
 
     def test_a_guarded_write_without_the_lock_fails(self):
-        broken = COUNTER_CPP.replace(
-            "void Counter::Set(int n) {\n  recserve::core::MutexLock lock(mu_);\n",
-            "void Counter::Set(int n) {\n")
-        self.assertNotEqual(broken, COUNTER_CPP)
-        self.assert_fails_naming(broken, "writing variable 'value_' requires holding mutex 'mu_'")
+        self.assert_fails_naming("void Counter::Set(int n) {\n  recserve::core::MutexLock lock(mu_);\n",
+                                 "void Counter::Set(int n) {\n",
+                                 "writing variable 'value_' requires holding mutex 'mu_'")
 
     def test_a_write_under_a_shared_lock_fails(self):
-        broken = COUNTER_CPP.replace(
-            "void Table::Write(int n) {\n  recserve::core::WriterLock",
-            "void Table::Write(int n) {\n  recserve::core::ReaderLock")
-        self.assertNotEqual(broken, COUNTER_CPP)
-        self.assert_fails_naming(broken, "writing variable 'cell_' requires holding mutex 'mu_' exclusively")
+        self.assert_fails_naming("void Table::Write(int n) {\n  recserve::core::WriterLock",
+                                 "void Table::Write(int n) {\n  recserve::core::ReaderLock",
+                                 "writing variable 'cell_' requires holding mutex 'mu_' exclusively")
 
     def test_calling_a_function_that_requires_the_lock_without_it_fails(self):
-        broken = COUNTER_CPP.replace(
-            "void Counter::Reset() {\n  recserve::core::MutexLock lock(mu_);\n",
-            "void Counter::Reset() {\n")
-        self.assertNotEqual(broken, COUNTER_CPP)
-        self.assert_fails_naming(broken, "calling function 'ResetLocked' requires holding mutex 'mu_'")
+        self.assert_fails_naming("void Counter::Reset() {\n  recserve::core::MutexLock lock(mu_);\n",
+                                 "void Counter::Reset() {\n",
+                                 "calling function 'ResetLocked' requires holding mutex 'mu_'")
 
     def test_this_trees_annotated_modules_pass(self):
-        files = cpp_files_declaring_guarded_members()
+        files = cpp_files_of_annotated_modules()
         self.assertTrue(files, "no module declares a GUARDED_BY member")
         result = run_check(SOURCE_DIR, *files)
         self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
@@ -175,9 +174,9 @@ class ThreadSafetyCheckTest(unittest.TestCase):
             shutil.copytree(os.path.join(SOURCE_DIR, "src"), os.path.join(root, "src"))
             path = pathlib.Path(root, rel)
             text = path.read_text()
-            marker = "BreakerState CircuitBreaker::state() const {\n  core::MutexLock lock(mu_);\n"
-            self.assertIn(marker, text)
-            path.write_text(text.replace(marker, "BreakerState CircuitBreaker::state() const {\n"))
+            marker = "BreakerState CircuitBreaker::state() {\n  core::MutexLock lock(mu_);\n"
+            self.assertTrue(marker in text, f"{rel} no longer has: {marker}")
+            path.write_text(text.replace(marker, "BreakerState CircuitBreaker::state() {\n"))
             result = run_check(root, rel)
             self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
             self.assertIn("circuit_breaker.cpp:", result.stdout)
