@@ -6,6 +6,7 @@
 #   make bench  build and run the Google Benchmark harnesses in bench/
 #   make fuzz-smoke  build the libFuzzer targets (clang) and run each one briefly (docs/FUZZING.md)
 #   make include-check  every include in src/ follows the room graph declared in CMakeLists.txt
+#   make thread-safety-check  clang -Wthread-safety over src/: GUARDED_BY members used under their lock
 
 JOBS ?= $(shell nproc)
 BUILD_DIR ?= build
@@ -20,7 +21,7 @@ FUZZ_DIR ?= build-fuzz
 FUZZ_SECONDS ?= 20
 CMAKE_FLAGS ?=
 
-.PHONY: deps build build-asan build-tsan build-fuzz fuzz-smoke test run bench format format-check include-check clean
+.PHONY: deps build build-asan build-tsan build-fuzz fuzz-smoke test run bench format format-check include-check thread-safety-check clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -73,7 +74,12 @@ format-check:
 include-check:
 	@python3 scripts/check-includes.py
 
-test: include-check build build-asan build-tsan format-check fuzz-smoke
+# clang's -Wthread-safety (-fsyntax-only) over every src/ file that reaches core/thread_annotations.h,
+# with the flags of the configured build's compile_commands.json (scripts/check-thread-safety.py).
+thread-safety-check: $(BUILD_DIR)/build.ninja
+	@python3 scripts/check-thread-safety.py --build-dir $(BUILD_DIR) --jobs $(JOBS)
+
+test: include-check build thread-safety-check build-asan build-tsan format-check fuzz-smoke
 	@bash scripts/run-tests.sh $(BUILD_DIR) $(ASAN_DIR) $(TSAN_DIR)
 
 run: build

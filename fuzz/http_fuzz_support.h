@@ -76,8 +76,8 @@ inline nlohmann::json CheckCommonReply(const http::Reply& reply) {
   return nullptr;
 }
 
-// What the server answers for a read error (src/http/server.cpp, Session::OnRead): a limit is
-// resource_exhausted (413/431), anything else the parser refused is invalid_argument (400). The
+// What the server answers for a read error (src/http/server_session.cpp, Session::OnRead): a limit
+// is resource_exhausted (413/431), anything else the parser refused is invalid_argument (400). The
 // reply's contract is checked, not the wording, so only the code has to match the server.
 struct Rejection {
   Status status;

@@ -18,10 +18,10 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <utility>
 
 #include "core/status.h"
+#include "core/thread_annotations.h"
 
 namespace recserve {
 
@@ -49,7 +49,7 @@ class ReloadableConfig {
   // Re-reads the file. OK: the new snapshot is published (requests that already hold the old one
   // finish on it). Error: nothing changes, and the error says what is wrong with the file.
   Status Reload() {
-    std::lock_guard<std::mutex> lock(reload_mu_);
+    core::MutexLock lock(reload_mu_);
     Result<T> next = loader_(path_);
     if (!next.ok()) return next.status();
     Ptr replaced = current_.exchange(std::make_shared<const T>(std::move(next).value()),
@@ -65,7 +65,7 @@ class ReloadableConfig {
 
   const std::filesystem::path path_;
   const Loader loader_;
-  std::mutex reload_mu_;
+  core::Mutex reload_mu_;  // serialises Reload(); guards no member (current_ is atomic)
   std::atomic<Ptr> current_;
 };
 

@@ -149,7 +149,7 @@ class HttpServer {
   void Shutdown();
   uint16_t port() const;
 
-  struct Impl;  // implementation detail, public only for the session class in server.cpp
+  struct Impl;  // implementation detail (http/server_impl.h), shared by the server_*.cpp files
 
  private:
   std::unique_ptr<Impl> impl_;

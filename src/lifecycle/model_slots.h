@@ -10,10 +10,10 @@
 // after the lock is released).
 
 #include <memory>
-#include <mutex>
 #include <utility>
 
 #include "core/status.h"
+#include "core/thread_annotations.h"
 
 namespace recserve::lifecycle {
 
@@ -34,7 +34,7 @@ class ModelSlots {
   ModelSlots& operator=(const ModelSlots&) = delete;
 
   Snapshot Get() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    core::MutexLock lock(mu_);
     return slots_;
   }
 
@@ -54,13 +54,15 @@ class ModelSlots {
   // FailedPrecondition when there is no shadow (nothing changes).
   Result<Snapshot> PromoteShadow() {
     Ptr released;
-    std::unique_lock<std::mutex> lock(mu_);
-    if (!slots_.shadow) return FailedPrecondition("no shadow model to promote");
-    released = std::exchange(slots_.previous, std::move(slots_.primary));
-    slots_.primary = std::move(slots_.shadow);
-    slots_.shadow.reset();
-    Snapshot result = slots_;
-    lock.unlock();
+    Snapshot result;
+    {
+      core::MutexLock lock(mu_);
+      if (!slots_.shadow) return FailedPrecondition("no shadow model to promote");
+      released = std::exchange(slots_.previous, std::move(slots_.primary));
+      slots_.primary = std::move(slots_.shadow);
+      slots_.shadow.reset();
+      result = slots_;
+    }
     return result;  // `released` (the old previous) is dropped here, outside the lock
   }
 
@@ -75,7 +77,7 @@ class ModelSlots {
   // Previous becomes primary and the demoted primary becomes previous, so a second Rollback
   // undoes the first. The shadow is untouched. FailedPrecondition when there is no previous.
   Result<Snapshot> Rollback() {
-    std::lock_guard<std::mutex> lock(mu_);
+    core::MutexLock lock(mu_);
     if (!slots_.previous) return FailedPrecondition("no previous model to roll back to");
     std::swap(slots_.primary, slots_.previous);
     return slots_;
@@ -86,13 +88,13 @@ class ModelSlots {
   // released by the caller's frame after the lock is gone.
   template <typename Change>
   Snapshot Mutate(Change change) {
-    std::lock_guard<std::mutex> lock(mu_);
+    core::MutexLock lock(mu_);
     change(slots_);
     return slots_;
   }
 
-  mutable std::mutex mu_;
-  Snapshot slots_;
+  mutable core::Mutex mu_;
+  Snapshot slots_ GUARDED_BY(mu_);
 };
 
 }  // namespace recserve::lifecycle

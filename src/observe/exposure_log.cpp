@@ -42,7 +42,7 @@ Status ExposureLog::Open(const std::filesystem::path& path) {
 
 bool ExposureLog::Append(ExposureRecord record) {
   {
-    std::lock_guard lock(mu_);
+    core::MutexLock lock(mu_);
     if (writer_.joinable() && !stopping_ && queue_.size() < capacity_) {
       queue_.push_back(std::move(record));
       // Notify once per batch rather than per record; below the batch size the writer's timer
@@ -57,15 +57,15 @@ bool ExposureLog::Append(ExposureRecord record) {
 }
 
 void ExposureLog::Flush() {
-  std::unique_lock lock(mu_);
+  core::MutexLock lock(mu_);
   flush_requested_ = true;
   wake_.notify_one();
-  drained_.wait(lock, [&] { return (queue_.empty() && !writing_) || !writer_.joinable(); });
+  while (!((queue_.empty() && !writing_) || !writer_.joinable())) drained_.wait(mu_);
 }
 
 void ExposureLog::Close() {
   {
-    std::lock_guard lock(mu_);
+    core::MutexLock lock(mu_);
     stopping_ = true;
     wake_.notify_all();
   }
@@ -74,10 +74,13 @@ void ExposureLog::Close() {
 
 void ExposureLog::Run() {
   std::deque<ExposureRecord> batch;
-  std::unique_lock lock(mu_);
+  // mu_ is held except while a batch is written (unlocked and relocked by hand around it).
+  mu_.lock();
   while (true) {
-    wake_.wait_for(lock, kLinger,
-                   [&] { return stopping_ || flush_requested_ || queue_.size() >= kWakeBatch; });
+    const auto linger_until = std::chrono::steady_clock::now() + kLinger;
+    while (!(stopping_ || flush_requested_ || queue_.size() >= kWakeBatch)) {
+      if (wake_.wait_until(mu_, linger_until) == std::cv_status::timeout) break;
+    }
     flush_requested_ = false;
     if (queue_.empty()) {
       if (stopping_) break;
@@ -86,7 +89,7 @@ void ExposureLog::Run() {
     }
     batch.swap(queue_);
     writing_ = true;
-    lock.unlock();
+    mu_.unlock();
     std::string text;
     for (const auto& record : batch) {
       text += ExposureRecordToJson(record);
@@ -99,11 +102,12 @@ void ExposureLog::Run() {
       out_.clear();
     }
     batch.clear();
-    lock.lock();
+    mu_.lock();
     writing_ = false;
     drained_.notify_all();
   }
   drained_.notify_all();
+  mu_.unlock();
 }
 
 }  // namespace recserve::observe

@@ -13,13 +13,13 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
 #include "core/status.h"
+#include "core/thread_annotations.h"
 #include "observe/metrics.h"
 
 namespace recserve::observe {
@@ -69,13 +69,13 @@ class ExposureLog {
 
   Counter& dropped_;
   const size_t capacity_;
-  std::mutex mu_;
-  std::condition_variable wake_;
-  std::condition_variable drained_;
-  std::deque<ExposureRecord> queue_;
-  bool stopping_ = false;
-  bool writing_ = false;
-  bool flush_requested_ = false;
+  core::Mutex mu_;
+  std::condition_variable_any wake_;     // waits on mu_
+  std::condition_variable_any drained_;  // waits on mu_
+  std::deque<ExposureRecord> queue_ GUARDED_BY(mu_);
+  bool stopping_ GUARDED_BY(mu_) = false;
+  bool writing_ GUARDED_BY(mu_) = false;
+  bool flush_requested_ GUARDED_BY(mu_) = false;
   std::ofstream out_;
   std::thread writer_;
 };

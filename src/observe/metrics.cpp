@@ -65,11 +65,11 @@ template <typename Child>
 Child& Family<Child>::Find(std::string_view key,
                            const std::function<std::vector<std::string>()>& values) {
   {
-    std::shared_lock lock(mu_);
+    core::ReaderLock lock(mu_);
     auto it = children_.find(key);
     if (it != children_.end()) return *it->second.child;
   }
-  std::unique_lock lock(mu_);
+  core::WriterLock lock(mu_);
   auto it = children_.find(key);
   if (it != children_.end()) return *it->second.child;
   Entry entry{values(), factory_()};
@@ -93,7 +93,7 @@ Child& Family<Child>::WithLabels(const std::vector<std::string>& values) {
 template <typename Child>
 void Family<Child>::ForEach(
     const std::function<void(const std::vector<std::string>&, const Child&)>& fn) const {
-  std::shared_lock lock(mu_);
+  core::ReaderLock lock(mu_);
   for (const auto& [key, entry] : children_) fn(entry.values, *entry.child);
 }
 
@@ -106,7 +106,7 @@ Family<Child>& Registry::AddFamily(MetricType type, std::unique_ptr<Family<Child
                                    const std::string& name, const std::string& help,
                                    std::vector<std::string> label_names,
                                    typename Family<Child>::Factory factory) {
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   for (auto& slot : slots_) {
     if ((*slot).*member && ((*slot).*member)->name() == name) return *((*slot).*member);
   }
@@ -139,7 +139,7 @@ Family<Histogram>& Registry::AddHistogram(const std::string& name, const std::st
 }
 
 void Registry::AddCollector(std::function<void()> collector) {
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   collectors_.push_back(std::move(collector));
 }
 
@@ -257,13 +257,13 @@ void AppendHistogram(std::string& out, const Family<Histogram>& family) {
 std::string Registry::Expose() const {
   std::vector<std::function<void()>> collectors;
   {
-    std::lock_guard lock(mu_);
+    core::MutexLock lock(mu_);
     collectors = collectors_;
   }
   for (const auto& collect : collectors) collect();
   std::string out;
   out.reserve(16 * 1024);
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   for (const auto& slot : slots_) {
     switch (slot->type) {
       case MetricType::kCounter:

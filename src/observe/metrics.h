@@ -13,11 +13,11 @@
 #include <initializer_list>
 #include <map>
 #include <memory>
-#include <mutex>
-#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "core/thread_annotations.h"
 
 namespace recserve::observe {
 
@@ -104,13 +104,13 @@ class Family {
   std::string help_;
   std::vector<std::string> label_names_;
   Factory factory_;
-  mutable std::shared_mutex mu_;
+  mutable core::SharedMutex mu_;
   struct Entry {
     std::vector<std::string> values;
     std::unique_ptr<Child> child;
   };
   // Key: label values joined by '\x1f'; std::less<> allows lookup by string_view.
-  std::map<std::string, Entry, std::less<>> children_;
+  std::map<std::string, Entry, std::less<>> children_ GUARDED_BY(mu_);
 };
 
 // Owns every family. Registration happens at start-up (or lazily, thread-safe); the registry must
@@ -154,9 +154,9 @@ class Registry {
                            const std::string& name, const std::string& help,
                            std::vector<std::string> label_names,
                            typename Family<Child>::Factory factory);
-  mutable std::mutex mu_;
-  std::vector<std::unique_ptr<Slot>> slots_;
-  std::vector<std::function<void()>> collectors_;
+  mutable core::Mutex mu_;
+  std::vector<std::unique_ptr<Slot>> slots_ GUARDED_BY(mu_);
+  std::vector<std::function<void()>> collectors_ GUARDED_BY(mu_);
 };
 
 // Escapes a label value for the exposition format: backslash, double quote and newline.

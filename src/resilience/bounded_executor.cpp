@@ -12,7 +12,7 @@ BoundedExecutor::~BoundedExecutor() { Shutdown(); }
 
 bool BoundedExecutor::TrySubmit(std::function<void()> task) {
   {
-    std::lock_guard lock(mu_);
+    core::MutexLock lock(mu_);
     if (shutting_down_ || queue_.size() >= queue_capacity_) {
       ++stats_.rejected;
       return false;
@@ -29,8 +29,8 @@ void BoundedExecutor::WorkerLoop() {
   for (;;) {
     std::function<void()> task;
     {
-      std::unique_lock lock(mu_);
-      work_available_.wait(lock, [&] { return shutting_down_ || !queue_.empty(); });
+      core::MutexLock lock(mu_);
+      while (!shutting_down_ && queue_.empty()) work_available_.wait(mu_);
       if (queue_.empty()) return;  // shutting down and drained
       task = std::move(queue_.front());
       queue_.pop_front();
@@ -44,7 +44,7 @@ void BoundedExecutor::WorkerLoop() {
       failed = true;  // a task must not take its worker down with it
     }
     task = nullptr;  // release captures before reporting completion
-    std::lock_guard lock(mu_);
+    core::MutexLock lock(mu_);
     --stats_.running;
     ++stats_.completed;
     if (failed) ++stats_.failed;
@@ -53,18 +53,18 @@ void BoundedExecutor::WorkerLoop() {
 
 void BoundedExecutor::Shutdown() {
   {
-    std::lock_guard lock(mu_);
+    core::MutexLock lock(mu_);
     shutting_down_ = true;
   }
   work_available_.notify_all();
-  std::lock_guard join_lock(join_mu_);
+  core::MutexLock join_lock(join_mu_);
   for (std::thread& worker : workers_) {
     if (worker.joinable()) worker.join();
   }
 }
 
 BoundedExecutor::Stats BoundedExecutor::stats() const {
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   return stats_;
 }
 

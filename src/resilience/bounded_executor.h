@@ -21,7 +21,6 @@
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -30,6 +29,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "core/thread_annotations.h"
 #include "resilience/clock.h"
 
 namespace recserve::resilience {
@@ -43,27 +43,29 @@ class AsyncResult {
   // out: call this once), DeadlineExceeded when it was not ready in time, or Internal when the
   // task threw. After a DeadlineExceeded the caller may wait again or drop the handle.
   Result<T> AwaitUntil(SteadyTimePoint until) {
-    std::unique_lock lock(state_->mu);
-    if (!state_->cv.wait_until(lock, until, [&] { return state_->done; })) {
-      return DeadlineExceeded("task not finished by its deadline");
+    core::MutexLock lock(state_->mu);
+    while (!state_->done) {
+      if (state_->cv.wait_until(state_->mu, until) == std::cv_status::timeout && !state_->done) {
+        return DeadlineExceeded("task not finished by its deadline");
+      }
     }
     if (!state_->value) return Internal("task failed: " + state_->error);
     return std::move(*state_->value);
   }
 
   bool ready() const {
-    std::lock_guard lock(state_->mu);
+    core::MutexLock lock(state_->mu);
     return state_->done;
   }
 
  private:
   friend class BoundedExecutor;
   struct State {
-    std::mutex mu;
-    std::condition_variable cv;
-    bool done = false;
-    std::optional<T> value;
-    std::string error;
+    core::Mutex mu;
+    std::condition_variable_any cv;  // waits on mu
+    bool done GUARDED_BY(mu) = false;
+    std::optional<T> value GUARDED_BY(mu);
+    std::string error GUARDED_BY(mu);
   };
   explicit AsyncResult(std::shared_ptr<State> state) : state_(std::move(state)) {}
   std::shared_ptr<State> state_;
@@ -100,7 +102,7 @@ class BoundedExecutor {
         error = "unknown exception";
       }
       {
-        std::lock_guard lock(state->mu);
+        core::MutexLock lock(state->mu);
         state->value = std::move(value);
         state->error = std::move(error);
         state->done = true;
@@ -131,13 +133,13 @@ class BoundedExecutor {
 
   const std::string name_;
   const size_t queue_capacity_;
-  mutable std::mutex mu_;
-  std::condition_variable work_available_;
-  std::deque<std::function<void()>> queue_;
-  bool shutting_down_ = false;
-  Stats stats_;
-  std::mutex join_mu_;  // serialises concurrent Shutdown() calls around join()
-  std::vector<std::thread> workers_;
+  mutable core::Mutex mu_;
+  std::condition_variable_any work_available_;  // waits on mu_
+  std::deque<std::function<void()>> queue_ GUARDED_BY(mu_);
+  bool shutting_down_ GUARDED_BY(mu_) = false;
+  Stats stats_ GUARDED_BY(mu_);
+  core::Mutex join_mu_;  // serialises concurrent Shutdown() calls around join()
+  std::vector<std::thread> workers_ GUARDED_BY(join_mu_);
 };
 
 }  // namespace recserve::resilience

@@ -120,7 +120,7 @@ void CircuitBreaker::AdvanceLocked(SteadyTimePoint now) {
 }
 
 CircuitBreaker::Permit CircuitBreaker::TryAcquire() {
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   AdvanceLocked(clock_.Now());
   switch (state_) {
     case BreakerState::kClosed:
@@ -136,7 +136,7 @@ CircuitBreaker::Permit CircuitBreaker::TryAcquire() {
 }
 
 void CircuitBreaker::Record(uint64_t generation, bool success) {
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   if (generation != generation_) return;  // admitted before the last transition
   const SteadyTimePoint now = clock_.Now();
   if (state_ == BreakerState::kClosed) {
@@ -164,18 +164,18 @@ void CircuitBreaker::Record(uint64_t generation, bool success) {
 }
 
 void CircuitBreaker::Reset() {
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   if (state_ != BreakerState::kClosed) TransitionLocked(BreakerState::kClosed);
 }
 
 BreakerState CircuitBreaker::state() {
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   AdvanceLocked(clock_.Now());
   return state_;
 }
 
 CircuitBreaker::WindowCounts CircuitBreaker::window_counts() {
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   return CountLocked(BucketIndex(clock_.Now()));
 }
 

@@ -22,12 +22,12 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/status.h"
+#include "core/thread_annotations.h"
 #include "resilience/clock.h"
 
 namespace recserve::resilience {
@@ -125,10 +125,9 @@ class CircuitBreaker {
   };
 
   void Record(uint64_t generation, bool success);
-  // REQUIRES: mu_ held.
-  void TransitionLocked(BreakerState to);
-  void AdvanceLocked(SteadyTimePoint now);
-  WindowCounts CountLocked(int64_t current_index) const;
+  void TransitionLocked(BreakerState to) EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void AdvanceLocked(SteadyTimePoint now) EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  WindowCounts CountLocked(int64_t current_index) const EXCLUSIVE_LOCKS_REQUIRED(mu_);
   int64_t BucketIndex(SteadyTimePoint now) const;
 
   const std::string dependency_;
@@ -137,13 +136,13 @@ class CircuitBreaker {
   const BreakerTransitionListener listener_;
   const SteadyDuration bucket_width_;
 
-  std::mutex mu_;
-  BreakerState state_ = BreakerState::kClosed;
-  uint64_t generation_ = 0;
-  std::vector<Bucket> buckets_;
-  SteadyTimePoint opened_at_{};
-  uint32_t probes_in_flight_ = 0;
-  uint32_t probe_successes_ = 0;
+  core::Mutex mu_;
+  BreakerState state_ GUARDED_BY(mu_) = BreakerState::kClosed;
+  uint64_t generation_ GUARDED_BY(mu_) = 0;
+  std::vector<Bucket> buckets_ GUARDED_BY(mu_);
+  SteadyTimePoint opened_at_ GUARDED_BY(mu_){};
+  uint32_t probes_in_flight_ GUARDED_BY(mu_) = 0;
+  uint32_t probe_successes_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace recserve::resilience

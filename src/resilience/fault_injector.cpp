@@ -103,7 +103,7 @@ FaultInjector::Decision FaultInjector::Decide(FaultOperation operation) {
   if (rate >= 1.0) {
     decision.fail = true;
   } else if (rate > 0.0) {
-    std::lock_guard lock(op.rng_mu);
+    core::MutexLock lock(op.rng_mu);
     // Top 53 bits as a double in [0, 1): portable, unlike std::uniform_real_distribution.
     decision.fail = static_cast<double>(op.rng() >> 11) * 0x1.0p-53 < rate;
   }

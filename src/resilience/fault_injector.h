@@ -20,12 +20,12 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <random>
 #include <string_view>
 
 #include "core/status.h"
+#include "core/thread_annotations.h"
 
 namespace recserve::resilience {
 
@@ -83,8 +83,8 @@ class FaultInjector {
   struct PerOperation {
     std::atomic<int64_t> delay_ms{0};
     std::atomic<double> failure_rate{0.0};
-    std::mutex rng_mu;
-    std::mt19937_64 rng;
+    core::Mutex rng_mu;
+    std::mt19937_64 rng GUARDED_BY(rng_mu);
   };
   std::array<PerOperation, kFaultOperationCount> operations_;
 };

@@ -30,7 +30,7 @@ KeyedRateLimiter::Bucket& KeyedRateLimiter::Refill(std::string_view key, Clock::
 }
 
 KeyedRateLimiter::Clock::duration KeyedRateLimiter::TryTake(std::string_view key, double cost) {
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   Bucket& b = Refill(key, now_());
   if (cost <= b.tokens) {
     b.tokens -= cost;
@@ -44,12 +44,12 @@ KeyedRateLimiter::Clock::duration KeyedRateLimiter::TryTake(std::string_view key
 }
 
 bool KeyedRateLimiter::HasTokens(std::string_view key, double cost) {
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   return cost <= Refill(key, now_()).tokens;
 }
 
 size_t KeyedRateLimiter::keys() const {
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   return buckets_.size();
 }
 

@@ -10,10 +10,11 @@
 #include <cstddef>
 #include <functional>
 #include <list>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+
+#include "core/thread_annotations.h"
 
 namespace recserve::resilience {
 
@@ -43,15 +44,15 @@ class KeyedRateLimiter {
     Clock::time_point updated;
     std::list<const std::string*>::iterator recency;
   };
-  Bucket& Refill(std::string_view key, Clock::time_point now);
+  Bucket& Refill(std::string_view key, Clock::time_point now) EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const double rate_;
   const double burst_;
   const size_t max_keys_;
   std::function<Clock::time_point()> now_;
-  mutable std::mutex mu_;
-  std::unordered_map<std::string, Bucket> buckets_;
-  std::list<const std::string*> recency_;  // front = most recently used
+  mutable core::Mutex mu_;
+  std::unordered_map<std::string, Bucket> buckets_ GUARDED_BY(mu_);
+  std::list<const std::string*> recency_ GUARDED_BY(mu_);  // front = most recently used
 };
 
 }  // namespace recserve::resilience

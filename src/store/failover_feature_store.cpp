@@ -70,14 +70,14 @@ Result<std::shared_ptr<RedisFeatureStore>> FailoverFeatureStore::ConnectPrimary(
 
 Result<std::shared_ptr<RedisFeatureStore>> FailoverFeatureStore::Primary() {
   {
-    std::lock_guard lock(mu_);
+    core::MutexLock lock(mu_);
     if (primary_) return primary_;
   }
   // Connect without the lock: a slow connect (bounded by the timeout) must not queue every other
   // request thread behind it. Two threads may race to connect; the first one's store is kept.
   auto connected = ConnectPrimary();
   if (!connected.ok()) return connected.status();
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   if (!primary_) primary_ = std::move(connected).value();
   return primary_;
 }
@@ -89,7 +89,7 @@ Status FailoverFeatureStore::Reconnect() {
   auto metadata = (*connected)->GetMetadata();
   if (!metadata.ok()) return metadata.status();
   {
-    std::lock_guard lock(mu_);
+    core::MutexLock lock(mu_);
     primary_ = std::move(connected).value();
   }
   breaker_.Reset();

@@ -27,12 +27,12 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "core/status.h"
+#include "core/thread_annotations.h"
 #include "observe/metrics.h"
 #include "resilience/circuit_breaker.h"
 #include "resilience/degradation_reason.h"
@@ -114,8 +114,8 @@ class FailoverFeatureStore final : public FeatureStore {
   resilience::CircuitBreaker breaker_;
   std::atomic<bool> redis_answered_last_{false};
 
-  std::mutex mu_;                               // guards primary_ (the pointer, not the store)
-  std::shared_ptr<RedisFeatureStore> primary_;  // null until a connect succeeded
+  core::Mutex mu_;  // guards primary_ (the pointer, not the store)
+  std::shared_ptr<RedisFeatureStore> primary_ GUARDED_BY(mu_);  // null until a connect succeeded
 };
 
 }  // namespace recserve::store

@@ -234,7 +234,7 @@ Result<std::string> RedisFeatureStore::ReadValue(const std::vector<std::string_v
 }
 
 Result<UserFeatures> RedisFeatureStore::GetUser(std::string_view user_id) {
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   auto p = ResolvePointer();
   if (!p.ok()) return p.status();
   const std::string key =
@@ -245,7 +245,7 @@ Result<UserFeatures> RedisFeatureStore::GetUser(std::string_view user_id) {
 }
 
 Result<ItemFeatures> RedisFeatureStore::GetItem(std::string_view item_id) {
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   auto p = ResolvePointer();
   if (!p.ok()) return p.status();
   const std::string key =
@@ -256,7 +256,7 @@ Result<ItemFeatures> RedisFeatureStore::GetItem(std::string_view item_id) {
 }
 
 Result<std::vector<RankedItem>> RedisFeatureStore::GetList(const char* name) {
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   auto p = ResolvePointer();
   if (!p.ok()) return p.status();
   auto data = ReadValue({"GET", VersionPrefix(p->version) + ":" + name}, name);
@@ -268,7 +268,7 @@ Result<std::vector<RankedItem>> RedisFeatureStore::GetPopular() { return GetList
 Result<std::vector<RankedItem>> RedisFeatureStore::GetTrending() { return GetList("trending"); }
 
 Result<SnapshotMetadata> RedisFeatureStore::GetMetadata() {
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   auto p = ResolvePointer();
   if (!p.ok()) return p.status();
   return p->metadata;

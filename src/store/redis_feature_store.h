@@ -15,10 +15,10 @@
 
 #include <chrono>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 
+#include "core/thread_annotations.h"
 #include "store/feature_store.h"
 #include "store/redis_client.h"
 #include "store/sqlite_feature_store.h"
@@ -82,16 +82,15 @@ class RedisFeatureStore final : public FeatureStore {
     uint64_t item_buckets = 1;
     std::chrono::steady_clock::time_point fetched;
   };
-  // REQUIRES: mu_ held.
-  Result<Pointer> ResolvePointer();
+  Result<Pointer> ResolvePointer() EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Result<std::vector<RankedItem>> GetList(const char* name);  // "popular" | "trending"
-  Result<std::string> ReadValue(const std::vector<std::string_view>& command,
-                                std::string_view what);
+  Result<std::string> ReadValue(const std::vector<std::string_view>& command, std::string_view what)
+      EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  std::mutex mu_;
-  std::unique_ptr<RedisClient> client_;
+  core::Mutex mu_;
+  std::unique_ptr<RedisClient> client_ GUARDED_BY(mu_);
   std::chrono::milliseconds pointer_refresh_;
-  std::optional<Pointer> pointer_;
+  std::optional<Pointer> pointer_ GUARDED_BY(mu_);
 };
 
 }  // namespace recserve::store

@@ -85,6 +85,7 @@ Result<std::unique_ptr<SqliteFeatureStore>> SqliteFeatureStore::Open(
     return Unavailable("cannot open feature store " + path.string() + ": " + msg);
   }
   std::unique_ptr<SqliteFeatureStore> store(new SqliteFeatureStore(db));
+  core::MutexLock lock(store->mu_);  // not shared yet; taken because Exec requires it
   // A concurrent writer (another pipeline run) holds the write lock for seconds; readers never
   // block in WAL mode. 30 s is the longest a second writer waits before failing clearly.
   sqlite3_busy_timeout(db, 30000);
@@ -110,7 +111,7 @@ Status SqliteFeatureStore::Error(const char* what) const {
 
 Result<std::string> SqliteFeatureStore::ReadCurrent(const char* sql, std::string_view key,
                                                     const char* what) {
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   Statement has_current(db_, "SELECT snapshot_id FROM current_snapshot WHERE singleton = 1");
   Statement stmt(db_, sql);
   if (!has_current.ok() || !stmt.ok()) return Error("prepare");
@@ -169,7 +170,7 @@ Result<SnapshotMetadata> SqliteFeatureStore::GetMetadata() {
 
 Status SqliteFeatureStore::Publish(const FeatureSnapshot& snapshot,
                                    const std::function<void(uint64_t records)>& on_records) {
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   Transaction txn(db_);
   if (!txn.Begin("BEGIN IMMEDIATE")) return Error("begin publish");
   {
@@ -241,7 +242,7 @@ Status SqliteFeatureStore::Publish(const FeatureSnapshot& snapshot,
 }
 
 Result<SnapshotMetadata> SqliteFeatureStore::ExportCurrent(const RecordVisitor& visit) {
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   Transaction txn(db_);
   if (!txn.Begin("BEGIN")) return Error("begin");
   Statement meta(db_, std::string("SELECT metadata FROM snapshots WHERE id = ") + kCurrentId);

@@ -10,10 +10,10 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 
+#include "core/thread_annotations.h"
 #include "store/feature_store.h"
 
 namespace recserve::store {
@@ -54,13 +54,14 @@ class SqliteFeatureStore final : public FeatureStore, public FeatureSnapshotWrit
 
  private:
   explicit SqliteFeatureStore(sqlite3* db) : db_(db) {}
-  Status Exec(const char* sql);
-  Status Error(const char* what) const;
+  Status Exec(const char* sql) EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Status Error(const char* what) const EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Result<std::vector<RankedItem>> GetList(const char* name);
-  Result<std::string> ReadCurrent(const char* sql, std::string_view key, const char* what);
+  Result<std::string> ReadCurrent(const char* sql, std::string_view key, const char* what)
+      LOCKS_EXCLUDED(mu_);
 
-  std::mutex mu_;
-  sqlite3* db_;
+  core::Mutex mu_;
+  sqlite3* db_ GUARDED_BY(mu_);  // the connection: every call on it holds mu_
 };
 
 }  // namespace recserve::store

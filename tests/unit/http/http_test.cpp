@@ -1,7 +1,9 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <iterator>
 #include <string>
+#include <string_view>
 
 #include "http/api_service.h"
 #include "http/router.h"
@@ -164,16 +166,49 @@ TEST(RequestId, SanitisedBoundedOrGenerated) {
   EXPECT_NE(generated, SanitizeOrGenerateRequestId(""));
 }
 
-TEST(StatusMapping, OneHttpStatusPerCode) {
-  EXPECT_EQ(HttpStatusFor(StatusCode::kInvalidArgument), 400u);
-  EXPECT_EQ(HttpStatusFor(StatusCode::kNotFound), 404u);
-  EXPECT_EQ(HttpStatusFor(StatusCode::kResourceExhausted), 413u);
-  EXPECT_EQ(HttpStatusFor(StatusCode::kFailedPrecondition), 409u);
-  EXPECT_EQ(HttpStatusFor(StatusCode::kUnauthenticated), 401u);
-  EXPECT_EQ(HttpStatusFor(StatusCode::kRateLimited), 429u);
-  EXPECT_EQ(HttpStatusFor(StatusCode::kUnavailable), 503u);
-  EXPECT_EQ(HttpStatusFor(StatusCode::kDeadlineExceeded), 504u);
-  EXPECT_EQ(HttpStatusFor(StatusCode::kInternal), 500u);
+// The error contract of docs/API.md ("Errors"), pinned row by row: each StatusCode answers one
+// HTTP status with one `error` name (also the metric label). Written out from the document, not
+// from the code's switch: changing a mapping, or adding a code without a row here, fails.
+struct PinnedError {
+  StatusCode code;
+  unsigned http_status;
+  std::string_view error;
+};
+constexpr PinnedError kPinnedErrors[] = {
+    {StatusCode::kOk, 200, "ok"},
+    {StatusCode::kInvalidArgument, 400, "invalid_argument"},
+    {StatusCode::kNotFound, 404, "not_found"},
+    {StatusCode::kAlreadyExists, 409, "already_exists"},
+    {StatusCode::kFailedPrecondition, 409, "failed_precondition"},
+    {StatusCode::kUnauthenticated, 401, "unauthenticated"},
+    {StatusCode::kPermissionDenied, 403, "permission_denied"},
+    {StatusCode::kResourceExhausted, 413, "resource_exhausted"},
+    {StatusCode::kUnsupportedMediaType, 415, "unsupported_media_type"},
+    {StatusCode::kRateLimited, 429, "rate_limited"},
+    {StatusCode::kDeadlineExceeded, 504, "deadline_exceeded"},
+    {StatusCode::kUnavailable, 503, "unavailable"},
+    {StatusCode::kDataLoss, 500, "data_loss"},
+    {StatusCode::kInternal, 500, "internal"},
+};
+
+TEST(StatusMapping, EveryCodeAnswersItsPinnedHttpStatusAndErrorName) {
+  for (const PinnedError& row : kPinnedErrors) {
+    EXPECT_EQ(HttpStatusFor(row.code), row.http_status) << row.error;
+    EXPECT_EQ(StatusCodeName(row.code), row.error);
+  }
+}
+
+TEST(StatusMapping, EveryStatusCodeHasAPinnedRow) {
+  // The table lists the enumerators in declaration order, kOk through kInternal (the last one):
+  // a code added to core/status.h without a row here is caught by the count or the order.
+  constexpr size_t kCodes = static_cast<size_t>(StatusCode::kInternal) + 1;
+  ASSERT_EQ(std::size(kPinnedErrors), kCodes);
+  for (size_t i = 0; i < kCodes; ++i) {
+    EXPECT_EQ(static_cast<size_t>(kPinnedErrors[i].code), i) << kPinnedErrors[i].error;
+  }
+  // A code appended after kInternal has a name of its own; past the last code there is none.
+  EXPECT_EQ(StatusCodeName(static_cast<StatusCode>(kCodes)), "unknown")
+      << "a code after kInternal needs a row (and the count above updated)";
 }
 
 }  // namespace

@@ -102,6 +102,61 @@ TEST(ExperimentsFormula, BucketIsTheDocumentedFormula) {
   EXPECT_EQ(AssignmentBucket("s", "użytkownik"), ReferenceBucket("s", "użytkownik"));
 }
 
+// Known vectors, computed outside this code base (a Python transcription of the formula in
+// docs/EXPERIMENTS.md): the top 53 bits of fmix64(FNV-1a 64("<salt>:<user>")), as an integer.
+TEST(ExperimentsFormula, BucketMatchesPinnedKnownVectors) {
+  struct Vector {
+    const char* salt;
+    const char* user;
+    uint64_t top53;
+  };
+  for (const Vector& v :
+       {Vector{"shadow", "user-42", 1759065849962492ULL},
+        Vector{"shadow", "user0", 1892653029423267ULL},
+        Vector{"shadow", "alice", 1249932089829199ULL}, Vector{"shadow", "u1", 2930875926110565ULL},
+        Vector{"shadow", "user399", 5886111142063623ULL}}) {
+    EXPECT_EQ(AssignmentBucket(v.salt, v.user), std::ldexp(static_cast<double>(v.top53), -53))
+        << v.salt << ":" << v.user;
+  }
+  // The 5% "shadow" cohort among user0..user399, from the same outside computation.
+  const std::vector<int> cohort = {4,   15,  47,  68,  72,  74,  101, 112, 124, 159, 172, 179,
+                                   187, 206, 211, 224, 258, 275, 280, 305, 336, 342, 386, 391};
+  std::vector<int> in_rollout;
+  for (int u = 0; u < 400; ++u) {
+    if (InRollout("shadow", NumberedId("user", u), 0.05)) in_rollout.push_back(u);
+  }
+  EXPECT_EQ(in_rollout, cohort);
+}
+
+// Properties a rollout relies on, whatever the hash: on 10k users a share p takes about p of
+// them, the same users every time, and raising p only adds users (monotone, nested cohorts).
+TEST(ExperimentsFormula, RolloutCohortsAreSizedStickyAndNested) {
+  constexpr int kUsers = 10000;
+  const double shares[] = {0.01, 0.05, 0.10, 0.25, 0.50, 0.90};
+  int previous_count = 0;
+  std::vector<bool> previous(kUsers, false);
+  for (double share : shares) {
+    int count = 0;
+    for (int u = 0; u < kUsers; ++u) {
+      const std::string user = NumberedId("user", u);
+      const bool in = InRollout("shadow", user, share);
+      ASSERT_EQ(in, InRollout("shadow", user, share)) << user;  // sticky
+      if (previous[static_cast<size_t>(u)]) {
+        ASSERT_TRUE(in) << user << " left the cohort at " << share;
+      }
+      previous[static_cast<size_t>(u)] = in;
+      count += in;
+    }
+    // Binomial: 4 standard deviations of sqrt(p(1-p)/n) (at most 0.02 for n = 10000).
+    const double tolerance = 4 * std::sqrt(share * (1 - share) / kUsers);
+    EXPECT_NEAR(count / double(kUsers), share, tolerance) << share;
+    EXPECT_GE(count, previous_count);
+    previous_count = count;
+  }
+  EXPECT_FALSE(InRollout("shadow", "user-42", 0.0));
+  EXPECT_TRUE(InRollout("shadow", "user-42", 1.0));
+}
+
 TEST(ExperimentsParse, ShippedExampleFileIsValid) {
   Result<ExperimentsConfig> config =
       LoadExperimentsFile(std::string(RECSERVE_SOURCE_DIR) + "/config/experiments.yaml");

@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
+#include <functional>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -36,12 +39,18 @@ class Gate {
   bool open_ = false;
 };
 
-// Waits (bounded) until the executor reports `running` tasks on workers.
-void WaitForRunning(const BoundedExecutor& executor, size_t running) {
-  for (int i = 0; i < 10000 && executor.stats().running < running; ++i) {
-    std::this_thread::sleep_for(milliseconds(1));
-  }
-  ASSERT_EQ(executor.stats().running, running);
+// A task that reports it is running on its worker, then blocks on `gate`. Once `started` is
+// ready the worker is provably busy with it: it left the queue and holds the worker until the
+// gate opens, so what the test submits next waits in the queue (or is refused).
+std::function<void()> BlockingTask(std::shared_ptr<Gate> gate, std::promise<void>& started) {
+  return [gate, &started] {
+    started.set_value();
+    gate->Wait();
+  };
+}
+
+void AwaitStarted(std::promise<void>& started) {
+  ASSERT_EQ(started.get_future().wait_for(std::chrono::seconds(30)), std::future_status::ready);
 }
 
 TEST(BoundedExecutor, RunsEveryAcceptedTask) {
@@ -56,9 +65,11 @@ TEST(BoundedExecutor, RunsEveryAcceptedTask) {
 
 TEST(BoundedExecutor, SaturatedQueueRefusesWithoutBlocking) {
   auto gate = std::make_shared<Gate>();
+  std::promise<void> started;
   BoundedExecutor executor("test", 1, 2);
-  ASSERT_TRUE(executor.TrySubmit([gate] { gate->Wait(); }));
-  WaitForRunning(executor, 1);
+  ASSERT_TRUE(executor.TrySubmit(BlockingTask(gate, started)));
+  AwaitStarted(started);
+  EXPECT_EQ(executor.stats().running, 1u);
   EXPECT_TRUE(executor.TrySubmit([gate] { gate->Wait(); }));
   EXPECT_TRUE(executor.TrySubmit([gate] { gate->Wait(); }));
   EXPECT_FALSE(executor.TrySubmit([] {})) << "queue holds 2 waiting tasks";
@@ -123,18 +134,35 @@ TEST(BoundedExecutor, ThrowingTasksAreContained) {
   EXPECT_EQ(executor.stats().failed, 1u) << "the result task caught its own exception";
 }
 
+// Shutdown blocks while a task runs, and still runs every queued task before it returns. The
+// blocking case is forced, not left to timing: the worker is provably inside the gated task and
+// Shutdown provably under way (TrySubmit refused) before the gate opens.
 TEST(BoundedExecutor, ShutdownRunsQueuedTasksThenRefuses) {
   std::atomic<int> ran{0};
   auto gate = std::make_shared<Gate>();
-  BoundedExecutor executor("test", 1, 10);
-  ASSERT_TRUE(executor.TrySubmit([gate] { gate->Wait(); }));
+  std::promise<void> started;
+  // Room for the no-op probes below, so a refusal can only mean "shutting down".
+  BoundedExecutor executor("test", 1, 100000);
+  ASSERT_TRUE(executor.TrySubmit(BlockingTask(gate, started)));
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(executor.TrySubmit([&] { ++ran; }));
-  std::thread opener([gate] {
-    std::this_thread::sleep_for(milliseconds(10));
-    gate->Open();
+  AwaitStarted(started);
+
+  std::atomic<bool> shutdown_returned{false};
+  std::thread shutdown([&] {
+    executor.Shutdown();
+    shutdown_returned = true;
   });
-  executor.Shutdown();
-  opener.join();
+  bool refused = false;
+  for (int i = 0; i < 30000 && !refused; ++i) {
+    refused = !executor.TrySubmit([] {});
+    if (!refused) std::this_thread::sleep_for(milliseconds(1));
+  }
+  ASSERT_TRUE(refused) << "Shutdown did not begin";
+  EXPECT_FALSE(shutdown_returned.load()) << "Shutdown returned while a task was running";
+  EXPECT_EQ(ran.load(), 0) << "queued tasks ran while the only worker was blocked";
+
+  gate->Open();
+  shutdown.join();
   EXPECT_EQ(ran.load(), 5);
   EXPECT_FALSE(executor.TrySubmit([&] { ++ran; }));
   executor.Shutdown();  // idempotent
