@@ -69,7 +69,7 @@ Status LiveState::Validate(const std::vector<Event>& events, int64_t now) {
 Status LiveState::Apply(const std::vector<Event>& events, int64_t now) {
   RECSERVE_RETURN_IF_ERROR(Validate(events, now));
   {
-    std::lock_guard lock(mu_);
+    core::MutexLock lock(mu_);
     for (const Event& e : events) {
       int64_t ts = e.timestamp.value_or(now);
       histories_.Push(e.user_id, e.item_id);
@@ -95,29 +95,29 @@ void LiveState::PublishSizesLocked() {
 }
 
 std::vector<std::string> LiveState::RecentItems(std::string_view user_id) const {
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   return histories_.Items(user_id);
 }
 
 uint64_t LiveState::UserGeneration(std::string_view user_id) const {
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   return histories_.Generation(user_id);
 }
 
 std::shared_ptr<const CountedItems> LiveState::Popular() const {
-  std::lock_guard lock(lists_mu_);
+  core::MutexLock lock(lists_mu_);
   return lists_.popular;
 }
 
 std::shared_ptr<const CountedItems> LiveState::Trending(TrendingWindow window) const {
-  std::lock_guard lock(lists_mu_);
+  core::MutexLock lock(lists_mu_);
   return window == TrendingWindow::kOneHour ? lists_.hour : lists_.day;
 }
 
 void LiveState::RebuildLists(int64_t now) {
   Lists fresh;
   {
-    std::lock_guard lock(mu_);
+    core::MutexLock lock(mu_);
     std::vector<CountRef> refs;
     refs.reserve(popularity_.size());
     popularity_.ForEach(
@@ -128,18 +128,21 @@ void LiveState::RebuildLists(int64_t now) {
     fresh.day = std::make_shared<const CountedItems>(day_.Top(now, kMaxListLength));
     PublishSizesLocked();
   }
-  std::lock_guard lock(lists_mu_);
+  core::MutexLock lock(lists_mu_);
   lists_ = std::move(fresh);
 }
 
 uint64_t LiveState::events_applied() const {
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   return events_applied_;
 }
 
 uint64_t LiveState::WaitForEvents(uint64_t seen, std::chrono::milliseconds timeout) const {
-  std::unique_lock lock(mu_);
-  applied_cv_.wait_for(lock, timeout, [&] { return events_applied_ > seen; });
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  core::MutexLock lock(mu_);
+  while (events_applied_ <= seen) {
+    if (applied_cv_.wait_until(mu_, deadline) == std::cv_status::timeout) break;
+  }
   return events_applied_;
 }
 

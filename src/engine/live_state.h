@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "core/thread_annotations.h"
 #include "engine/bounded_counter.h"
 #include "engine/distinct_pair_filter.h"
 #include "engine/recent_histories.h"
@@ -108,20 +109,20 @@ class LiveState {
     std::shared_ptr<const CountedItems> day = std::make_shared<const CountedItems>();
   };
   // Eviction counters and sizes, exported after each change.
-  void PublishSizesLocked();
+  void PublishSizesLocked() EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  mutable std::mutex mu_;
-  mutable std::condition_variable applied_cv_;
-  RecentHistories histories_;
-  BoundedCounter popularity_;
-  SlidingWindowCounter hour_;
-  SlidingWindowCounter day_;
-  DistinctPairFilter pairs_;
-  uint64_t events_applied_ = 0;
-  uint64_t popularity_evictions_ = 0;
+  mutable core::Mutex mu_;
+  mutable std::condition_variable_any applied_cv_;  // waits on mu_
+  RecentHistories histories_ GUARDED_BY(mu_);
+  BoundedCounter popularity_ GUARDED_BY(mu_);
+  SlidingWindowCounter hour_ GUARDED_BY(mu_);
+  SlidingWindowCounter day_ GUARDED_BY(mu_);
+  DistinctPairFilter pairs_ GUARDED_BY(mu_);
+  uint64_t events_applied_ GUARDED_BY(mu_) = 0;
+  uint64_t popularity_evictions_ GUARDED_BY(mu_) = 0;
 
-  mutable std::mutex lists_mu_;  // guards lists_ only; never held with mu_
-  Lists lists_;
+  mutable core::Mutex lists_mu_;  // never held with mu_
+  Lists lists_ GUARDED_BY(lists_mu_);
 
   observe::Counter* evicted_users_ = nullptr;
   observe::Counter* evicted_items_ = nullptr;

@@ -89,7 +89,7 @@ ModelState ModelManager::StateLocked(bool changed) const {
 }
 
 ModelState ModelManager::State() const {
-  std::lock_guard lock(reload_mu_);
+  core::MutexLock lock(reload_mu_);
   return StateLocked(false);
 }
 
@@ -109,7 +109,7 @@ void ModelManager::PublishModelInfo() {
 }
 
 Result<ModelState> ModelManager::LoadCurrent() {
-  std::lock_guard lock(reload_mu_);
+  core::MutexLock lock(reload_mu_);
   auto state = LoadCurrentLocked();
   reloads_.WithLabels({"startup", state.ok() ? "ok" : StatusCodeName(state.status().code())}).Inc();
   return state;
@@ -132,16 +132,16 @@ Result<ModelState> ModelManager::LoadCurrentLocked() {
 }
 
 Result<ModelState> ModelManager::Reload(const ReloadRequest& request) {
-  std::unique_lock lock(reload_mu_, std::try_to_lock);
   auto count = [&](const Status& s) {
     reloads_.WithLabels({ReloadModeName(request.mode), s.ok() ? "ok" : StatusCodeName(s.code())})
         .Inc();
   };
-  if (!lock.owns_lock()) {
+  if (!reload_mu_.try_lock()) {
     Status busy = RateLimited("another model reload is in progress; retry when it has finished");
     count(busy);
     return busy;
   }
+  core::MutexLock lock(reload_mu_, std::adopt_lock);
   auto now = std::chrono::steady_clock::now();
   if (last_reload_ && now - *last_reload_ < options_.min_interval) {
     auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(options_.min_interval -

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "core/thread_annotations.h"
 #include "engine/serving_model.h"
 #include "lifecycle/model_slots.h"
 #include "observe/metrics.h"
@@ -123,16 +124,17 @@ class ModelManager {
   double shadow_rollout() const { return shadow_rollout_.load(std::memory_order_relaxed); }
 
  private:
-  Result<ModelState> ReloadLocked(const ReloadRequest& request);
-  Result<ModelState> LoadCurrentLocked();
+  Result<ModelState> ReloadLocked(const ReloadRequest& request)
+      EXCLUSIVE_LOCKS_REQUIRED(reload_mu_);
+  Result<ModelState> LoadCurrentLocked() EXCLUSIVE_LOCKS_REQUIRED(reload_mu_);
   // A reload's `source` as a canonical directory inside the models root: relative to the
   // working directory when that lands inside the root (the runbook's "models/staging/run"),
   // else relative to the root ("staging/run"); absolute paths must be inside the root.
   Result<std::filesystem::path> ResolveSource(std::string_view source) const;
   Result<std::shared_ptr<const ServingModel>> LoadSource(const std::filesystem::path& dir);
-  ModelState StateLocked(bool changed) const;
+  ModelState StateLocked(bool changed) const EXCLUSIVE_LOCKS_REQUIRED(reload_mu_);
   // Keeps recommendation_model_info{variant,version} equal to the slots.
-  void PublishModelInfo();
+  void PublishModelInfo() EXCLUSIVE_LOCKS_REQUIRED(reload_mu_);
 
   ModelManagerOptions options_;
   Slots& slots_;
@@ -145,10 +147,13 @@ class ModelManager {
   std::vector<NamedHook> refresh_hooks_;
 
   // Guards the reload state below; held for a whole reload (load included).
-  mutable std::mutex reload_mu_;
-  std::optional<std::chrono::steady_clock::time_point> last_reload_;
-  std::filesystem::path primary_source_, shadow_source_, previous_source_;
-  std::vector<std::pair<std::string, std::string>> published_info_;  // variant, version
+  mutable core::Mutex reload_mu_;
+  std::optional<std::chrono::steady_clock::time_point> last_reload_ GUARDED_BY(reload_mu_);
+  std::filesystem::path primary_source_ GUARDED_BY(reload_mu_);
+  std::filesystem::path shadow_source_ GUARDED_BY(reload_mu_);
+  std::filesystem::path previous_source_ GUARDED_BY(reload_mu_);
+  std::vector<std::pair<std::string, std::string>> published_info_
+      GUARDED_BY(reload_mu_);  // variant, version
   std::atomic<double> shadow_rollout_{0};
 
   observe::Family<observe::Counter>& reloads_;      // recommendation_model_reloads_total

@@ -24,7 +24,7 @@ void VariantLists::Record(std::string_view user_id, std::string_view variant,
                           const std::vector<std::string>& items) {
   lists_.WithLabels({variant}).Inc();
   Shard& shard = ShardFor(user_id);
-  std::lock_guard lock(shard.mu);
+  core::MutexLock lock(shard.mu);
   auto it = shard.users.find(std::string(user_id));
   if (it == shard.users.end()) {
     if (shard.users.size() >= capacity_per_shard_) {
@@ -51,7 +51,7 @@ void VariantLists::CreditInteraction(std::string_view user_id, std::string_view 
   std::vector<std::string> credited;
   {
     Shard& shard = ShardFor(user_id);
-    std::lock_guard lock(shard.mu);
+    core::MutexLock lock(shard.mu);
     auto it = shard.users.find(std::string(user_id));
     if (it == shard.users.end()) return;
     for (auto& list : it->second.lists) {
@@ -68,7 +68,7 @@ void VariantLists::CreditInteraction(std::string_view user_id, std::string_view 
 size_t VariantLists::users() const {
   size_t n = 0;
   for (const auto& shard : shards_) {
-    std::lock_guard lock(shard.mu);
+    core::MutexLock lock(shard.mu);
     n += shard.users.size();
   }
   return n;

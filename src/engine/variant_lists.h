@@ -28,6 +28,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/thread_annotations.h"
 #include "observe/metrics.h"
 
 namespace recserve::engine {
@@ -58,9 +59,9 @@ class VariantLists {
     std::list<std::string>::iterator recency;
   };
   struct Shard {
-    mutable std::mutex mu;
-    std::unordered_map<std::string, UserLists> users;
-    std::list<std::string> order;  // front = most recently recorded
+    mutable core::Mutex mu;
+    std::unordered_map<std::string, UserLists> users GUARDED_BY(mu);
+    std::list<std::string> order GUARDED_BY(mu);  // front = most recently recorded
   };
   static constexpr size_t kShards = 16;
   Shard& ShardFor(std::string_view user_id);

@@ -10,7 +10,7 @@ namespace recserve::http {
 
 void ApiService::SetDataQuality(std::optional<double> score,
                                 std::optional<int64_t> pipeline_last_run) {
-  std::lock_guard lock(health_mu_);
+  core::MutexLock lock(health_mu_);
   health_.data_quality_score = score;
   health_.pipeline_last_run = pipeline_last_run;
 }
@@ -20,7 +20,7 @@ Reply ApiService::Health(const Call& call) {
   auto shadow = recommender_.ShadowModel();
   HealthInfo health;
   {
-    std::lock_guard lock(health_mu_);
+    core::MutexLock lock(health_mu_);
     health = health_;
   }
   JsonWriter w;

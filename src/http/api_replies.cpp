@@ -5,6 +5,7 @@
 #include <mutex>
 #include <set>
 
+#include "core/thread_annotations.h"
 #include "http/api_service.h"
 
 namespace recserve::http {
@@ -12,9 +13,9 @@ namespace recserve::http {
 namespace bhttp = boost::beast::http;
 
 std::string_view InternVariantLabel(const std::string& variant) {
-  static std::mutex mu;
-  static std::set<std::string, std::less<>> labels;
-  std::lock_guard lock(mu);
+  static core::Mutex mu;
+  static std::set<std::string, std::less<>> labels;  // guarded by mu
+  core::MutexLock lock(mu);
   return *labels.insert(variant).first;
 }
 

@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/thread_annotations.h"
 #include "engine/model_manager.h"
 #include "engine/recommender.h"
 #include "http/api_request_metrics.h"
@@ -127,8 +128,8 @@ class ApiService final : public RequestHandler {
 
   engine::Recommender& recommender_;
   observe::Registry& registry_;
-  mutable std::mutex health_mu_;  // guards health_ (the data-quality fields change on reload)
-  HealthInfo health_;
+  mutable core::Mutex health_mu_;
+  HealthInfo health_ GUARDED_BY(health_mu_);  // the data-quality fields change on reload
   AdminConfig admin_;
   EventsConfig events_;
   resilience::KeyedRateLimiter admin_failures_;                   // per client address

@@ -19,7 +19,7 @@ Result<std::shared_ptr<const CachedRecommendation>> LruRecommendationCache::Look
     const std::string& key) {
   Shard& shard = ShardFor(key);
   Clock::time_point now = now_();
-  std::lock_guard lock(shard.mu);
+  core::MutexLock lock(shard.mu);
   auto it = shard.index.find(key);
   if (it == shard.index.end()) return std::shared_ptr<const CachedRecommendation>();
   if (it->second->expires_at <= now) {
@@ -36,7 +36,7 @@ Status LruRecommendationCache::Store(const std::string& key,
                                      std::shared_ptr<const CachedRecommendation> value) {
   Shard& shard = ShardFor(key);
   Clock::time_point expires_at = now_() + ttl_;
-  std::lock_guard lock(shard.mu);
+  core::MutexLock lock(shard.mu);
   auto it = shard.index.find(key);
   if (it != shard.index.end()) {
     it->second->value = std::move(value);
@@ -56,7 +56,7 @@ Status LruRecommendationCache::Store(const std::string& key,
 size_t LruRecommendationCache::size() const {
   size_t n = 0;
   for (size_t i = 0; i < kShards; ++i) {
-    std::lock_guard lock(shards_[i].mu);
+    core::MutexLock lock(shards_[i].mu);
     n += shards_[i].order.size();
   }
   return n;

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "core/thread_annotations.h"
 #include "store/recommendation_cache.h"
 
 namespace recserve::store {
@@ -40,9 +41,10 @@ class LruRecommendationCache final : public RecommendationCache {
     Clock::time_point expires_at;
   };
   struct Shard {
-    mutable std::mutex mu;
-    std::list<Entry> order;  // most recently used first
-    std::unordered_map<std::string_view, std::list<Entry>::iterator> index;  // views into order
+    mutable core::Mutex mu;
+    std::list<Entry> order GUARDED_BY(mu);  // most recently used first
+    std::unordered_map<std::string_view, std::list<Entry>::iterator> index
+        GUARDED_BY(mu);  // views into order
   };
   Shard& ShardFor(const std::string& key);
 

@@ -88,7 +88,7 @@ Result<std::unique_ptr<RedisRecommendationCache>> RedisRecommendationCache::Crea
 Status RedisRecommendationCache::Reconnect() {
   auto client = RedisClient::Connect(endpoint_, {timeout_, timeout_});
   {
-    std::lock_guard lock(mu_);
+    core::MutexLock lock(mu_);
     if (!client.ok()) {
       client_.reset();
       return client.status();
@@ -103,7 +103,7 @@ Status RedisRecommendationCache::Reconnect() {
 
 bool RedisRecommendationCache::available() {
   if (breaker_.state() == resilience::BreakerState::kOpen) return false;
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   return client_ != nullptr && client_->usable();
 }
 
@@ -117,7 +117,7 @@ Result<RedisReply> RedisRecommendationCache::Call(const std::vector<std::string_
     }
     if (!injected.ok()) return injected;
   }
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   if (client_ == nullptr || !client_->usable()) {
     auto client = RedisClient::Connect(endpoint_, {timeout_, timeout_});
     if (!client.ok()) return client.status();  // the dropped permit records the failure

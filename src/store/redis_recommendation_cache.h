@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "core/thread_annotations.h"
 #include "observe/metrics.h"
 #include "resilience/circuit_breaker.h"
 #include "resilience/fault_injector.h"
@@ -62,8 +63,8 @@ class RedisRecommendationCache final : public RecommendationCache {
   resilience::FaultInjector* faults_;
   observe::Family<observe::Counter>& timeouts_;
   resilience::CircuitBreaker breaker_;
-  std::mutex mu_;
-  std::unique_ptr<RedisClient> client_;  // null or unusable while disconnected
+  core::Mutex mu_;
+  std::unique_ptr<RedisClient> client_ GUARDED_BY(mu_);  // null or unusable while disconnected
 };
 
 }  // namespace recserve::store
