@@ -13,8 +13,9 @@
 
 namespace recserve::datagen {
 
+// The event_type column; kEventNames gives each its text, in enum order.
 enum class EventType : uint8_t { kView, kClick, kPurchase, kRating };
-constexpr std::string_view kEventNames[] = {"view", "click", "purchase", "rating"};
+inline constexpr std::string_view kEventNames[] = {"view", "click", "purchase", "rating"};
 
 class InteractionWriter {
  public:

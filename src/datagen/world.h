@@ -37,7 +37,6 @@ class World {
   bool SampleItem(Rng& rng, uint32_t user, int64_t now, uint32_t& item, bool& in_taste) const;
 
  private:
- private:
   const DatagenOptions& options_;
   uint32_t cluster_count_ = 0;
   std::vector<uint16_t> item_cluster_;
