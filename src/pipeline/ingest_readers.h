@@ -1,0 +1,21 @@
+#pragma once
+// The two file readers of Ingest (pipeline/ingest.h). Internal to ingest.
+
+#include "pipeline/ingest.h"
+#include "pipeline/ingest_rows.h"
+
+namespace recserve::pipeline::ingest_detail {
+
+// Reads *options.items_path into result.catalog and result.table.items (ids interned in file
+// order), sets result.items and appends the file to result.files. Bad rows go to `quarantine`;
+// damage to the file as a whole is the error (see Ingest).
+Status IngestItems(const IngestOptions& options, QuarantineWriter& quarantine,
+                   IngestResult& result);
+
+// Reads options.interactions_path into result.table and result.interactions, and puts the file
+// first in result.files. Runs after IngestItems: when result.catalog is loaded, item ids must be
+// known to it (kUnknownItem otherwise). Exact duplicate rows are rejected (kDuplicate).
+Status IngestInteractions(const IngestOptions& options, QuarantineWriter& quarantine,
+                          IngestResult& result);
+
+}  // namespace recserve::pipeline::ingest_detail
