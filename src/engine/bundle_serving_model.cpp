@@ -106,9 +106,9 @@ namespace {
 // their per-channel scores.
 class BundleRecallState final : public RecallState {
  public:
-  BundleRecallState(const BundleServingModel* owner, models::UserQuery query,
-                    models::CandidateSet set)
-      : owner(owner), query(std::move(query)), set(std::move(set)) {}
+  BundleRecallState(const BundleServingModel* recalled_by, models::UserQuery user_query,
+                    models::CandidateSet candidates)
+      : owner(recalled_by), query(std::move(user_query)), set(std::move(candidates)) {}
   const BundleServingModel* owner;
   models::UserQuery query;
   models::CandidateSet set;
