@@ -23,16 +23,20 @@ Reply AnswerReply(JsonWriter& w, const engine::RecommendationAnswer& answer,
   return reply;
 }
 
+// The k of a route keyed by one path id: the id checked first (the one id rule), then the query's k.
+Result<int64_t> PathIdThenK(const std::string& id, std::string_view id_name,
+                            std::string_view query) {
+  RECSERVE_RETURN_IF_ERROR(ValidateExternalId(id, id_name));
+  return QueryK(query);
+}
+
 }  // namespace
 
 // Every id in a path or query follows the one id rule (core/external_id.h): an id the events
 // route would refuse is refused here too, before it reaches a cache key or a per-user structure.
 Reply ApiService::Recommendations(const Call& call) {
   const std::string& user_id = call.params.at("user_id");
-  if (Status id = ValidateExternalId(user_id, "user_id"); !id.ok()) {
-    return StatusReply(id, call.request_id, call.endpoint);
-  }
-  auto k = QueryK(call.query);
+  auto k = PathIdThenK(user_id, "user_id", call.query);
   if (!k.ok()) return StatusReply(k.status(), call.request_id, call.endpoint);
   engine::RequestContext ctx{call.request_id, std::string(call.endpoint)};
   auto answer = recommender_.Recommend(ctx, user_id, *k);
@@ -68,10 +72,7 @@ Reply ApiService::Detail(const Call& call) {
 
 Reply ApiService::SimilarItems(const Call& call) {
   const std::string& item_id = call.params.at("item_id");
-  if (Status id = ValidateExternalId(item_id, "item_id"); !id.ok()) {
-    return StatusReply(id, call.request_id, call.endpoint);
-  }
-  auto k = QueryK(call.query);
+  auto k = PathIdThenK(item_id, "item_id", call.query);
   if (!k.ok()) return StatusReply(k.status(), call.request_id, call.endpoint);
   auto answer = recommender_.Similar(item_id, *k);
   if (!answer.ok()) return StatusReply(answer.status(), call.request_id, call.endpoint);
