@@ -6,8 +6,8 @@
 // the ShadowRequestObserver: the request metrics belong to the HTTP layer), overlap@k with the
 // primary's list, the shadow's list for the hit ratio, and its exposure record.
 //
-// Owns its ShadowScorer, and so destroys it (waiting for the running task, dropping the queued
-// ones) before anything its tasks call into can go: the owner declares this object after the
+// Owns its ShadowScorer, and so destroys it (running the queued scorings still within
+// SHADOW_TIMEOUT, dropping the stale ones, then joining) before anything its tasks call into can go: the owner declares this object after the
 // chain, the exposure recorder and the variant lists it is given.
 //
 // Thread-safe: MaybeScore() may be called from any number of request threads.

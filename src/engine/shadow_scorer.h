@@ -8,8 +8,8 @@
 // pure function of the salt and the user id, so the same user is in or out on every request and
 // across restarts, and changing the rollout share only adds or removes users at the margin.
 //
-// Thread-safe: every method may be called from any thread. The destructor waits for the task
-// running now and drops the queued ones; whoever owns what a task references must outlive this.
+// Thread-safe: every method may be called from any thread. The destructor runs the queued tasks
+// still within SHADOW_TIMEOUT (a stale one is dropped and counted) and joins; whoever owns what a task references must outlive this.
 
 #include <chrono>
 #include <cstddef>

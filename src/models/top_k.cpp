@@ -40,7 +40,9 @@ std::vector<ScoredItem> TopK(std::span<const float> scores, size_t k,
 std::vector<uint32_t> OrderByScore(std::span<const float> scores) {
   std::vector<uint32_t> order(scores.size());
   for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::sort(order.begin(), order.end(),
+  // Stable: a NaN score (a corrupt file) then leaves an arbitrary order instead of undefined
+  // behaviour; for finite scores the order is total and the result the same as std::sort's.
+  std::stable_sort(order.begin(), order.end(),
             [&](uint32_t a, uint32_t b) { return RanksBefore(scores[a], a, scores[b], b); });
   return order;
 }

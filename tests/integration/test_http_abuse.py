@@ -1,4 +1,4 @@
-"""Abuse resistance of the HTTP transport (src/http/server.cpp), against the real binary on
+"""Abuse resistance of the HTTP transport (src/http/server*.cpp: server_session, server_acceptor, server_admission), against the real binary on
 loopback: slowloris clients are cut off by a header deadline that trickling bytes cannot extend,
 huge headers get 431 and huge bodies 413 (connection closed, server fine), 10,000 idle
 connections do not starve a normal client, connections beyond MAX_CONNECTIONS get 503, idle

@@ -141,7 +141,7 @@ class TransferCodingNotChunkedTest(FramingTestCase):
     """RFC 7230 section 3.3.3 rule 3: a request with Transfer-Encoding whose final coding is not
     chunked MUST be answered 400 and its connection closed. Boost.Beast 1.74 alone reads no
     body, or the Content-Length that follows, and keeps the connection, so SMUGGLED was answered
-    as a second request (found by these tests on 762cfaa); src/http/server.cpp now refuses such
+    as a second request (found by these tests on 762cfaa); src/http/server_session.cpp now refuses such
     a request after its header (issue 13, finding 6)."""
 
     def test_a_final_coding_other_than_chunked_is_400_and_closed(self):
