@@ -7,8 +7,9 @@
 // primary's list, the shadow's list for the hit ratio, and its exposure record.
 //
 // Owns its ShadowScorer, and so destroys it (running the queued scorings still within
-// SHADOW_TIMEOUT, dropping the stale ones, then joining) before anything its tasks call into can go: the owner declares this object after the
-// chain, the exposure recorder and the variant lists it is given.
+// SHADOW_TIMEOUT, dropping the stale ones, then joining) before anything its tasks call into can
+// go: the owner declares this object after the chain, the exposure recorder and the variant lists
+// it is given.
 //
 // Thread-safe: MaybeScore() may be called from any number of request threads.
 

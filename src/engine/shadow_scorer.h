@@ -9,7 +9,8 @@
 // across restarts, and changing the rollout share only adds or removes users at the margin.
 //
 // Thread-safe: every method may be called from any thread. The destructor runs the queued tasks
-// still within SHADOW_TIMEOUT (a stale one is dropped and counted) and joins; whoever owns what a task references must outlive this.
+// still within SHADOW_TIMEOUT (a stale one is dropped and counted) and joins; whoever owns what a
+// task references must outlive this.
 
 #include <chrono>
 #include <cstddef>

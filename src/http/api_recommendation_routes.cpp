@@ -23,7 +23,8 @@ Reply AnswerReply(JsonWriter& w, const engine::RecommendationAnswer& answer,
   return reply;
 }
 
-// The k of a route keyed by one path id: the id checked first (the one id rule), then the query's k.
+// The k of a route keyed by one path id: the id checked first (the one id rule), then the query's
+// k.
 Result<int64_t> PathIdThenK(const std::string& id, std::string_view id_name,
                             std::string_view query) {
   RECSERVE_RETURN_IF_ERROR(ValidateExternalId(id, id_name));

@@ -43,7 +43,7 @@ std::vector<uint32_t> OrderByScore(std::span<const float> scores) {
   // Stable: a NaN score (a corrupt file) then leaves an arbitrary order instead of undefined
   // behaviour; for finite scores the order is total and the result the same as std::sort's.
   std::stable_sort(order.begin(), order.end(),
-            [&](uint32_t a, uint32_t b) { return RanksBefore(scores[a], a, scores[b], b); });
+                   [&](uint32_t a, uint32_t b) { return RanksBefore(scores[a], a, scores[b], b); });
   return order;
 }
 
