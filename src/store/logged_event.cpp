@@ -28,10 +28,10 @@ uint32_t EventShardFor(std::string_view user_id, uint32_t shards) {
   return shards <= 1 ? 0 : static_cast<uint32_t>(Fnv1a64(user_id) % shards);
 }
 
-std::string EventShardTag(uint32_t shard) { return "{e" + std::to_string(shard) + "}"; }
+std::string EventShardTag(uint32_t shard) { return fmt::format("{{e{}}}", shard); }
 
 std::string EventStreamKey(uint32_t shard) {
-  return std::string(kEventKeyPrefix) + EventShardTag(shard);
+  return fmt::format("{}{{e{}}}", kEventKeyPrefix, shard);
 }
 
 std::string EventSeenKeyPrefix(uint32_t shard) { return EventStreamKey(shard) + ":seen:"; }
@@ -39,7 +39,7 @@ std::string EventSeenKeyPrefix(uint32_t shard) { return EventStreamKey(shard) + 
 std::string EventExportedKey(uint32_t shard) { return EventStreamKey(shard) + ":exported"; }
 
 std::string DeriveEventId(std::string_view body, size_t index) {
-  return "b" + Sha256Hex(body).substr(0, 32) + ":" + std::to_string(index);
+  return fmt::format("b{}:{}", Sha256Hex(body).substr(0, 32), index);
 }
 
 std::string OriginHex(uint64_t origin) { return fmt::format("{:016x}", origin); }
