@@ -39,7 +39,8 @@ std::string EventSeenKeyPrefix(uint32_t shard) { return EventStreamKey(shard) + 
 std::string EventExportedKey(uint32_t shard) { return EventStreamKey(shard) + ":exported"; }
 
 std::string DeriveEventId(std::string_view body, size_t index) {
-  return "b" + Sha256Hex(body).substr(0, 32) + ":" + std::to_string(index);
+  // fmt, not "b" + std::string&&: GCC 12 -O3 reports a false -Wrestrict on that operator+.
+  return fmt::format("b{}:{}", Sha256Hex(body).substr(0, 32), index);
 }
 
 std::string OriginHex(uint64_t origin) { return fmt::format("{:016x}", origin); }
