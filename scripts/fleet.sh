@@ -8,6 +8,7 @@
 #   scripts/fleet.sh status --workdir DIR
 #   scripts/fleet.sh kill-replica --workdir DIR --index I     (kill -9: a crash, for drills)
 #   scripts/fleet.sh restart-replica --workdir DIR --index I  (stop, start again, wait for /ready)
+#   scripts/fleet.sh kill-redis --workdir DIR | restart-redis --workdir DIR   (same port, same data)
 # up prints one JSON object on stdout and returns once every replica's /ready and the balancer's
 # /ready answer 200 (else: log tails on stderr, everything it started stopped, exit 1):
 #   {"balancer": "http://127.0.0.1:P", "replicas": [{"url": URL, "pid": PID}, ...],
@@ -20,12 +21,13 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
-usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "fleet: $*" >&2; exit 1; }
 
 [ $# -ge 1 ] || { usage >&2; exit 2; }
 cmd=$1
 shift
+case "$cmd" in -h|--help|help) usage; exit 0 ;; esac
 replicas=""
 port=""
 workdir=""
@@ -212,6 +214,25 @@ print_log_tails() {
   done
 }
 
+# ---- redis ------------------------------------------------------------------------------------
+
+# start_redis: redis-server on DIR/redis/port with its append-only file under DIR/redis (so a
+# restart reloads what it kept; appendfsync everysec loses at most ~1 s on a crash); waits up to
+# 10 s for PING.
+start_redis() {
+  local rport
+  rport=$(cat "$workdir/redis/port")
+  spawn "$workdir/redis" "$workdir/redis/redis.log" redis-server --port "$rport" \
+    --bind 127.0.0.1 --dir "$workdir/redis" --appendonly yes --appendfsync everysec --save '' \
+    --daemonize no --loglevel notice
+  for _ in $(seq 1 100); do
+    [ "$(redis-cli -p "$rport" ping 2>/dev/null)" = PONG ] && return 0
+    alive "$workdir/redis" || return 1
+    sleep 0.1
+  done
+  return 1
+}
+
 # ---- replicas ----------------------------------------------------------------------------------
 
 # write_replica_env I: DIR/replica-I/env (NUL-separated, mode 600: it holds the caller's secrets
@@ -356,16 +377,7 @@ scripts/run_pipeline.sh first (or pass --model-dir)"
   echo "$redis_port" >"$workdir/redis/port"
   echo "$port" >"$workdir/haproxy/port"
   echo "$replicas" >"$workdir/replicas"
-  spawn "$workdir/redis" "$workdir/redis/redis.log" redis-server --port "$redis_port" \
-    --bind 127.0.0.1 --dir "$workdir/redis" --appendonly yes --appendfsync everysec --save '' \
-    --daemonize no --loglevel notice
-  local ok=0
-  for _ in $(seq 1 100); do
-    if [ "$(redis-cli -p "$redis_port" ping 2>/dev/null)" = PONG ]; then ok=1; break; fi
-    alive "$workdir/redis" || break
-    sleep 0.1
-  done
-  [ $ok -eq 1 ] || fail "redis-server did not answer PING on 127.0.0.1:$redis_port"
+  start_redis || fail "redis-server did not answer PING on 127.0.0.1:$redis_port"
 
   # The feature store into the fleet's redis (FEATURE_REDIS_URL), as the pipeline's redis_sync
   # step does; without it the replicas read the SQLite file (their designed fallback).
@@ -496,11 +508,28 @@ cmd_restart_replica() {
   print_contract
 }
 
+cmd_kill_redis() {
+  alive "$workdir/redis" || die "redis is not running"
+  kill -KILL "$(cat "$workdir/redis/pid")"
+  for _ in $(seq 1 100); do alive "$workdir/redis" || break; sleep 0.05; done
+  echo "fleet: killed redis (pid $(cat "$workdir/redis/pid"))" >&2
+}
+
+cmd_restart_redis() {
+  [ -f "$state" ] || die "no fleet state in $workdir"
+  stop_all "$workdir/redis"
+  start_redis || die "redis-server did not answer PING on 127.0.0.1:$(cat "$workdir/redis/port")"
+  write_state
+  print_contract
+}
+
 case "$cmd" in
   up) cmd_up ;;
   down) cmd_down ;;
   status) cmd_status ;;
   kill-replica) cmd_kill_replica ;;
   restart-replica) cmd_restart_replica ;;
+  kill-redis) cmd_kill_redis ;;
+  restart-redis) cmd_restart_redis ;;
   *) echo "fleet: unknown subcommand $cmd" >&2; usage >&2; exit 2 ;;
 esac
