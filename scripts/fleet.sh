@@ -57,7 +57,8 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$workdir" ] || { echo "fleet: --workdir is required" >&2; exit 2; }
 is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
-mkdir -p "$workdir"
+if [ "$cmd" = up ]; then mkdir -p "$workdir"; fi
+[ -d "$workdir" ] || die "no fleet state in $workdir"
 workdir=$(cd "$workdir" && pwd)
 data_root=$(realpath -m "$data_root")
 model_dir=$(realpath -m "$model_dir")

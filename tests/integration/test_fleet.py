@@ -109,7 +109,8 @@ class FleetTest(unittest.TestCase):
             for name in ("REDIS_URL", "FEATURE_REDIS_URL", "STATE_REDIS_URL"):
                 self.assertEqual(env.get(name), info["redis"][0], name)
             self.assertEqual(env.get("LOG_FORMAT"), "json")
-            self.assertEqual(env.get("MODEL_DIR"), BUNDLE["models"])
+            self.assertEqual(os.path.realpath(env.get("MODEL_DIR", "")),
+                             os.path.realpath(BUNDLE["models"]))
             self.assertEqual(env.get("ADMIN_TOKEN"), ADMIN_TOKEN)  # the caller's environment
             spools.add(env.get("EVENT_SPOOL_DIR"))
         self.assertEqual(len(spools), self.REPLICAS, spools)
