@@ -23,6 +23,7 @@ PACKAGES=(
   redis-server redis-tools
   prometheus
   wrk nginx-light
+  haproxy  # scripts/fleet.sh: the local fleet's balancer
   python3 python3-yaml
   libssl-dev
   curl procps time
