@@ -39,7 +39,13 @@ std::string EventSeenKeyPrefix(uint32_t shard) { return EventStreamKey(shard) + 
 std::string EventExportedKey(uint32_t shard) { return EventStreamKey(shard) + ":exported"; }
 
 std::string DeriveEventId(std::string_view body, size_t index) {
-  return "b" + Sha256Hex(body).substr(0, 32) + ":" + std::to_string(index);
+  // Built by appending: `"b" + std::string&&` trips GCC 12's -Wrestrict false positive
+  // (GCC bug 105329) at -O3.
+  std::string id = "b";
+  id.append(Sha256Hex(body), 0, 32);
+  id += ':';
+  id += std::to_string(index);
+  return id;
 }
 
 std::string OriginHex(uint64_t origin) { return fmt::format("{:016x}", origin); }
