@@ -18,6 +18,7 @@ Command AddVersionCommand(CLI::App& root);
 Command AddDatagenCommand(CLI::App& root);
 Command AddPipelineCommand(CLI::App& root);
 Command AddSyncCommand(CLI::App& root);
+Command AddEventsExportCommand(CLI::App& root);
 Command AddEvaluateCommand(CLI::App& root);
 Command AddStageCommand(CLI::App& root);
 Command AddServeCommand(CLI::App& root);

@@ -12,9 +12,9 @@ int main(int argc, char** argv) {
   root.set_version_flag("--version", std::string("recserve ") + RECSERVE_VERSION);
 
   std::vector<Command> commands = {
-      AddServeCommand(root),   AddPipelineCommand(root), AddSyncCommand(root),
-      AddStageCommand(root),   AddEvaluateCommand(root), AddDatagenCommand(root),
-      AddVersionCommand(root),
+      AddServeCommand(root),        AddPipelineCommand(root), AddSyncCommand(root),
+      AddEventsExportCommand(root), AddStageCommand(root),    AddEvaluateCommand(root),
+      AddDatagenCommand(root),      AddVersionCommand(root),
   };
   try {
     root.parse(argc, argv);

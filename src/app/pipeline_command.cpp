@@ -1,5 +1,6 @@
 // `recserve pipeline`: one run of the offline data pipeline, as a fixed sequence of steps:
-//   1. ingest     stream + validate the input files, quarantine bad rows
+//   1. ingest     stream + validate the input files (and the API events of --events, exported by
+//                 `recserve events-export`), quarantine bad rows
 //   2. quality    data-quality report; fail the run when too many rows were rejected
 //   3. features   build the feature snapshot
 //   4. train      train every recall channel and the ranker on the same table (TrainForServing)
@@ -13,9 +14,11 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <regex>
+#include <vector>
 
 #include "app/commands.h"
 #include "app/sync_command.h"
@@ -39,6 +42,7 @@ namespace fs = std::filesystem;
 
 struct PipelineFlags {
   std::string data_dir;
+  std::vector<std::string> events;  // files or directories of exported API events
   std::string data_root = "data";
   std::string run_id;
   double max_reject_ratio = 0.05;
@@ -88,6 +92,31 @@ std::optional<fs::path> FindInput(const fs::path& dir, std::initializer_list<con
   return std::nullopt;
 }
 
+// The events files `--events` names: a file as given, a directory as its *.csv and *.csv.gz
+// files in name order (events-<UTC stamp>.csv sorts by time). NotFound for a missing path.
+Result<std::vector<fs::path>> ExpandEventPaths(const std::vector<std::string>& args) {
+  std::vector<fs::path> out;
+  for (const std::string& arg : args) {
+    std::error_code ec;
+    if (fs::is_directory(arg, ec)) {
+      std::vector<fs::path> found;
+      for (const auto& entry : fs::directory_iterator(arg, ec)) {
+        const std::string name = entry.path().filename().string();
+        const bool csv = name.ends_with(".csv") || name.ends_with(".csv.gz");
+        if (csv && name[0] != '.' && entry.is_regular_file(ec)) found.push_back(entry.path());
+      }
+      if (ec) return Unavailable("cannot list --events directory " + arg + ": " + ec.message());
+      std::sort(found.begin(), found.end());
+      out.insert(out.end(), found.begin(), found.end());
+    } else if (fs::is_regular_file(arg, ec)) {
+      out.emplace_back(arg);
+    } else {
+      return NotFound("--events " + arg + ": no such file or directory");
+    }
+  }
+  return out;
+}
+
 int Fail(const std::string& message) {
   spdlog::error("pipeline failed: {}", message);
   return 1;
@@ -115,8 +144,11 @@ int RunPipeline(const PipelineFlags& flags) {
     return Fail("no interactions.csv or interactions.csv.gz in " + data_dir.string());
   }
   const auto items = FindInput(data_dir, {"items.csv", "items.csv.gz"});
+  auto event_paths = ExpandEventPaths(flags.events);
+  if (!event_paths.ok()) return Fail(event_paths.status().ToString());
   pipeline::StepProgress progress(::isatty(STDERR_FILENO) != 0);
-  spdlog::info("pipeline run_id={} data={} data_root={}", run_id, data_dir.string(), root.string());
+  spdlog::info("pipeline run_id={} data={} data_root={} event_files={}", run_id, data_dir.string(),
+               root.string(), event_paths->size());
 
   // Refuse a run id already published before doing any work.
   std::error_code ec;
@@ -135,6 +167,7 @@ int RunPipeline(const PipelineFlags& flags) {
   pipeline::IngestOptions ingest_options;
   ingest_options.interactions_path = *interactions;
   ingest_options.items_path = items;
+  ingest_options.event_paths = *event_paths;
   ingest_options.quarantine_dir = root / "quarantine" / run_id;
   ingest_options.now = now;
   ingest_options.progress = [&](uint64_t rows, uint64_t bytes) { progress.Update(rows, bytes); };
@@ -143,7 +176,8 @@ int RunPipeline(const PipelineFlags& flags) {
     progress.End(0, "failed");
     return Fail(ingest.status().ToString() + "; nothing was published");
   }
-  progress.End(ingest->interactions.input_rows);
+  progress.End(ingest->interactions.input_rows +
+               (ingest->api_events ? ingest->api_events->input_rows : 0));
 
   // 2. quality
   progress.Begin("quality");
@@ -153,27 +187,34 @@ int RunPipeline(const PipelineFlags& flags) {
   auto report = pipeline::BuildQualityReport(*ingest, quality_options,
                                              pipeline::ReadPreviousReport(report_path));
   const auto& in = ingest->interactions;
+  // API event rows count toward the rejection threshold like batch rows (one validation path).
+  pipeline::TableStats all = in;
+  if (ingest->api_events) {
+    all.input_rows += ingest->api_events->input_rows;
+    all.accepted_rows += ingest->api_events->accepted_rows;
+    all.rejected_rows += ingest->api_events->rejected_rows;
+  }
   const double rejected_share =
-      in.input_rows ? static_cast<double>(in.rejected_rows) / static_cast<double>(in.input_rows)
-                    : 0;
-  if (in.accepted_rows == 0 || rejected_share > flags.max_reject_ratio) {
+      all.input_rows ? static_cast<double>(all.rejected_rows) / static_cast<double>(all.input_rows)
+                     : 0;
+  if (all.accepted_rows == 0 || rejected_share > flags.max_reject_ratio) {
     progress.End(in.input_rows, "failed");
     // The failed run's report stays beside its quarantine file; the published one is untouched.
     const fs::path failed_report = ingest_options.quarantine_dir / "data_quality_report_v2.json";
     (void)WriteFileAtomically(failed_report, JsonText(report.json, 2) + "\n");
-    if (in.accepted_rows == 0) {
+    if (all.accepted_rows == 0) {
       return Fail(
           fmt::format("no interaction row was accepted ({} read, {} rejected; see {}); "
                       "the published features, report and models are unchanged",
-                      in.input_rows, in.rejected_rows, ingest->rejected_path.string()));
+                      all.input_rows, all.rejected_rows, ingest->rejected_path.string()));
     }
     return Fail(fmt::format(
         "{} of {} interaction rows rejected ({:.2f}%, limit {:.2f}%); rejected rows are in {}, "
         "this run's report in {}; the published features, report and models are unchanged",
-        in.rejected_rows, in.input_rows, 100 * rejected_share, 100 * flags.max_reject_ratio,
+        all.rejected_rows, all.input_rows, 100 * rejected_share, 100 * flags.max_reject_ratio,
         ingest->rejected_path.string(), failed_report.string()));
   }
-  progress.End(in.input_rows, "score " + fmt::format("{:.1f} {}", report.score, report.status));
+  progress.End(all.input_rows, "score " + fmt::format("{:.1f} {}", report.score, report.status));
 
   // 3. features
   progress.Begin("features");
@@ -200,7 +241,7 @@ int RunPipeline(const PipelineFlags& flags) {
                   "; the published features, report and models are unchanged");
     }
     model.emplace(std::move(trained).value());
-    progress.End(in.accepted_rows);
+    progress.End(all.accepted_rows);
   }
 
   // 5. publish: features first (atomic switch), then the report that describes them.
@@ -282,12 +323,19 @@ int RunPipeline(const PipelineFlags& flags) {
     progress.End(snapshot.users.size() + snapshot.items.size(), exit_code == 0 ? "ok" : "failed");
   }
 
+  std::string events_line;
+  if (ingest->api_events) {
+    const auto& ev = *ingest->api_events;
+    events_line =
+        fmt::format("; api events: {} files, {} rows read, {} accepted, {} rejected",
+                    event_paths->size(), ev.input_rows, ev.accepted_rows, ev.rejected_rows);
+  }
   std::printf(
-      "pipeline run %s: %llu rows read, %llu accepted, %llu rejected; %zu users, %zu "
+      "pipeline run %s: %llu rows read, %llu accepted, %llu rejected%s; %zu users, %zu "
       "items; quality %.1f (%s); %s\n%s",
       run_id.c_str(), static_cast<unsigned long long>(in.input_rows),
       static_cast<unsigned long long>(in.accepted_rows),
-      static_cast<unsigned long long>(in.rejected_rows), snapshot.users.size(),
+      static_cast<unsigned long long>(in.rejected_rows), events_line.c_str(), snapshot.users.size(),
       snapshot.items.size(), report.score, report.status.c_str(), model_line.c_str(),
       progress.Summary().c_str());
   return exit_code;
@@ -305,6 +353,10 @@ Command AddPipelineCommand(CLI::App& root) {
       ->add_option("--data", flags->data_dir,
                    "Directory with interactions.csv[.gz] and optional items.csv[.gz]")
       ->required();
+  c.cli->add_option("--events", flags->events,
+                    "API events exported by `recserve events-export`: a file, or a directory whose "
+                    "*.csv[.gz] files are all read (repeatable); validated and quarantined like "
+                    "interactions, counted as api_events in the report");
   c.cli->add_option("--data-root", flags->data_root,
                     "Where outputs go: feature_store.db, evaluation/, quarantine/ (default: data)");
   c.cli->add_option("--run-id", flags->run_id,

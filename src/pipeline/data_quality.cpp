@@ -171,6 +171,8 @@ QualityReport BuildQualityReport(const IngestResult& ingest, const QualityOption
   } else {
     tables["items"] = nullptr;
   }
+  // API events (recserve events-export files): validated like interactions, counted apart.
+  tables["api_events"] = ingest.api_events ? TableSection(*ingest.api_events) : json(nullptr);
 
   // Drift against the previous report's histograms.
   std::optional<double> psi_items, psi_users;
@@ -184,7 +186,11 @@ QualityReport BuildQualityReport(const IngestResult& ingest, const QualityOption
   }
 
   const TableStats& in = ingest.interactions;
-  const double reject_ratio = Ratio(in.rejected_rows, in.input_rows);
+  // The run's rejection share counts API event rows beside the batch rows (pipeline --events).
+  const uint64_t events_input = ingest.api_events ? ingest.api_events->input_rows : 0;
+  const uint64_t events_rejected = ingest.api_events ? ingest.api_events->rejected_rows : 0;
+  const double reject_ratio =
+      Ratio(in.rejected_rows + events_rejected, in.input_rows + events_input);
   double max_id_null = 0;
   for (size_t c = 0; c < 3 && c < in.columns.size(); ++c) {
     max_id_null = std::max(max_id_null, Ratio(in.empty_by_column[c], in.well_formed_rows));
@@ -195,7 +201,7 @@ QualityReport BuildQualityReport(const IngestResult& ingest, const QualityOption
     checks.push_back(std::move(c));
   };
   add({"rejected_ratio", reject_ratio, options.max_reject_ratio / 2, options.max_reject_ratio, true,
-       25, CheckStatus::kSkipped, "share of interaction rows quarantined"},
+       25, CheckStatus::kSkipped, "share of interaction rows (batch and API events) quarantined"},
       true);
   add({"duplicate_ratio", Ratio(in.duplicate_rows, in.input_rows), 0.001, 0.01, true, 10,
        CheckStatus::kSkipped, "share of interaction rows that exactly repeat an earlier row"},
@@ -304,7 +310,7 @@ QualityReport BuildQualityReport(const IngestResult& ingest, const QualityOption
   json files = json::array();
   for (size_t i = 0; i < ingest.files.size(); ++i) {
     const auto& f = ingest.files[i];
-    files.push_back({{"role", i == 0 ? "interactions" : "items"},
+    files.push_back({{"role", f.role},
                      {"path", f.path},
                      {"bytes", f.bytes},
                      {"rows", f.rows},

@@ -30,6 +30,8 @@ std::string_view RejectReasonName(RejectReason reason) {
       return "duplicate";
     case RejectReason::kInvalidId:
       return "invalid_id";
+    case RejectReason::kMalformedEvent:
+      return "malformed_event";
   }
   return "unknown";
 }

@@ -1,9 +1,11 @@
 #pragma once
-// Ingest: streams interactions.csv (and items.csv when present), validates every row, interns
-// ids, and produces the run's InteractionTable and ItemCatalog. Bad rows never stop a run: each
-// is written with its line number and reason to the run's quarantine file. Damage to a file as a
-// whole (missing, empty, wrong header, truncated gzip, an over-long line) is an error instead,
-// because nothing after it can be trusted.
+// Ingest: streams interactions.csv (and items.csv when present, and the exported API events
+// files of `recserve events-export` when given), validates every row, interns ids, and produces
+// the run's InteractionTable and ItemCatalog. API events go through the same row checks as
+// interactions.csv (same columns, same reasons, same quarantine file) and are counted apart. Bad
+// rows never stop a run: each is written with its line number and reason to the run's quarantine
+// file. Damage to a file as a whole (missing, empty, wrong header, truncated gzip, an over-long
+// line) is an error instead, because nothing after it can be trusted.
 
 #include <array>
 #include <cstdint>
@@ -30,9 +32,11 @@ enum class RejectReason {
   kUnknownItem,      // item_id absent from items.csv (only checked when items.csv exists)
   kDuplicate,        // an exact copy of an earlier accepted row
   kInvalidId,        // an id breaking core/external_id.h: over 256 bytes, a control character,
-                     // or not valid UTF-8 (quarantined, never rewritten)
+                     // or not valid UTF-8 (quarantined, never rewritten); event_id included
+  kMalformedEvent,   // a non-empty decode_error: an event-log entry events-export could not
+                     // decode (store/event_log_export.h)
 };
-inline constexpr size_t kRejectReasonCount = 9;
+inline constexpr size_t kRejectReasonCount = 10;
 std::string_view RejectReasonName(RejectReason reason);
 
 // Clock skew tolerated between event producers and the pipeline host.
@@ -51,6 +55,7 @@ struct TableStats {
 };
 
 struct InputFile {
+  std::string role;  // "interactions", "items" or "api_events"
   std::string path;
   uint64_t bytes = 0;  // on disk
   uint64_t rows = 0;   // data lines
@@ -62,6 +67,9 @@ struct IngestResult {
   ItemCatalog catalog;
   TableStats interactions;
   std::optional<TableStats> items;  // nullopt when the run had no items.csv
+  // Every events file together (columns: the union of their headers); nullopt when the run was
+  // given none.
+  std::optional<TableStats> api_events;
   std::vector<InputFile> files;
   std::filesystem::path rejected_path;
 };
@@ -69,6 +77,10 @@ struct IngestResult {
 struct IngestOptions {
   std::filesystem::path interactions_path;
   std::optional<std::filesystem::path> items_path;
+  // Exported API events (interactions format), read after interactions_path in this order. A row
+  // with an event_id equal to an earlier accepted row's is a kDuplicate: a re-export after a
+  // crash, or an event in two files, trains once.
+  std::vector<std::filesystem::path> event_paths;
   std::filesystem::path quarantine_dir;  // data/quarantine/<run_id>; created
   int64_t now = 0;                       // unix seconds, for the future-timestamp check
   // Called now and then with (rows so far, bytes of the file consumed so far: compressed bytes

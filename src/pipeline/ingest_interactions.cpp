@@ -1,5 +1,6 @@
-// The interactions.csv reader of Ingest: user_id,item_id,timestamp,weight[,event_type], with the
-// exact-duplicate check over 64-bit row fingerprints.
+// The interactions.csv reader of Ingest, also the reader of exported API events files:
+// user_id,item_id,timestamp,weight[,event_type[,event_id[,decode_error]]], with the duplicate
+// check over 64-bit row fingerprints shared by every file of the run.
 #include <bit>
 #include <charconv>
 #include <cmath>
@@ -55,42 +56,54 @@ uint64_t Mix(uint64_t h, uint64_t v) {
   return h ^ (h >> 33);
 }
 
+// Salt of the fingerprints of rows with an event_id, so that they live apart from the content
+// fingerprints of rows without one.
+constexpr uint64_t kEventIdSalt = 0x6576656e745f6964ULL;  // "event_id"
+
 bool ParseDouble(std::string_view text, double& out) {
   if (text.empty()) return false;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
   return ec == std::errc() && ptr == text.data() + text.size() && std::isfinite(out);
 }
 
-}  // namespace
-
-Status IngestInteractions(const IngestOptions& options, QuarantineWriter& quarantine,
-                          IngestResult& result) {
-  const auto& path = options.interactions_path;
-  TableStats& stats = result.interactions;
+// Reads one interactions-format file into `table` and `stats` (validation, quarantine,
+// duplicates against `seen`) and describes it as `role` in the returned InputFile.
+Result<InputFile> ReadInteractionsFile(const std::filesystem::path& path, const char* role,
+                                       const IngestOptions& options, bool report_progress,
+                                       QuarantineWriter& quarantine, bool items_known,
+                                       FingerprintSet& seen, InteractionTable& table,
+                                       TableStats& stats) {
   LineReader reader;
   RECSERVE_RETURN_IF_ERROR(ReadHeader(reader, path, {"user_id", "item_id", "timestamp", "weight"},
-                                      {"event_type"}, stats));
+                                      {"event_type", "event_id", "decode_error"}, stats));
   auto hashing = HashInBackground(path);
-  InteractionTable& table = result.table;
-  const bool items_known = result.catalog.loaded;
   const int64_t latest_allowed = options.now + kFutureToleranceSeconds;
   const uint32_t no_event_type = table.event_types.Intern("");
-  FingerprintSet seen;
   std::string line;
   RowChecker row(stats, quarantine, reader, path.filename().string());
   const auto& fields = row.fields();
   auto reject = [&](RejectReason reason) { row.Reject(reason); };
+  auto optional_field = [&](size_t c) {
+    return fields.size() > c ? fields[c] : std::string_view();
+  };
   while (reader.Next(line)) {
-    if (options.progress && (stats.input_rows + 1) % kProgressEveryRows == 0) {
+    if (report_progress && options.progress && (stats.input_rows + 1) % kProgressEveryRows == 0) {
       options.progress(stats.input_rows + 1, reader.file_bytes_read());
     }
     if (!row.Split(line)) continue;
+    const std::string_view event = optional_field(4);
+    const std::string_view event_id = optional_field(5);
+    if (!optional_field(6).empty()) {
+      reject(RejectReason::kMalformedEvent);
+      continue;
+    }
     if (fields[0].empty() || fields[1].empty()) {
       reject(RejectReason::kEmptyId);
       continue;
     }
     if (!ValidateExternalId(fields[0], "user_id").ok() ||
-        !ValidateExternalId(fields[1], "item_id").ok()) {
+        !ValidateExternalId(fields[1], "item_id").ok() ||
+        (!event_id.empty() && !ValidateExternalId(event_id, "event_id").ok())) {
       reject(RejectReason::kInvalidId);
       continue;
     }
@@ -125,12 +138,18 @@ Status IngestInteractions(const IngestOptions& options, QuarantineWriter& quaran
     } else {
       item = table.items.Intern(fields[1]);
     }
-    // The fingerprint covers the raw user and event strings (not yet interned: a duplicate must
-    // not add ids) and the parsed item, time and weight.
-    std::string_view event = fields.size() > 4 ? fields[4] : std::string_view();
-    uint64_t fp = Mix(Mix(Mix(Mix(Fnv1a64(fields[0]), item), static_cast<uint64_t>(*ts)),
-                          std::bit_cast<uint64_t>(weight)),
-                      Fnv1a64(event));
+    // A row with an event id is that event: it is fingerprinted by the id alone, so the same
+    // event exported twice (events-export after a crash) trains once. A row without one is
+    // fingerprinted by the raw user and event strings (not yet interned: a duplicate must not
+    // add ids) and the parsed item, time and weight.
+    uint64_t fp;
+    if (!event_id.empty()) {
+      fp = Mix(Fnv1a64(event_id), kEventIdSalt);
+    } else {
+      fp = Mix(Mix(Mix(Mix(Fnv1a64(fields[0]), item), static_cast<uint64_t>(*ts)),
+                   std::bit_cast<uint64_t>(weight)),
+               Fnv1a64(event));
+    }
     if (!seen.Insert(fp)) {
       reject(RejectReason::kDuplicate);
       continue;
@@ -143,10 +162,60 @@ Status IngestInteractions(const IngestOptions& options, QuarantineWriter& quaran
     ++stats.accepted_rows;
   }
   if (!reader.status().ok()) return ReaderError(reader, path);
-  if (options.progress) options.progress(stats.input_rows, reader.file_bytes_read());
+  if (report_progress && options.progress) {
+    options.progress(stats.input_rows, reader.file_bytes_read());
+  }
   auto file = DescribeFile(path, stats.input_rows, hashing);
   if (!file.ok()) return file.status();
+  file->role = role;
+  return file;
+}
+
+// Adds one events file's counts to the run's api_events section; columns are matched by name
+// (files may differ in which optional columns they carry).
+void MergeStats(const TableStats& file, TableStats& total) {
+  total.input_rows += file.input_rows;
+  total.accepted_rows += file.accepted_rows;
+  total.rejected_rows += file.rejected_rows;
+  for (size_t r = 0; r < kRejectReasonCount; ++r) {
+    total.rejected_by_reason[r] += file.rejected_by_reason[r];
+  }
+  total.well_formed_rows += file.well_formed_rows;
+  total.duplicate_rows += file.duplicate_rows;
+  for (size_t c = 0; c < file.columns.size(); ++c) {
+    size_t at = 0;
+    while (at < total.columns.size() && total.columns[at] != file.columns[c]) ++at;
+    if (at == total.columns.size()) {
+      total.columns.push_back(file.columns[c]);
+      total.empty_by_column.push_back(0);
+    }
+    total.empty_by_column[at] += file.empty_by_column[c];
+  }
+}
+
+}  // namespace
+
+Status IngestInteractions(const IngestOptions& options, QuarantineWriter& quarantine,
+                          IngestResult& result) {
+  const bool items_known = result.catalog.loaded;
+  FingerprintSet seen;
+  auto file = ReadInteractionsFile(options.interactions_path, "interactions", options,
+                                   /*report_progress=*/true, quarantine, items_known, seen,
+                                   result.table, result.interactions);
+  if (!file.ok()) return file.status();
   result.files.insert(result.files.begin(), *file);
+  if (options.event_paths.empty()) return Status::Ok();
+  TableStats events;
+  for (const auto& path : options.event_paths) {
+    TableStats stats;
+    auto event_file = ReadInteractionsFile(path, "api_events", options,
+                                           /*report_progress=*/false, quarantine, items_known, seen,
+                                           result.table, stats);
+    if (!event_file.ok()) return event_file.status();
+    result.files.push_back(*event_file);
+    MergeStats(stats, events);
+  }
+  result.api_events = std::move(events);
   return Status::Ok();
 }
 

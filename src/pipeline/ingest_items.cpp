@@ -59,6 +59,7 @@ Status IngestItems(const IngestOptions& options, QuarantineWriter& quarantine,
   catalog.loaded = true;
   auto file = DescribeFile(path, stats.input_rows, hashing);
   if (!file.ok()) return file.status();
+  file->role = "items";
   result.files.push_back(*file);
   result.items = std::move(stats);
   return Status::Ok();

@@ -12,9 +12,12 @@ namespace recserve::pipeline::ingest_detail {
 Status IngestItems(const IngestOptions& options, QuarantineWriter& quarantine,
                    IngestResult& result);
 
-// Reads options.interactions_path into result.table and result.interactions, and puts the file
-// first in result.files. Runs after IngestItems: when result.catalog is loaded, item ids must be
-// known to it (kUnknownItem otherwise). Exact duplicate rows are rejected (kDuplicate).
+// Reads options.interactions_path into result.table and result.interactions and puts the file
+// first in result.files; then each of options.event_paths into result.table and
+// result.api_events, appending them to result.files. Runs after IngestItems: when
+// result.catalog is loaded, item ids must be known to it (kUnknownItem otherwise). Duplicates
+// are rejected (kDuplicate) across all those files: a row with an event_id repeats an earlier
+// row of the same event_id, a row without one an exact copy of an earlier row.
 Status IngestInteractions(const IngestOptions& options, QuarantineWriter& quarantine,
                           IngestResult& result);
 

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 namespace recserve::pipeline {
 namespace {
@@ -96,6 +97,55 @@ TEST_F(IngestTest, IdsBreakingTheIdRuleAreQuarantinedNotRewritten) {
   EXPECT_EQ(r->table.size(), 2u);
   EXPECT_TRUE(r->table.users.Find("u3\xe2\x82\xac"));
   EXPECT_EQ(RejectReasonName(RejectReason::kInvalidId), "invalid_id");
+}
+
+TEST_F(IngestTest, ApiEventsShareValidationQuarantineAndDedupByEventId) {
+  Write("interactions.csv",
+        "user_id,item_id,timestamp,weight,event_type\n"
+        "u1,a,1700000000,1,view\n");
+  const std::string header = "user_id,item_id,timestamp,weight,event_type,event_id,decode_error\n";
+  Write("events-1.csv", header +
+                            "u2,new,1700000100,5,purchase,e1,\n"
+                            "u3,new,1700000200,,like,e2,\n"
+                            "u4,x,yesterday,1,view,e3,stream entry 1-0: event field ts: bad\n"
+                            "u5,x,1700000300,1,view,\"bad\x01id\",\n");
+  // A re-export: e1 again (same event id) is a duplicate; e4 is new. A second file may carry
+  // fewer optional columns.
+  Write("events-2.csv",
+        header + "u2,new,1700000100,5,purchase,e1,\nu6,new,1700000400,2,click,e4,\n");
+  Write("events-3.csv", "user_id,item_id,timestamp,weight\nu7,new,1700000500,1\n");
+  auto options = Options(false);
+  options.event_paths = {dir_ / "events-1.csv", dir_ / "events-2.csv", dir_ / "events-3.csv"};
+  auto r = Ingest(options);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->interactions.input_rows, 1u);
+  ASSERT_TRUE(r->api_events.has_value());
+  const TableStats& ev = *r->api_events;
+  EXPECT_EQ(ev.input_rows, 7u);
+  EXPECT_EQ(ev.accepted_rows, 4u);  // e1, e2, e4, the id-less row of events-3
+  EXPECT_EQ(ev.rejected_rows, 3u);
+  using R = RejectReason;
+  EXPECT_EQ(ev.rejected_by_reason[static_cast<size_t>(R::kMalformedEvent)], 1u);
+  EXPECT_EQ(ev.rejected_by_reason[static_cast<size_t>(R::kInvalidId)], 1u);
+  EXPECT_EQ(ev.rejected_by_reason[static_cast<size_t>(R::kDuplicate)], 1u);
+  EXPECT_EQ(ev.columns.size(), 7u);
+  EXPECT_EQ(r->table.size(), 5u);
+  EXPECT_TRUE(r->table.items.Find("new").has_value());
+  ASSERT_EQ(r->files.size(), 4u);
+  EXPECT_EQ(r->files[0].role, "interactions");
+  EXPECT_EQ(r->files[3].role, "api_events");
+  std::ifstream q(r->rejected_path);
+  std::string text((std::istreambuf_iterator<char>(q)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("events-1.csv,4,malformed_event,"), std::string::npos) << text;
+  EXPECT_NE(text.find("events-2.csv,2,duplicate,"), std::string::npos) << text;
+  EXPECT_EQ(RejectReasonName(R::kMalformedEvent), "malformed_event");
+}
+
+TEST_F(IngestTest, WithoutEventPathsThereIsNoApiEventsSection) {
+  Write("interactions.csv", "user_id,item_id,timestamp,weight\nu1,a,1700000000,1\n");
+  auto r = Ingest(Options(false));
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->api_events.has_value());
 }
 
 TEST_F(IngestTest, WithoutItemsEveryItemIsKnown) {
