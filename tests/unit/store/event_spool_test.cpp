@@ -562,22 +562,27 @@ TEST_F(EventSpoolTest, KilledAppenderLosesNoBatchWhoseAppendReturned) {
       RunCrashChild(options, first_batch, fds[1]);
     }
     ::close(fds[1]);
+    std::vector<uint64_t> appended;
+    auto take = [&](const Report& r) {
+      if (r.kind == 'B') appended.push_back(r.n);
+      if (r.kind == 'A') acked_through = std::max(acked_through, r.n);
+      if (r.kind == 'P') acking_through = std::max(acking_through, r.n);
+    };
+    // The kill lands a random time after the first Append returned, however slow the start.
+    Report r{};
+    ssize_t n = 0;
+    while (appended.empty() &&
+           (n = ::read(fds[0], &r, sizeof(r))) == static_cast<ssize_t>(sizeof(r))) {
+      take(r);
+    }
     std::this_thread::sleep_for(
-        std::chrono::milliseconds(std::uniform_int_distribution<int>(20, 400)(rng)));
+        std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 300)(rng)));
     ASSERT_EQ(::kill(pid, SIGKILL), 0);
     int wstatus = 0;
     ASSERT_EQ(::waitpid(pid, &wstatus, 0), pid);
     ASSERT_TRUE(WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGKILL)
         << "the child stopped by itself, status " << wstatus;
-
-    std::vector<uint64_t> appended;
-    Report r{};
-    ssize_t n = 0;
-    while ((n = ::read(fds[0], &r, sizeof(r))) == static_cast<ssize_t>(sizeof(r))) {
-      if (r.kind == 'B') appended.push_back(r.n);
-      if (r.kind == 'A') acked_through = std::max(acked_through, r.n);
-      if (r.kind == 'P') acking_through = std::max(acking_through, r.n);
-    }
+    while ((n = ::read(fds[0], &r, sizeof(r))) == static_cast<ssize_t>(sizeof(r))) take(r);
     ::close(fds[0]);
     ASSERT_EQ(n, 0) << "a torn report";
     ASSERT_FALSE(appended.empty()) << "the child appended nothing before the kill";
