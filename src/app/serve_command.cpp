@@ -13,7 +13,10 @@
 #include <chrono>
 #include <filesystem>
 #include <memory>
+#include <random>
 #include <thread>
+
+#include <unistd.h>
 
 #include "app/commands.h"
 #include "app/serve_config.h"
@@ -21,6 +24,8 @@
 #include "core/wall_clock.h"
 #include "engine/bundle_serving_model.h"
 #include "engine/engine_metrics.h"
+#include "engine/event_follower.h"
+#include "engine/event_journal.h"
 #include "engine/live_lists_refresher.h"
 #include "engine/live_state.h"
 #include "engine/model_manager.h"
@@ -39,9 +44,11 @@
 #include "observe/process_metrics.h"
 #include "resilience/breaker_metrics.h"
 #include "resilience/feature_flags.h"
+#include "store/event_spool.h"
 #include "store/failover_feature_store.h"
 #include "store/lru_recommendation_cache.h"
 #include "store/recommendation_cache.h"
+#include "store/redis_event_log.h"
 #include "store/redis_recommendation_cache.h"
 #include "store/sqlite_feature_store.h"
 
@@ -73,6 +80,10 @@ struct ServingStack {
   store::FeatureStore* features = nullptr;  // what the engine reads; null: live events only
   std::unique_ptr<resilience::FeatureFlagsHolder> flags;      // null: every flag on
   std::unique_ptr<lifecycle::ExperimentsHolder> experiments;  // null: no experiment
+  // The fleet's shared event log and this replica's spool (null: no STATE_REDIS_URL/REDIS_URL,
+  // events live in memory only).
+  std::unique_ptr<store::RedisEventLog> event_log;
+  std::unique_ptr<store::EventSpool> event_spool;
 
   // LoadModels: the slots the request path reads and their one writer. (Issue 15's shared
   // desired model state would be held here, beside the manager that reconciles to it.)
@@ -86,7 +97,12 @@ struct ServingStack {
   std::unique_ptr<http::ApiRequestMetrics> request_metrics;  // shared with the shadow scorings
   std::unique_ptr<engine::RankingGuard> ranking_guard;
   std::unique_ptr<engine::VariantLists> variant_lists;
+  std::unique_ptr<engine::EventJournal> journal;  // null without an event log
   std::unique_ptr<engine::Recommender> recommender;
+  // Null without an event log. Built before the recommender (which reports its catch-up) but
+  // declared after it: destroyed first, its thread (which applies through the recommender) is
+  // joined while the recommender still exists.
+  std::unique_ptr<engine::EventFollower> follower;
 
   // BuildHttp.
   std::unique_ptr<http::ApiService> api;
@@ -191,11 +207,49 @@ Status OpenFeatureStore(ServingStack& s) {
   return Status::Ok();
 }
 
+// STATE_REDIS_URL (else REDIS_URL): the fleet's shared event log, and this replica's spool
+// (EVENT_SPOOL_DIR) for while Redis does not answer. A spool that cannot be opened is fatal:
+// without it a Redis outage would turn every POST /events into a 503.
+Status OpenSharedEventLog(ServingStack& s) {
+  const SharedEventsConfig& c = s.config.shared_events;
+  if (c.redis_url.empty()) {
+    spdlog::warn(
+        "events: no STATE_REDIS_URL or REDIS_URL: accepted events live in this process's memory "
+        "only (not shared, lost on restart)");
+    return Status::Ok();
+  }
+  store::RedisEventLogOptions options;
+  options.url = c.redis_url;
+  options.shards = c.shards;
+  options.timeout = std::max(s.config.redis_timeout, std::chrono::milliseconds(250));
+  options.dedup_window = c.dedup_window;
+  options.retention = c.retention;
+  options.max_length = c.max_length;
+  Status first_connect;
+  auto log = store::RedisEventLog::Create(options, s.registry, &first_connect);
+  if (!log.ok()) return InvalidArgument("event log: " + log.status().message());
+  s.event_log = std::move(log).value();
+  auto spool =
+      store::EventSpool::Open({.dir = c.spool_dir, .max_bytes = c.spool_max_bytes}, &s.registry);
+  if (!spool.ok()) return InvalidArgument("EVENT_SPOOL_DIR: " + spool.status().message());
+  s.event_spool = std::move(spool).value();
+  if (first_connect.ok()) {
+    spdlog::info("events: shared log in Redis ({} shards), spool {}", s.event_log->shards(),
+                 s.event_spool ? c.spool_dir.string() : std::string("none"));
+  } else {
+    spdlog::warn(
+        "Redis connection failed ({}): accepted events go to the spool {} until it answers",
+        first_connect.message(), c.spool_dir.string());
+  }
+  return Status::Ok();
+}
+
 // Step 1. Every store the engine reads or writes, and the feature flags and experiments (files
 // re-read by an empty reload; a file named by its env var must exist, the default files are
 // optional). An error has been logged when this returns false.
 bool BuildStores(ServingStack& s) {
-  for (auto open : {OpenLogAndReport, OpenRecommendationCache, OpenFeatureStore}) {
+  for (auto open :
+       {OpenLogAndReport, OpenRecommendationCache, OpenFeatureStore, OpenSharedEventLog}) {
     if (Status opened = open(s); !opened.ok()) {
       spdlog::error("serve: {}", opened.message());
       return false;
@@ -259,6 +313,22 @@ void BuildEngine(ServingStack& s) {
   shadow.queue_capacity = s.config.shadow_queue;
   engine::ModelManager& manager = *s.manager;
   http::ApiRequestMetrics& request_metrics = *s.request_metrics;
+  // A random origin per process: its own follower skips the events it accepted (and applied).
+  const uint64_t origin = (static_cast<uint64_t>(std::random_device{}()) << 32) ^
+                          std::random_device{}() ^ static_cast<uint64_t>(::getpid());
+  if (s.event_log) {
+    s.journal =
+        std::make_unique<engine::EventJournal>(engine::EventJournalOptions{.origin = origin},
+                                               s.event_log.get(), s.event_spool.get(), s.registry);
+    engine::EventFollowerOptions follow;
+    follow.endpoint = s.event_log->endpoint();
+    follow.timeout = std::max(s.config.redis_timeout, std::chrono::milliseconds(250));
+    follow.default_shards = s.config.shared_events.shards;
+    follow.origin = origin;
+    follow.catchup_window = s.config.shared_events.catchup_window;
+    follow.catchup_timeout = s.config.shared_events.catchup_timeout;
+    s.follower = std::make_unique<engine::EventFollower>(follow, s.registry);
+  }
   s.recommender = std::make_unique<engine::Recommender>(engine::RecommenderDependencies{
       .live = *s.live,
       .models = s.models,
@@ -276,7 +346,15 @@ void BuildEngine(ServingStack& s) {
           [&request_metrics](std::string_view endpoint, std::string_view status, double seconds) {
             request_metrics.RecordShadow(endpoint, status, seconds);
           },
+      .journal = s.journal.get(),
+      .follower = s.follower.get(),
   });
+  if (s.follower) {
+    engine::Recommender& recommender = *s.recommender;
+    s.follower->Start([&recommender](const std::vector<engine::Event>& events, int64_t now) {
+      recommender.ApplyLoggedEvents(events, now);
+    });
+  }
 }
 
 // ADMIN_TOKEN, ADMIN_ALLOW_UNAUTHENTICATED and the listen address decide who may call the

@@ -83,6 +83,34 @@ Result<http::EventsConfig> EventsConfigFromEnv() {
   return events;
 }
 
+// STATE_REDIS_URL (else REDIS_URL) and the EVENT_LOG_* / EVENT_SPOOL_* / EVENT_CATCHUP_* knobs.
+Result<SharedEventsConfig> SharedEventsConfigFromEnv() {
+  SharedEventsConfig c;
+  c.redis_url = EnvStringOr("STATE_REDIS_URL", EnvStringOr("REDIS_URL", ""));
+  auto shards = EnvIntInRange("EVENT_LOG_SHARDS", c.shards, 1, 1024);
+  auto dedup = EnvIntInRange("EVENT_DEDUP_WINDOW", c.dedup_window.count(), 1, 30 * 86400);
+  auto retention = EnvIntInRange("EVENT_LOG_RETENTION", c.retention.count(), 3600, 365 * 86400);
+  auto max_length =
+      EnvIntInRange("EVENT_LOG_MAX_LENGTH", static_cast<long long>(c.max_length), 1000, 1LL << 40);
+  auto spool_max = EnvIntInRange("EVENT_SPOOL_MAX_BYTES", static_cast<long long>(c.spool_max_bytes),
+                                 1 << 20, 1LL << 40);
+  auto window = EnvIntInRange("EVENT_CATCHUP_WINDOW", c.catchup_window.count(), 0, 30 * 86400);
+  auto timeout = EnvSecondsPositive("EVENT_CATCHUP_TIMEOUT", 30);
+  for (const Status& s : {shards.status(), dedup.status(), retention.status(), max_length.status(),
+                          spool_max.status(), window.status(), timeout.status()}) {
+    if (!s.ok()) return s;
+  }
+  c.shards = static_cast<uint32_t>(*shards);
+  c.dedup_window = std::chrono::seconds(*dedup);
+  c.retention = std::chrono::seconds(*retention);
+  c.max_length = static_cast<uint64_t>(*max_length);
+  c.spool_dir = EnvStringOr("EVENT_SPOOL_DIR", c.spool_dir.string());
+  c.spool_max_bytes = static_cast<uint64_t>(*spool_max);
+  c.catchup_window = std::chrono::seconds(*window);
+  c.catchup_timeout = milliseconds(static_cast<long long>(*timeout * 1000));
+  return c;
+}
+
 milliseconds Millis(double seconds) { return milliseconds(static_cast<long long>(seconds * 1000)); }
 
 }  // namespace
@@ -113,6 +141,7 @@ Result<ServeConfig> ReadServeConfig(const ServeFlags& flags) {
   auto body_budget = EnvIntInRange("MAX_BODY_BYTES_IN_FLIGHT", 64LL << 20, 1, 1LL << 40);
   auto live_limits = LiveStateLimitsFromEnv();
   auto events_config = EventsConfigFromEnv();
+  auto shared_events = SharedEventsConfigFromEnv();
   auto request_timeout = EnvSecondsPositive("REQUEST_TIMEOUT", 0.5);
   auto max_in_flight = EnvIntInRange("MAX_IN_FLIGHT", 0, 0, 100000);
   auto drain_timeout = EnvSecondsPositive("DRAIN_TIMEOUT", 30);
@@ -137,6 +166,7 @@ Result<ServeConfig> ReadServeConfig(const ServeFlags& flags) {
                           body_budget.status(),
                           live_limits.status(),
                           events_config.status(),
+                          shared_events.status(),
                           request_timeout.status(),
                           max_in_flight.status(),
                           drain_timeout.status(),
@@ -176,6 +206,7 @@ Result<ServeConfig> ReadServeConfig(const ServeFlags& flags) {
   RECSERVE_RETURN_IF_ERROR(http::ValidateLoadSheddingOptions(config.shedding));
   config.live_limits = *live_limits;
   config.events = std::move(events_config).value();
+  config.shared_events = std::move(shared_events).value();
   config.cache_size = static_cast<size_t>(*cache_size);
   config.cache_ttl = Millis(*cache_ttl);
   config.ranking_timeout = std::max(milliseconds(1), Millis(*ranking_timeout));

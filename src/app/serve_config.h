@@ -27,11 +27,25 @@ struct ServeFlags {
   std::string bind;  // empty: from BIND_ADDRESS
 };
 
+// The fleet's shared event log (docs/CONFIGURATION.md, "Fleet"): on when `redis_url` is set.
+struct SharedEventsConfig {
+  std::string redis_url;                                 // STATE_REDIS_URL, else REDIS_URL
+  uint32_t shards = 4;                                   // EVENT_LOG_SHARDS
+  std::chrono::seconds dedup_window{3600};               // EVENT_DEDUP_WINDOW
+  std::chrono::seconds retention{7 * 24 * 3600};         // EVENT_LOG_RETENTION
+  uint64_t max_length = 1'000'000;                       // EVENT_LOG_MAX_LENGTH (per shard)
+  std::filesystem::path spool_dir = "data/event-spool";  // EVENT_SPOOL_DIR
+  uint64_t spool_max_bytes = 256ull << 20;               // EVENT_SPOOL_MAX_BYTES
+  std::chrono::seconds catchup_window{24 * 3600};        // EVENT_CATCHUP_WINDOW
+  std::chrono::milliseconds catchup_timeout{30'000};     // EVENT_CATCHUP_TIMEOUT
+};
+
 struct ServeConfig {
   http::ServerOptions server;
   http::LoadSheddingOptions shedding;
   engine::LiveStateLimits live_limits;
   http::EventsConfig events;
+  SharedEventsConfig shared_events;
   size_t cache_size = 0;                              // RECOMMENDATION_CACHE_SIZE (0: no LRU cache)
   std::chrono::milliseconds cache_ttl{0};             // RECOMMENDATION_CACHE_TTL
   std::chrono::milliseconds ranking_timeout{0};       // RANKING_TIMEOUT, at least 1 ms

@@ -49,6 +49,9 @@ Status LiveState::Validate(const std::vector<Event>& events, int64_t now) {
     std::string where = "events[" + std::to_string(i) + "].";
     RECSERVE_RETURN_IF_ERROR(ValidateExternalId(e.user_id, where + "user_id"));
     RECSERVE_RETURN_IF_ERROR(ValidateExternalId(e.item_id, where + "item_id"));
+    if (!e.event_id.empty()) {
+      RECSERVE_RETURN_IF_ERROR(ValidateExternalId(e.event_id, where + "event_id"));
+    }
     // An event type is an id with a shorter limit.
     if (e.event_type.size() > kMaxEventTypeBytes ||
         !ValidateExternalId(e.event_type, "event_type").ok()) {

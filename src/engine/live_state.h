@@ -41,6 +41,7 @@ struct Event {
   std::string item_id;
   std::string event_type;
   std::optional<int64_t> timestamp;  // unix seconds; nullopt means "now"
+  std::string event_id;              // empty: derived at acceptance (Recommender::IngestEvents)
 };
 
 enum class TrendingWindow { kOneHour, kOneDay };

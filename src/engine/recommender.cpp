@@ -4,6 +4,9 @@
 #include <unordered_set>
 #include <utility>
 
+#include "core/wall_clock.h"
+#include "store/logged_event.h"
+
 namespace recserve::engine {
 
 Recommender::Recommender(RecommenderDependencies deps)
@@ -11,6 +14,8 @@ Recommender::Recommender(RecommenderDependencies deps)
       models_(deps.models),
       metrics_(deps.metrics),
       variant_lists_(deps.variant_lists),
+      journal_(deps.journal),
+      follower_(deps.follower),
       configurator_(deps.flags, deps.experiments),
       exposure_(deps.exposure_log),
       chain_(deps.live, deps.models, deps.metrics, deps.cache, deps.feature_store,
@@ -96,15 +101,64 @@ Result<RecommendationAnswer> Recommender::Detail(const RequestContext& request_c
   return answer;
 }
 
-Status Recommender::IngestEvents(const std::vector<Event>& events, int64_t now) {
-  Status status = live_.Apply(events, now);
-  metrics_.events.WithLabels({status.ok() ? "accepted" : "rejected"})
-      .Inc(static_cast<double>(events.size()));
-  if (status.ok() && variant_lists_ != nullptr) {
+Status Recommender::IngestEvents(std::vector<Event> events, std::string_view body, int64_t now) {
+  Status valid = LiveState::Validate(events, now);
+  if (!valid.ok()) {
+    metrics_.events.WithLabels({"rejected"}).Inc(static_cast<double>(events.size()));
+    return valid;
+  }
+  for (size_t i = 0; i < events.size(); ++i) {
+    if (events[i].event_id.empty()) events[i].event_id = store::DeriveEventId(body, i);
+    if (!events[i].timestamp) events[i].timestamp = now;
+  }
+  if (journal_ == nullptr) {
+    ApplyLoggedEvents(events, now);
+  } else {
+    std::vector<store::LoggedEvent> logged;
+    logged.reserve(events.size());
+    const int64_t accepted_ms = UnixMillisNow();
+    for (const Event& e : events) {
+      logged.push_back({e.event_id, e.user_id, e.item_id, e.event_type, *e.timestamp, accepted_ms,
+                        journal_->origin()});
+    }
+    auto recorded = journal_->Record(logged);
+    if (!recorded.ok()) {
+      metrics_.events.WithLabels({"unrecorded"}).Inc(static_cast<double>(events.size()));
+      return recorded.status();
+    }
+    std::vector<Event> here;
+    here.reserve(events.size());
+    for (size_t i = 0; i < events.size(); ++i) {
+      if (recorded->apply_here[i]) here.push_back(std::move(events[i]));
+    }
+    ApplyLoggedEvents(here, now);
+  }
+  metrics_.events.WithLabels({"accepted"}).Inc(static_cast<double>(events.size()));
+  return Status::Ok();
+}
+
+void Recommender::ApplyLoggedEvents(const std::vector<Event>& events, int64_t now) {
+  if (events.empty()) return;
+  Status applied = live_.Apply(events, now);
+  if (!applied.ok()) {
+    // Only the log can hold an event this replica would not have accepted (a newer replica's
+    // rules, a forged entry): apply the valid ones one by one.
+    for (const Event& e : events) (void)live_.Apply({e}, now);
+  }
+  if (variant_lists_ != nullptr) {
     for (const auto& event : events)
       variant_lists_->CreditInteraction(event.user_id, event.item_id);
   }
-  return status;
+}
+
+EventsHealth Recommender::events_health() const {
+  EventsHealth health;
+  if (journal_ != nullptr) {
+    health.recorded_in = journal_->mode();
+    health.spooled = journal_->spooled_events();
+  }
+  if (follower_ != nullptr) health.caught_up = follower_->caught_up();
+  return health;
 }
 
 void Recommender::SetPrimaryModel(std::shared_ptr<const ServingModel> model) {

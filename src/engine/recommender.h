@@ -21,6 +21,8 @@
 
 #include "core/status.h"
 #include "engine/engine_metrics.h"
+#include "engine/event_follower.h"
+#include "engine/event_journal.h"
 #include "engine/exposure_recorder.h"
 #include "engine/live_state.h"
 #include "engine/ranking_guard.h"
@@ -58,6 +60,19 @@ struct RecommenderDependencies {
   std::unique_ptr<ShadowScorer> shadow_scorer = nullptr;
   std::function<double()> shadow_rollout = nullptr;
   ShadowRequestObserver shadow_requests = nullptr;
+  // The fleet's shared event log: `journal` records every accepted batch durably (null: events
+  // are applied in memory only) and `follower` applies the other replicas' events (null: none).
+  EventJournal* journal = nullptr;
+  const EventFollower* follower = nullptr;
+};
+
+// What /health reports about events: where accepted events are recorded ("redis", "spool", or
+// "memory" without a shared log), unreplayed spooled events, and whether the start-up catch-up
+// from the log has finished.
+struct EventsHealth {
+  std::string_view recorded_in = "memory";
+  uint64_t spooled = 0;
+  bool caught_up = true;
 };
 
 class Recommender {
@@ -82,8 +97,15 @@ class Recommender {
   // GET /hot/trending: items by distinct users in the live 1h or 24h window (LiveState's last
   // published list).
   Result<std::vector<ScoredItem>> Trending(std::string_view timeframe, int64_t k);
-  // POST /events: validates the whole batch, then applies it; counts accepted/rejected events.
-  Status IngestEvents(const std::vector<Event>& events, int64_t now);
+  // POST /events: validates the whole batch; gives every event an id (its `event_id`, else
+  // store::DeriveEventId of `body` and its index) and a time (`now` when it has none); records
+  // it durably through the journal (Unavailable when it cannot: nothing is applied); applies
+  // what this replica must apply now. Counts accepted/rejected events.
+  Status IngestEvents(std::vector<Event> events, std::string_view body, int64_t now);
+  // The follower's path: events other replicas accepted, applied to the live state and credited
+  // to the variants' lists.
+  void ApplyLoggedEvents(const std::vector<Event>& events, int64_t now);
+  EventsHealth events_health() const;
   // Counts one rejected event for a body that could not even be decoded into events.
   void CountRejectedBody() { metrics_.events.WithLabels({"rejected"}).Inc(); }
 
@@ -107,6 +129,8 @@ class Recommender {
   ModelSlot& models_;
   EngineMetrics& metrics_;
   VariantLists* const variant_lists_;
+  EventJournal* const journal_;
+  const EventFollower* const follower_;
   const RequestConfigurator configurator_;
   const ExposureRecorder exposure_;
   RecommendationChain chain_;

@@ -39,6 +39,7 @@ Reply ApiService::Events(const Call& call) {
     return reply;
   }
   auto events = DecodeEvents(call.request.body());
+  const int64_t accepted = events.ok() ? static_cast<int64_t>(events->size()) : 0;
   if (events.ok() && events_limiter_ != nullptr) {
     auto wait = events_limiter_->TryTake(*client, static_cast<double>(events->size()));
     if (wait != std::chrono::steady_clock::duration::zero()) {
@@ -52,18 +53,23 @@ Reply ApiService::Events(const Call& call) {
       return reply;
     }
   }
-  Status status =
-      events.ok() ? recommender_.IngestEvents(*events, UnixSecondsNow()) : events.status();
+  Status status = events.ok() ? recommender_.IngestEvents(std::move(events).value(),
+                                                          call.request.body(), UnixSecondsNow())
+                              : events.status();
   if (!status.ok()) {
     if (!events.ok()) recommender_.CountRejectedBody();
-    return StatusReply(status, call.request_id, call.endpoint);
+    Reply reply = StatusReply(status, call.request_id, call.endpoint);
+    // Not recorded (the spool is full, or the log refuses): nothing was kept; retry later.
+    if (status.code() == StatusCode::kUnavailable)
+      reply.response.set(bhttp::field::retry_after, "1");
+    return reply;
   }
   JsonWriter w;
   w.BeginObject()
       .Key("request_id")
       .String(call.request_id)
       .Key("accepted")
-      .Int(static_cast<int64_t>(events->size()))
+      .Int(accepted)
       .EndObject();
   return MakeReply(200, w.Take(), call.request_id, call.endpoint);
 }

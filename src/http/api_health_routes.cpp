@@ -51,6 +51,16 @@ Reply ApiService::Health(const Call& call) {
   } else {
     w.Null();
   }
+  engine::EventsHealth events = recommender_.events_health();
+  w.Key("events")
+      .BeginObject()
+      .Key("recorded_in")
+      .String(events.recorded_in)
+      .Key("spooled")
+      .Int(static_cast<int64_t>(events.spooled))
+      .Key("caught_up")
+      .Bool(events.caught_up)
+      .EndObject();
   w.Key("request_id").String(call.request_id).EndObject();
   return MakeReply(200, w.Take(), call.request_id, call.endpoint);
 }
@@ -64,6 +74,10 @@ Reply ApiService::Live(const Call& call) {
 Reply ApiService::Ready(const Call& call) {
   if (recommender_.PrimaryModel() == nullptr) {
     return StatusReply(Unavailable("no model loaded"), call.request_id, call.endpoint);
+  }
+  if (!recommender_.events_health().caught_up) {
+    return StatusReply(Unavailable("catching up on the fleet's event log"), call.request_id,
+                       call.endpoint);
   }
   JsonWriter w;
   w.BeginObject().Key("status").String("ready").EndObject();

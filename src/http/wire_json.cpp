@@ -218,6 +218,10 @@ Status DecodeEvent(const nlohmann::json& j, size_t index, engine::Event& event) 
     return InvalidArgument(where + "event_type: must be a string");
   }
   event.event_type = type->get<std::string>();
+  // Optional: the client's own id makes a retried event apply once (docs/API.md).
+  if (j.contains("event_id") && !j["event_id"].is_null()) {
+    RECSERVE_RETURN_IF_ERROR(DecodeId(j, "event_id", where, event.event_id));
+  }
   auto ts = j.find("timestamp");
   if (ts == j.end() || ts->is_null()) {
     event.timestamp.reset();

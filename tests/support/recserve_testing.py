@@ -8,6 +8,7 @@ Every Service logs as production does (LOG_FORMAT=json, deploy/k8s/base/configma
 the test sets LOG_FORMAT itself, and stop() fails the test when a line of its log is not one
 JSON object: whatever a test makes the server log must stay parseable.
 """
+import atexit
 import contextlib
 import http.client
 import json
@@ -148,6 +149,11 @@ class Service:
         self.args = list(args)
         self.proc = None
         self.log_path = tempfile.mktemp(prefix="recserve-serve-", suffix=".log")
+        # Each service its own event spool (used when a Redis URL is set), kept across stop() and
+        # start() like a pod's volume, removed at exit.
+        if "EVENT_SPOOL_DIR" not in self.env:
+            self.env["EVENT_SPOOL_DIR"] = tempfile.mkdtemp(prefix="recserve-spool-")
+            atexit.register(shutil.rmtree, self.env["EVENT_SPOOL_DIR"], True)
 
     def start(self, wait_ready=True, timeout=60):
         for attempt in range(3):

@@ -127,7 +127,8 @@ TEST_F(BundleFixture, LoadsCurrentAndAnswersLikeTheModel) {
 
   // An event for the top item removes it from the next answer (seen items are dropped).
   std::string top = answer->items[0].item_id;
-  ASSERT_TRUE(recommender.IngestEvents({{"user3", top, "view", std::nullopt}}, kBase).ok());
+  ASSERT_TRUE(
+      recommender.IngestEvents({Event{"user3", top, "view", std::nullopt, ""}}, "", kBase).ok());
   auto after = recommender.Recommend({"r2", "/recommendations/{user_id}"}, "user3", 10);
   ASSERT_TRUE(after.ok());
   for (const auto& item : after->items) EXPECT_NE(item.item_id, top);

@@ -48,7 +48,7 @@ TEST(SlidingWindow, FutureEventsCountNowAndTiesBreakById) {
 }
 
 Event MakeEvent(std::string user, std::string item, std::optional<int64_t> ts = std::nullopt) {
-  return Event{std::move(user), std::move(item), "view", ts};
+  return Event{std::move(user), std::move(item), "view", ts, ""};
 }
 
 TEST(LiveState, AppliesHistoryPopularityAndTrending) {
@@ -172,7 +172,8 @@ struct EngineFixture : ::testing::Test {
 };
 
 TEST_F(EngineFixture, WithoutModelServesLivePopularDegraded) {
-  ASSERT_TRUE(recommender.IngestEvents({MakeEvent("x", "hot"), MakeEvent("y", "hot")}, kNow).ok());
+  ASSERT_TRUE(
+      recommender.IngestEvents({MakeEvent("x", "hot"), MakeEvent("y", "hot")}, "", kNow).ok());
   live.RebuildLists(kNow);
   auto answer = recommender.Recommend(ctx, "anyone", 5);
   ASSERT_TRUE(answer.ok());
@@ -200,7 +201,7 @@ TEST_F(EngineFixture, KnownUserGetsRankedUnseenItemsAndCacheHitsUntilAnEvent) {
   EXPECT_TRUE(second->from_cache);
   EXPECT_EQ(metrics.cache_requests.WithLabels({"hit"}).Value(), 1);
   // The user sees "e": the next answer is recomputed and no longer contains it.
-  ASSERT_TRUE(recommender.IngestEvents({MakeEvent("u1", "e")}, kNow).ok());
+  ASSERT_TRUE(recommender.IngestEvents({MakeEvent("u1", "e")}, "", kNow).ok());
   auto third = recommender.Recommend(ctx, "u1", 3);
   EXPECT_FALSE(third->from_cache);
   EXPECT_EQ(third->items[0].item_id, "d");
@@ -224,7 +225,7 @@ TEST_F(EngineFixture, ColdStartAndRankerFailureFallBack) {
 TEST_F(EngineFixture, ThinHistoriesGetThePopularListLabelledAsSuch) {
   recommender.SetPrimaryModel(std::make_shared<FakeModel>("v1"));
   ASSERT_TRUE(
-      recommender.IngestEvents({MakeEvent("thin", "unknown-1"), MakeEvent("thin", "zz")}, kNow)
+      recommender.IngestEvents({MakeEvent("thin", "unknown-1"), MakeEvent("thin", "zz")}, "", kNow)
           .ok());
   auto unknown_only = recommender.Recommend(ctx, "thin", 3);
   ASSERT_TRUE(unknown_only.ok());
@@ -232,7 +233,7 @@ TEST_F(EngineFixture, ThinHistoriesGetThePopularListLabelledAsSuch) {
   EXPECT_EQ(unknown_only->degraded_reason, "");
   EXPECT_EQ(unknown_only->items[0].item_id, "p1");
 
-  ASSERT_TRUE(recommender.IngestEvents({MakeEvent("one", "a")}, kNow).ok());
+  ASSERT_TRUE(recommender.IngestEvents({MakeEvent("one", "a")}, "", kNow).ok());
   auto one_known = recommender.Recommend(ctx, "one", 3);
   ASSERT_TRUE(one_known.ok());
   EXPECT_EQ(one_known->source, "personalized");
@@ -240,7 +241,7 @@ TEST_F(EngineFixture, ThinHistoriesGetThePopularListLabelledAsSuch) {
 
   std::vector<Event> all;
   for (const char* item : {"a", "b", "c", "d", "e"}) all.push_back(MakeEvent("all-seen", item));
-  ASSERT_TRUE(recommender.IngestEvents(all, kNow).ok());
+  ASSERT_TRUE(recommender.IngestEvents(all, "", kNow).ok());
   auto filtered = recommender.Recommend(ctx, "all-seen", 3);
   ASSERT_TRUE(filtered.ok());
   EXPECT_EQ(filtered->source, "popular");
@@ -293,7 +294,7 @@ TEST_F(EngineFixture, FeatureStoreFallbackMarksAnswersAndItsPopularListFillsTheG
                           .cache = &cache,
                           .feature_store = &features}};
   EXPECT_EQ(with_store.feature_store_backend(), "sqlite");
-  ASSERT_TRUE(with_store.IngestEvents({MakeEvent("x", "hot")}, kNow).ok());
+  ASSERT_TRUE(with_store.IngestEvents({MakeEvent("x", "hot")}, "", kNow).ok());
   live.RebuildLists(kNow);
   // No model: live events first, then the feature store's list.
   auto popular = with_store.Popular(5);
@@ -327,7 +328,7 @@ TEST_F(EngineFixture, FeatureStoreFallbackMarksAnswersAndItsPopularListFillsTheG
 }
 
 TEST_F(EngineFixture, TrendingValidatesTimeframeAndK) {
-  ASSERT_TRUE(recommender.IngestEvents({MakeEvent("x", "t")}, kNow).ok());
+  ASSERT_TRUE(recommender.IngestEvents({MakeEvent("x", "t")}, "", kNow).ok());
   live.RebuildLists(kNow);
   auto t = recommender.Trending("1h", 10);
   ASSERT_TRUE(t.ok());

@@ -20,7 +20,7 @@ namespace {
 constexpr int64_t kNow = 1'800'000'000;
 
 Event View(std::string user, std::string item, std::optional<int64_t> ts = std::nullopt) {
-  return Event{std::move(user), std::move(item), "view", ts};
+  return Event{std::move(user), std::move(item), "view", ts, ""};
 }
 
 TEST(BoundedCounter, EvictsTheLeastCountedAndTheOldestAmongEquals) {

@@ -376,7 +376,7 @@ TEST_F(ShadowFixture, ShadowScoresOffPathAndIsCreditedOnEvents) {
   AwaitShadowed(1);
   ASSERT_EQ(Shadowed("200"), 1);
   // The user then interacts with an item only the shadow proposed.
-  ASSERT_TRUE(recommender.IngestEvents({Event{"u1", "s-3", "view", std::nullopt}}, 1).ok());
+  ASSERT_TRUE(recommender.IngestEvents({Event{"u1", "s-3", "view", std::nullopt, ""}}, "", 1).ok());
   auto& hits = registry.AddCounter("recommendation_variant_hits_total", "", {"variant"});
   EXPECT_EQ(hits.WithLabels({"shadow"}).Value(), 1);
   EXPECT_EQ(hits.WithLabels({"primary"}).Value(), 0);
