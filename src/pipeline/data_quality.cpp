@@ -173,6 +173,7 @@ QualityReport BuildQualityReport(const IngestResult& ingest, const QualityOption
   }
   // API events (recserve events-export files): validated like interactions, counted apart.
   tables["api_events"] = ingest.api_events ? TableSection(*ingest.api_events) : json(nullptr);
+  if (ingest.api_events) tables["api_events"]["new_items"] = ingest.api_events->new_items;
 
   // Drift against the previous report's histograms.
   std::optional<double> psi_items, psi_users;

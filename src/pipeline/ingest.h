@@ -52,6 +52,9 @@ struct TableStats {
   std::vector<uint64_t> empty_by_column;  // empty fields per column, among well-formed rows
   uint64_t well_formed_rows = 0;          // rows with the right field count
   uint64_t duplicate_rows = 0;            // == rejected_by_reason[kDuplicate]
+  // API events only: items the catalogue (items.csv) did not list, added to the vocabulary (an
+  // item created live gets trained on before the next catalogue export names it).
+  uint64_t new_items = 0;
 };
 
 struct InputFile {

@@ -182,6 +182,7 @@ void MergeStats(const TableStats& file, TableStats& total) {
   }
   total.well_formed_rows += file.well_formed_rows;
   total.duplicate_rows += file.duplicate_rows;
+  total.new_items += file.new_items;
   for (size_t c = 0; c < file.columns.size(); ++c) {
     size_t at = 0;
     while (at < total.columns.size() && total.columns[at] != file.columns[c]) ++at;
@@ -206,12 +207,16 @@ Status IngestInteractions(const IngestOptions& options, QuarantineWriter& quaran
   result.files.insert(result.files.begin(), *file);
   if (options.event_paths.empty()) return Status::Ok();
   TableStats events;
+  // Events from the API may name items the catalogue export does not list yet (created live):
+  // they are not checked against items.csv but added, and counted as new items.
   for (const auto& path : options.event_paths) {
     TableStats stats;
+    const size_t items_before = result.table.items.size();
     auto event_file = ReadInteractionsFile(path, "api_events", options,
-                                           /*report_progress=*/false, quarantine, items_known, seen,
-                                           result.table, stats);
+                                           /*report_progress=*/false, quarantine,
+                                           /*items_known=*/false, seen, result.table, stats);
     if (!event_file.ok()) return event_file.status();
+    stats.new_items = result.table.items.size() - items_before;
     result.files.push_back(*event_file);
     MergeStats(stats, events);
   }

@@ -41,8 +41,8 @@ def checkpoint_key(shard):
 
 
 def write_dataset(directory, now):
-    """interactions.csv only (no items.csv: an item first seen through the API is not yet in a
-    catalog export, and with items.csv it would be quarantined as unknown_item)."""
+    """interactions.csv and an items.csv catalogue that does not list `new-item-1`: an item first
+    seen through the API is not in a catalogue export yet, and is trained on anyway."""
     os.makedirs(directory, exist_ok=True)
     rows = ["user_id,item_id,timestamp,weight,event_type"]
     t = now - 10 * 86400
@@ -56,6 +56,11 @@ def write_dataset(directory, now):
                 rows.append(f"{group}{u},{items}{k},{t},1,view")
     with open(os.path.join(directory, "interactions.csv"), "w") as f:
         f.write("\n".join(rows) + "\n")
+    with open(os.path.join(directory, "items.csv"), "w") as f:
+        f.write("item_id,title,tags\n")
+        for items in "AB":
+            for k in range(10):
+                f.write(f"{items}{k},Item {items}{k},group-{items}\n")
 
 
 class EventFeedbackTest(unittest.TestCase):
@@ -177,9 +182,12 @@ class EventFeedbackTest(unittest.TestCase):
         self.assertEqual(events["row_count"], len(GIVERS))
         self.assertEqual(events["rejected_rows"], 1)
         self.assertEqual(events["anomalies"]["malformed_event"], 1)
+        # Not in items.csv, but from the API: a new item, not an unknown_item reject.
+        self.assertEqual(events["new_items"], 1)
+        self.assertEqual(events["anomalies"]["unknown_item"], 0)
         self.assertEqual(self.report()["tables"]["interactions"]["rejected_rows"], 0)
         roles = [f["role"] for f in self.report()["input_files"]]
-        self.assertEqual(roles, ["interactions", "api_events"])
+        self.assertEqual(roles, ["interactions", "items", "api_events"])
         with open(os.path.join(self.root, "quarantine", "fb1", "rejected.csv"), newline="") as f:
             rejected = list(csv.DictReader(f))
         self.assertEqual(len(rejected), 1)
