@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -356,6 +357,7 @@ EventSpool::EventSpool(EventSpoolOptions options, std::unique_ptr<Metrics> metri
 EventSpool::~EventSpool() {
   // REQUIRES (of the owner): no call in flight. Every returned Append is already on disk.
   if (active_fd_ >= 0) ::close(active_fd_);
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the directory's lock
 }
 
 Result<std::unique_ptr<EventSpool>> EventSpool::Open(EventSpoolOptions options,
@@ -366,9 +368,24 @@ Result<std::unique_ptr<EventSpool>> EventSpool::Open(EventSpoolOptions options,
     return InvalidArgument("event spool: segment_bytes must exceed the 8-byte segment header");
   }
   RECSERVE_RETURN_IF_ERROR(EnsureDirectory(options.dir));
+  // One process per spool: two replicas appending to and replaying one directory would
+  // interleave segments and acknowledge each other's records.
+  const fs::path lock_path = options.dir / "LOCK";
+  int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd < 0) {
+    return Unavailable("event spool: cannot open " + lock_path.string() + ": " +
+                       std::strerror(errno));
+  }
+  if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(lock_fd);
+    return FailedPrecondition("event spool: " + options.dir.string() +
+                              " is in use by another process (each replica needs its own "
+                              "EVENT_SPOOL_DIR)");
+  }
   std::unique_ptr<Metrics> metrics;
   if (registry != nullptr) metrics = std::make_unique<Metrics>(*registry);
   std::unique_ptr<EventSpool> spool(new EventSpool(std::move(options), std::move(metrics)));
+  spool->lock_fd_ = lock_fd;
   RECSERVE_RETURN_IF_ERROR(spool->Recover());
   return spool;
 }

@@ -165,6 +165,7 @@ class EventSpool {
   // Offset in segments_.front() where the unacknowledged records start.
   uint64_t ack_offset_ GUARDED_BY(mu_) = 0;
   int active_fd_ GUARDED_BY(mu_) = -1;
+  int lock_fd_ = -1;  // holds flock(LOCK_EX) on dir/LOCK for the spool's lifetime
   uint64_t write_offset_ GUARDED_BY(mu_) = 0;    // end of the active segment's written records
   uint64_t written_ticket_ GUARDED_BY(mu_) = 0;  // records written, counted since Open
   uint64_t synced_ticket_ GUARDED_BY(mu_) = 0;   // records known durable

@@ -268,6 +268,17 @@ TEST_F(EventSpoolTest, ReopenRecoversEverythingUnacknowledgedInOrder) {
   EXPECT_EQ(ReadAll(*spool), Concat(4, 21, 2));
 }
 
+TEST_F(EventSpoolTest, ASecondProcessCannotOpenTheSameDirectory) {
+  auto spool = Open(Options());
+  ASSERT_NE(spool, nullptr);
+  auto second = EventSpool::Open(Options(), nullptr);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(second.status().message().find("in use by another process"), std::string::npos);
+  spool.reset();  // closing releases the lock
+  EXPECT_TRUE(EventSpool::Open(Options(), nullptr).ok());
+}
+
 TEST_F(EventSpoolTest, AcknowledgedRecordsNeverComeBackAfterReopen) {
   const EventSpoolOptions options = Options(1ull << 30, 700);
   uint64_t next = 1;
