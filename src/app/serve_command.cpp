@@ -50,6 +50,7 @@
 #include "store/recommendation_cache.h"
 #include "store/redis_event_log.h"
 #include "store/redis_recommendation_cache.h"
+#include "store/shared_exposure_lists.h"
 #include "store/sqlite_feature_store.h"
 
 namespace recserve::app {
@@ -84,6 +85,7 @@ struct ServingStack {
   // events live in memory only).
   std::unique_ptr<store::RedisEventLog> event_log;
   std::unique_ptr<store::EventSpool> event_spool;
+  std::unique_ptr<store::SharedExposureLists> exposure_lists;  // with the event log
 
   // LoadModels: the slots the request path reads and their one writer. (Issue 15's shared
   // desired model state would be held here, beside the manager that reconciles to it.)
@@ -233,6 +235,11 @@ Status OpenSharedEventLog(ServingStack& s) {
       store::EventSpool::Open({.dir = c.spool_dir, .max_bytes = c.spool_max_bytes}, &s.registry);
   if (!spool.ok()) return InvalidArgument("EVENT_SPOOL_DIR: " + spool.status().message());
   s.event_spool = std::move(spool).value();
+  store::SharedExposureListsOptions lists;
+  lists.endpoint = s.event_log->endpoint();
+  lists.timeout = options.timeout;
+  lists.ttl = c.exposure_lists_ttl;
+  s.exposure_lists = std::make_unique<store::SharedExposureLists>(lists, s.registry);
   if (first_connect.ok()) {
     spdlog::info("events: shared log in Redis ({} shards), spool {}", s.event_log->shards(),
                  s.event_spool ? c.spool_dir.string() : std::string("none"));
@@ -306,7 +313,8 @@ void BuildEngine(ServingStack& s) {
   ranking.timeout = s.config.ranking_timeout;
   s.ranking_guard =
       std::make_unique<engine::RankingGuard>(ranking, s.registry, s.config.faults.get());
-  s.variant_lists = std::make_unique<engine::VariantLists>(s.registry, s.config.variant_users);
+  s.variant_lists = std::make_unique<engine::VariantLists>(s.registry, s.config.variant_users,
+                                                           s.exposure_lists.get());
   engine::ShadowOptions shadow;
   shadow.salt = EnvStringOr("SHADOW_SALT", shadow.salt);
   shadow.budget = s.config.shadow_timeout;

@@ -96,8 +96,10 @@ Result<SharedEventsConfig> SharedEventsConfigFromEnv() {
                                  1 << 20, 1LL << 40);
   auto window = EnvIntInRange("EVENT_CATCHUP_WINDOW", c.catchup_window.count(), 0, 30 * 86400);
   auto timeout = EnvSecondsPositive("EVENT_CATCHUP_TIMEOUT", 30);
-  for (const Status& s : {shards.status(), dedup.status(), retention.status(), max_length.status(),
-                          spool_max.status(), window.status(), timeout.status()}) {
+  auto lists_ttl = EnvIntInRange("EXPOSURE_LISTS_TTL", c.exposure_lists_ttl.count(), 1, 30 * 86400);
+  for (const Status& s :
+       {shards.status(), dedup.status(), retention.status(), max_length.status(),
+        spool_max.status(), window.status(), timeout.status(), lists_ttl.status()}) {
     if (!s.ok()) return s;
   }
   c.shards = static_cast<uint32_t>(*shards);
@@ -108,6 +110,7 @@ Result<SharedEventsConfig> SharedEventsConfigFromEnv() {
   c.spool_max_bytes = static_cast<uint64_t>(*spool_max);
   c.catchup_window = std::chrono::seconds(*window);
   c.catchup_timeout = milliseconds(static_cast<long long>(*timeout * 1000));
+  c.exposure_lists_ttl = std::chrono::seconds(*lists_ttl);
   return c;
 }
 

@@ -38,6 +38,7 @@ struct SharedEventsConfig {
   uint64_t spool_max_bytes = 256ull << 20;               // EVENT_SPOOL_MAX_BYTES
   std::chrono::seconds catchup_window{24 * 3600};        // EVENT_CATCHUP_WINDOW
   std::chrono::milliseconds catchup_timeout{30'000};     // EVENT_CATCHUP_TIMEOUT
+  std::chrono::seconds exposure_lists_ttl{3600};         // EXPOSURE_LISTS_TTL
 };
 
 struct ServeConfig {

@@ -111,6 +111,7 @@ Status Recommender::IngestEvents(std::vector<Event> events, std::string_view bod
     if (events[i].event_id.empty()) events[i].event_id = store::DeriveEventId(body, i);
     if (!events[i].timestamp) events[i].timestamp = now;
   }
+  const size_t accepted = events.size();
   if (journal_ == nullptr) {
     ApplyLoggedEvents(events, now);
   } else {
@@ -132,8 +133,17 @@ Status Recommender::IngestEvents(std::vector<Event> events, std::string_view bod
       if (recorded->apply_here[i]) here.push_back(std::move(events[i]));
     }
     ApplyLoggedEvents(here, now);
+    events = std::move(here);
   }
-  metrics_.events.WithLabels({"accepted"}).Inc(static_cast<double>(events.size()));
+  // Credited once, by the replica that accepted the events (a duplicate was credited when it was
+  // first accepted); the followers on the other replicas only apply them.
+  if (variant_lists_ != nullptr && !events.empty()) {
+    std::vector<std::pair<std::string, std::string>> interactions;
+    interactions.reserve(events.size());
+    for (const Event& e : events) interactions.emplace_back(e.user_id, e.item_id);
+    variant_lists_->CreditInteractions(interactions);
+  }
+  metrics_.events.WithLabels({"accepted"}).Inc(static_cast<double>(accepted));
   return Status::Ok();
 }
 

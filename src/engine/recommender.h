@@ -102,8 +102,8 @@ class Recommender {
   // it durably through the journal (Unavailable when it cannot: nothing is applied); applies
   // what this replica must apply now. Counts accepted/rejected events.
   Status IngestEvents(std::vector<Event> events, std::string_view body, int64_t now);
-  // The follower's path: events other replicas accepted, applied to the live state and credited
-  // to the variants' lists.
+  // Applies accepted events to the live state (the follower's path for the events other replicas
+  // accepted; crediting the variants' lists is the accepting replica's, in IngestEvents).
   void ApplyLoggedEvents(const std::vector<Event>& events, int64_t now);
   EventsHealth events_health() const;
   // Counts one rejected event for a body that could not even be decoded into events.

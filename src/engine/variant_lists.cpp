@@ -6,8 +6,10 @@
 
 namespace recserve::engine {
 
-VariantLists::VariantLists(observe::Registry& registry, size_t capacity)
+VariantLists::VariantLists(observe::Registry& registry, size_t capacity,
+                           store::SharedExposureLists* shared)
     : capacity_per_shard_(std::max<size_t>(1, capacity / kShards)),
+      shared_(shared),
       lists_(registry.AddCounter("recommendation_variant_lists_total",
                                  "Recommendation lists recorded per variant, for the hit ratio.",
                                  {"variant"})),
@@ -23,6 +25,7 @@ VariantLists::Shard& VariantLists::ShardFor(std::string_view user_id) {
 void VariantLists::Record(std::string_view user_id, std::string_view variant,
                           const std::vector<std::string>& items) {
   lists_.WithLabels({variant}).Inc();
+  if (shared_ != nullptr) shared_->Record(user_id, variant, items);
   Shard& shard = ShardFor(user_id);
   core::MutexLock lock(shard.mu);
   auto it = shard.users.find(std::string(user_id));
@@ -63,6 +66,20 @@ void VariantLists::CreditInteraction(std::string_view user_id, std::string_view 
     }
   }
   for (const auto& variant : credited) hits_.WithLabels({variant}).Inc();
+}
+
+void VariantLists::CreditInteractions(
+    const std::vector<std::pair<std::string, std::string>>& interactions) {
+  if (shared_ != nullptr) {
+    auto credited = shared_->Credit(interactions);
+    if (credited.ok()) {
+      for (const auto& variants : *credited) {
+        for (const auto& variant : variants) hits_.WithLabels({variant}).Inc();
+      }
+      return;
+    }
+  }
+  for (const auto& [user, item] : interactions) CreditInteraction(user, item);
 }
 
 size_t VariantLists::users() const {

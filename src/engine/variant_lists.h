@@ -17,6 +17,12 @@
 // Memory is bounded: at most `capacity` users (split over shards); the least recently recorded
 // user of a shard is forgotten first.
 //
+// In a fleet the lists are also shared (store::SharedExposureLists, in Redis): a replica counts
+// the lists it served and credits, for the events it accepts, the lists ANY replica served, each
+// list once fleet-wide. Summed over the fleet (the dashboard's sum by variant) the ratio is the
+// one a single replica would show for the same traffic. While Redis does not answer, a replica
+// credits its own lists.
+//
 // Thread-safe: Record and CreditInteraction may be called from any thread.
 
 #include <array>
@@ -30,12 +36,15 @@
 
 #include "core/thread_annotations.h"
 #include "observe/metrics.h"
+#include "store/shared_exposure_lists.h"
 
 namespace recserve::engine {
 
 class VariantLists {
  public:
-  VariantLists(observe::Registry& registry, size_t capacity);
+  // `shared` may be null (a single process: local lists only); it must outlive this object.
+  VariantLists(observe::Registry& registry, size_t capacity,
+               store::SharedExposureLists* shared = nullptr);
   VariantLists(const VariantLists&) = delete;
   VariantLists& operator=(const VariantLists&) = delete;
 
@@ -45,6 +54,9 @@ class VariantLists {
   // `user_id` interacted with `item_id`: every variant whose last list for the user holds the
   // item and has not been credited yet gets one hit.
   void CreditInteraction(std::string_view user_id, std::string_view item_id);
+  // CreditInteraction for each (user, item) of a batch of accepted events: through the shared
+  // lists when there are any and Redis answers, else the local ones.
+  void CreditInteractions(const std::vector<std::pair<std::string, std::string>>& interactions);
 
   size_t users() const;
 
@@ -67,6 +79,7 @@ class VariantLists {
   Shard& ShardFor(std::string_view user_id);
 
   size_t capacity_per_shard_;
+  store::SharedExposureLists* const shared_;
   std::array<Shard, kShards> shards_;
   observe::Family<observe::Counter>& lists_;
   observe::Family<observe::Counter>& hits_;
