@@ -39,7 +39,10 @@ std::string EventSeenKeyPrefix(uint32_t shard) { return EventStreamKey(shard) + 
 std::string EventExportedKey(uint32_t shard) { return EventStreamKey(shard) + ":exported"; }
 
 std::string DeriveEventId(std::string_view body, size_t index) {
-  return "b" + Sha256Hex(body).substr(0, 32) + ":" + std::to_string(index);
+  // Built with appends: GCC 12 reports a false -Wrestrict in `"b" + std::string&&` at -O3.
+  std::string id = "b";
+  id.append(Sha256Hex(body), 0, 32).append(":").append(std::to_string(index));
+  return id;
 }
 
 std::string OriginHex(uint64_t origin) { return fmt::format("{:016x}", origin); }
