@@ -362,21 +362,20 @@ Result<std::vector<ModelManager::Preloaded>> ModelManager::PreloadLocked(
   return preloaded;
 }
 
+Result<std::shared_ptr<const ServingModel>> ModelManager::ObtainLocked(
+    const std::filesystem::path& dir, const std::vector<Preloaded>& preloaded) {
+  for (const auto& p : preloaded) {
+    if (p.dir == dir && p.model) return p.model;
+  }
+  Slots::Snapshot s = slots_.Get();
+  if (s.primary && dir == primary_source_) return s.primary;
+  if (s.shadow && dir == shadow_source_) return s.shadow;
+  if (s.previous && dir == previous_source_) return s.previous;
+  return LoadSource(dir);
+}
+
 Status ModelManager::ApplyLocked(const store::DesiredModels& record,
                                  std::vector<Preloaded> preloaded, bool* changed) {
-  // A bundle for `dir`: one loaded ahead, one a slot already holds, or a fresh load.
-  auto obtain =
-      [&](const std::filesystem::path& dir) -> Result<std::shared_ptr<const ServingModel>> {
-    for (auto& p : preloaded) {
-      if (p.dir == dir && p.model) return p.model;
-    }
-    Slots::Snapshot s = slots_.Get();
-    if (s.primary && dir == primary_source_) return s.primary;
-    if (s.shadow && dir == shadow_source_) return s.shadow;
-    if (s.previous && dir == previous_source_) return s.previous;
-    return LoadSource(dir);
-  };
-
   // Primary first: when it is the loaded shadow it is promoted without a load, which also
   // empties the shadow slot the next step fills (or leaves empty).
   if (!record.primary.empty()) {
@@ -392,7 +391,8 @@ Status ModelManager::ApplyLocked(const store::DesiredModels& record,
         RECSERVE_RETURN_IF_ERROR(slots_.Rollback().status());
         std::swap(primary_source_, previous_source_);
       } else {
-        auto model = obtain(*target);  // loaded before the swap: the old primary serves until then
+        // Loaded before the swap: the old primary serves until then.
+        auto model = ObtainLocked(*target, preloaded);
         if (!model.ok()) return model.status();
         slots_.ReplacePrimary(std::move(model).value());
         previous_source_ = std::exchange(primary_source_, *target);
@@ -414,7 +414,7 @@ Status ModelManager::ApplyLocked(const store::DesiredModels& record,
   auto target = lifecycle::ResolveInsideRoot(options_.models_root, record.shadow);
   if (!target.ok()) return target.status();
   if (!s.shadow || *target != shadow_source_) {
-    auto model = obtain(*target);
+    auto model = ObtainLocked(*target, preloaded);
     if (!model.ok()) return model.status();
     shadow_rollout_.store(record.shadow_rollout, std::memory_order_relaxed);
     slots_.LoadShadow(std::move(model).value());

@@ -204,6 +204,10 @@ class ModelManager {
   // Loads every bundle `record` names that no slot holds. The loader's error on a refusal.
   Result<std::vector<Preloaded>> PreloadLocked(const store::DesiredModels& record)
       EXCLUSIVE_LOCKS_REQUIRED(reload_mu_);
+  // A bundle for `dir`: one loaded ahead, one a slot already holds, or a fresh load.
+  Result<std::shared_ptr<const ServingModel>> ObtainLocked(const std::filesystem::path& dir,
+                                                           const std::vector<Preloaded>& preloaded)
+      EXCLUSIVE_LOCKS_REQUIRED(reload_mu_);
   // Brings the slots to `record` (the availability-preserving policy in the class comment);
   // `*changed` is set when a slot changed. On an error the slots hold what was applied so far.
   Status ApplyLocked(const store::DesiredModels& record, std::vector<Preloaded> preloaded,

@@ -260,6 +260,7 @@ Result<DesiredModelsRead> DesiredModelsStore::Read() {
           }
         }
       }
+      if (!result.record) result.source = DesiredModelsSource::kNone;
       return result;
     }
     spdlog::debug("desired models: Redis read failed, using {}: {}", options_.file.string(),

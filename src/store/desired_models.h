@@ -53,7 +53,8 @@ struct DesiredModels {
   bool operator==(const DesiredModels&) const = default;
 };
 
-// Where a Read() found the record: "redis", "file", or "none" (no record anywhere).
+// Where a Read() found the record: "redis", "file", or "none" (no record anywhere, whichever
+// backend answered).
 enum class DesiredModelsSource { kNone, kRedis, kFile };
 std::string_view DesiredModelsSourceName(DesiredModelsSource source);
 

@@ -56,7 +56,7 @@ TEST_F(DesiredModelsTest, NoRecordAnywhereIsNone) {
   auto read = Open(redis.url())->Read();
   ASSERT_TRUE(read.ok()) << read.status().ToString();
   EXPECT_FALSE(read->record.has_value());
-  EXPECT_EQ(read->source, DesiredModelsSource::kRedis);
+  EXPECT_EQ(read->source, DesiredModelsSource::kNone);
   auto file_only = Open("")->Read();
   ASSERT_TRUE(file_only.ok());
   EXPECT_FALSE(file_only->record.has_value());
