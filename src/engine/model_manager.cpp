@@ -123,7 +123,11 @@ void ModelManager::PublishModelInfo() {
     model_info_.WithLabels({variant, version}).Set(1);
   }
   rollout_gauge_.Get().Set(s.shadow ? shadow_rollout() : 0);
+  PublishFleetLocked();
+}
 
+void ModelManager::PublishFleetLocked() {
+  Slots::Snapshot s = slots_.Get();
   FleetModelsStatus fleet;
   fleet.desired = last_desired_;
   fleet.source = last_source_;
@@ -517,8 +521,11 @@ Status ModelManager::Reconcile() {
 #if defined(__GLIBC__)
     malloc_trim(0);
 #endif
+    PublishModelInfo();
+  } else {
+    // The info gauges are rewritten only on a change (a rewrite zeroes them for an instant).
+    PublishFleetLocked();
   }
-  PublishModelInfo();
   return status;
 }
 
@@ -528,11 +535,11 @@ Result<ModelState> ModelManager::Start() {
   auto read = desired_->Read();
   bool changed = false;
   Status status = ReconcileLocked(read, /*force=*/true, &changed);
-  if (!status.ok() && slots_.Get().primary == nullptr && read.ok() && read->record) {
-    // The desired primary did not load here: serve `current` meanwhile (not converged; the
-    // reconciler keeps retrying the record).
-    spdlog::warn("model start: desired generation {} not loaded ({}); serving current meanwhile",
-                 read->record->generation, status.ToString());
+  if (!status.ok() && slots_.Get().primary == nullptr && (!read.ok() || read->record)) {
+    // The desired primary did not load here (or the record could not be read): serve `current`
+    // meanwhile (not converged; the reconciler keeps retrying the record).
+    spdlog::warn("model start: desired models not loaded ({}); serving current meanwhile",
+                 status.ToString());
     auto fallback = LoadCurrentLocked();
     if (fallback.ok()) converged_ = false;
   }

@@ -189,6 +189,8 @@ class ModelManager {
   // Keeps recommendation_model_info{variant,version} equal to the slots, and the cached
   // FleetModelsStatus and generation gauges equal to the last read record and the slots.
   void PublishModelInfo() EXCLUSIVE_LOCKS_REQUIRED(reload_mu_);
+  // Only the cached FleetModelsStatus and the generation gauges (PublishModelInfo does both).
+  void PublishFleetLocked() EXCLUSIVE_LOCKS_REQUIRED(reload_mu_);
 
   // Bundles loaded ahead of a record's write (a reload validates before it changes anything).
   struct Preloaded {

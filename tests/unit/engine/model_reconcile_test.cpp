@@ -184,6 +184,23 @@ TEST_F(ReconcileFixture, ARestartedReplicaStartsOnTheDesiredModelsNotCurrent) {
   EXPECT_EQ(b->Primary(), "v1");
 }
 
+TEST_F(ReconcileFixture, AnUnreadableOrUnloadableRecordAtStartServesCurrentMeanwhile) {
+  std::ofstream(root / store::kDesiredModelsFileName) << "{not json";
+  ASSERT_TRUE(b->manager->Start().ok());
+  EXPECT_EQ(b->Primary(), "v1");
+  EXPECT_FALSE(b->manager->Fleet().converged);
+
+  fs::remove(root / store::kDesiredModelsFileName);
+  store::DesiredModels broken;
+  broken.primary = "v3";
+  std::ofstream(root / "v3" / "BROKEN") << "x";
+  ASSERT_TRUE(a->desired->CompareAndSet(0, broken).ok());
+  ASSERT_TRUE(a->manager->Start().ok());
+  EXPECT_EQ(a->Primary(), "v1");
+  EXPECT_FALSE(a->manager->Fleet().converged);
+  EXPECT_EQ(a->manager->Fleet().desired->primary, "v3");
+}
+
 TEST_F(ReconcileFixture, AnUnpinnedFleetFollowsCurrent) {
   ASSERT_TRUE(b->manager->Start().ok());
   EXPECT_EQ(b->Primary(), "v1");
