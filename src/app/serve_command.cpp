@@ -29,6 +29,7 @@
 #include "engine/live_lists_refresher.h"
 #include "engine/live_state.h"
 #include "engine/model_manager.h"
+#include "engine/model_reconciler.h"
 #include "engine/ranking_guard.h"
 #include "engine/recommender.h"
 #include "engine/shadow_scorer.h"
@@ -44,6 +45,7 @@
 #include "observe/process_metrics.h"
 #include "resilience/breaker_metrics.h"
 #include "resilience/feature_flags.h"
+#include "store/desired_models.h"
 #include "store/event_spool.h"
 #include "store/failover_feature_store.h"
 #include "store/lru_recommendation_cache.h"
@@ -87,10 +89,12 @@ struct ServingStack {
   std::unique_ptr<store::EventSpool> event_spool;
   std::unique_ptr<store::SharedExposureLists> exposure_lists;  // with the event log
 
-  // LoadModels: the slots the request path reads and their one writer. (Issue 15's shared
-  // desired model state would be held here, beside the manager that reconciles to it.)
+  // LoadModels: the fleet's desired model record, the slots the request path reads, their one
+  // writer, and the thread that reconciles them to the record (stopped before the manager goes).
+  std::unique_ptr<store::DesiredModelsStore> desired_models;
   engine::ModelSlot models;
   std::unique_ptr<engine::ModelManager> manager;
+  std::unique_ptr<engine::ModelReconciler> reconciler;
 
   // BuildEngine.
   std::unique_ptr<engine::LiveState> live;
@@ -270,14 +274,29 @@ bool BuildStores(ServingStack& s) {
                             s.experiments);
 }
 
-// Step 2. The model manager over the slots, and the models this replica starts with: today the
-// bundle `MODEL_DIR/current` points at. Issue 15 replaces what is loaded here by the fleet's
-// desired state (primary, shadow and rollout from the shared store), reconciled by the manager.
-// No bundle is not fatal: the replica serves popular items and is not ready.
-void LoadModels(ServingStack& s) {
+// Step 2. The fleet's desired model record (STATE_REDIS_URL, else REDIS_URL, with
+// MODEL_DIR/desired_state.json as the fallback), the model manager over the slots, and the
+// models this replica starts with: the desired primary and shadow when the fleet has chosen
+// them, else the bundle `MODEL_DIR/current` points at. The reconciler then keeps the slots at
+// the record (docs/ARCHITECTURE.md, "Fleet-wide model state"). No bundle is not fatal: the
+// replica serves popular items and is not ready. An error has been logged when this returns
+// false.
+bool LoadModels(ServingStack& s) {
   engine::ModelManagerOptions options;
   options.models_root = EnvStringOr("MODEL_DIR", "models");
   options.min_interval = s.config.reload_interval;
+  store::DesiredModelsStoreOptions desired;
+  desired.file = options.models_root / store::kDesiredModelsFileName;
+  desired.redis_url = EnvStringOr("STATE_REDIS_URL", EnvStringOr("REDIS_URL", ""));
+  desired.timeouts = {s.config.redis_timeout, s.config.redis_timeout};
+  auto opened = store::DesiredModelsStore::Open(desired);
+  if (!opened.ok()) {
+    spdlog::error("serve: STATE_REDIS_URL/REDIS_URL: {}", opened.status().message());
+    return false;
+  }
+  s.desired_models = std::move(opened).value();
+  spdlog::info("desired models: {}{}", desired.file.string(),
+               desired.redis_url.empty() ? " (file only)" : " and Redis");
   s.manager = std::make_unique<engine::ModelManager>(
       options, s.models,
       [](const std::filesystem::path& dir) -> Result<std::shared_ptr<const engine::ServingModel>> {
@@ -285,17 +304,19 @@ void LoadModels(ServingStack& s) {
         if (!bundle.ok()) return bundle.status();
         return std::shared_ptr<const engine::ServingModel>(std::move(bundle).value());
       },
-      s.registry);
-  auto loaded = s.manager->LoadCurrent();
+      s.registry, s.desired_models.get());
+  auto loaded = s.manager->Start();
   if (loaded.ok()) {
-    spdlog::info("model bundle {} loaded from {}", loaded->primary->version(),
-                 loaded->primary_source.string());
+    spdlog::info("model bundle {} loaded from {} (desired generation {})",
+                 loaded->primary->version(), loaded->primary_source.string(), loaded->generation);
   } else {
     spdlog::warn(
         "no model bundle loaded ({}): /ready answers 503 and recommendations are popular "
         "items until POST /models/reload loads one",
         loaded.status().message());
   }
+  s.reconciler = std::make_unique<engine::ModelReconciler>(*s.manager, *s.desired_models);
+  return true;
 }
 
 // Step 3. The live state and its refresher, the ranking guard, the shadow scorer, and the
@@ -445,7 +466,7 @@ int RunServe(const ServeFlags& flags) {
   ServingStack s(std::move(config).value());
   observe::RegisterProcessMetrics(s.registry);
   if (!BuildStores(s)) return 2;
-  LoadModels(s);
+  if (!LoadModels(s)) return 2;
   BuildEngine(s);
   BuildHttp(s);
   Status listening = s.server->Listen();

@@ -161,6 +161,7 @@ Reply ApiService::ModelsReloadAuthorized(const Call& call,
   WriteModel(w, state->shadow, state->shadow_source, admin_.models->models_root());
   w.Key("shadow_rollout").Number(state->shadow_rollout);
   w.Key("previous").StringOrNull(state->previous ? state->previous->version() : "");
+  w.Key("generation").Int(static_cast<int64_t>(state->generation));
   unsigned http_status = 200;
   if (request->mode == engine::ReloadMode::kRefresh) {
     w.Key("refreshed").BeginObject();

@@ -8,6 +8,50 @@
 
 namespace recserve::http {
 
+namespace {
+
+// {"version": ..., "source": ...} or null.
+void WriteLoadedModel(JsonWriter& w, const std::string& version, const std::string& source) {
+  if (version.empty()) {
+    w.Null();
+    return;
+  }
+  w.BeginObject().Key("version").String(version).Key("source").StringOrNull(source).EndObject();
+}
+
+// "models": the fleet's desired record (as last read), what this replica has loaded, and
+// whether the two agree (docs/API.md, GET /health).
+void WriteFleetModels(JsonWriter& w, const engine::FleetModelsStatus& fleet) {
+  w.Key("models").BeginObject().Key("desired").BeginObject();
+  const store::DesiredModels none;
+  const store::DesiredModels& d = fleet.desired ? *fleet.desired : none;
+  w.Key("generation")
+      .Int(static_cast<int64_t>(d.generation))
+      .Key("primary")
+      .StringOrNull(d.primary)
+      .Key("shadow")
+      .StringOrNull(d.shadow)
+      .Key("previous")
+      .StringOrNull(d.previous)
+      .Key("rollout")
+      .Number(d.shadow_rollout)
+      .Key("source")
+      .String(store::DesiredModelsSourceName(fleet.source))
+      .EndObject();
+  w.Key("loaded")
+      .BeginObject()
+      .Key("generation")
+      .Int(static_cast<int64_t>(fleet.loaded_generation));
+  w.Key("primary");
+  WriteLoadedModel(w, fleet.primary_version, fleet.primary_source);
+  w.Key("shadow");
+  WriteLoadedModel(w, fleet.shadow_version, fleet.shadow_source);
+  w.Key("rollout").Number(fleet.shadow_rollout).EndObject();
+  w.Key("converged").Bool(fleet.converged).EndObject();
+}
+
+}  // namespace
+
 void ApiService::SetDataQuality(std::optional<double> score,
                                 std::optional<int64_t> pipeline_last_run) {
   core::MutexLock lock(health_mu_);
@@ -61,6 +105,7 @@ Reply ApiService::Health(const Call& call) {
       .Key("caught_up")
       .Bool(events.caught_up)
       .EndObject();
+  if (admin_.models != nullptr) WriteFleetModels(w, admin_.models->Fleet());
   w.Key("request_id").String(call.request_id).EndObject();
   return MakeReply(200, w.Take(), call.request_id, call.endpoint);
 }

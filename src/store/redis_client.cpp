@@ -1,6 +1,7 @@
 #include "store/redis_client.h"
 
 #include <hiredis/hiredis.h>
+#include <poll.h>
 
 #include <cerrno>
 #include <charconv>
@@ -159,6 +160,27 @@ void RedisClient::Append(const std::vector<std::string_view>& args) {
     return;
   }
   ++pending_;
+}
+
+Result<std::optional<RedisReply>> RedisClient::ReadPushed(std::chrono::milliseconds wait) {
+  if (!usable_) return IoError("read");
+  void* raw = nullptr;
+  // A message may already sit in hiredis's buffer (read together with an earlier one).
+  if (redisGetReplyFromReader(ctx_, &raw) != REDIS_OK) return IoError("read");
+  if (raw == nullptr) {
+    pollfd p{ctx_->fd, POLLIN, 0};
+    int ready = ::poll(&p, 1, static_cast<int>(wait.count()));
+    if (ready < 0 && errno == EINTR) return std::optional<RedisReply>();
+    if (ready < 0) return IoError("poll");
+    if (ready == 0) return std::optional<RedisReply>();
+    if (redisBufferRead(ctx_) != REDIS_OK) return IoError("read");
+    if (redisGetReplyFromReader(ctx_, &raw) != REDIS_OK) return IoError("read");
+    if (raw == nullptr) return std::optional<RedisReply>();  // the rest of it comes next read
+  }
+  auto* reply = static_cast<redisReply*>(raw);
+  RedisReply out = CopyReply(reply);
+  freeReplyObject(reply);
+  return std::optional<RedisReply>(std::move(out));
 }
 
 Status RedisClient::ReadPipelined() {

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -63,6 +64,12 @@ class RedisClient {
   void Append(const std::vector<std::string_view>& args);
   size_t pending() const { return pending_; }
   Status ReadPipelined();
+
+  // A subscribed connection (after Command({"SUBSCRIBE", ...})): waits at most `wait` (poll(2),
+  // not the command timeout) for the next message the server pushes and returns it; nullopt
+  // when none came in time (the connection stays usable: a timeout here is not an I/O error).
+  // Unavailable when the connection broke.
+  Result<std::optional<RedisReply>> ReadPushed(std::chrono::milliseconds wait);
 
   // Closes the old socket and connects again with the same endpoint and timeouts.
   Status Reconnect();

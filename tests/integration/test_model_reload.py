@@ -83,6 +83,11 @@ class ReloadFixture(unittest.TestCase):
         self.env = BUNDLES["env"]
         self.models = BUNDLES["models"]
         self.run_b = BUNDLES["run_b"]
+        # The module's tests share one MODEL_DIR: each starts with no fleet record (unpinned,
+        # serving `current`), whatever the test before it promoted.
+        desired = os.path.join(self.models, "desired_state.json")
+        if os.path.exists(desired):
+            os.remove(desired)
 
     def serve(self, **extra):
         # Hermetic configuration: no experiment and every flag on, whatever config/ holds in the
@@ -260,12 +265,20 @@ class ReloadLifecycleTest(ReloadFixture):
             status, state = self.reload(svc, {"mode": "rollback"})
             self.assertEqual(state["primary"]["version"], version_b)
 
-            # An empty body refreshes: `current` still names runa, so runa comes back.
+            # An empty body refreshes and reconciles to the fleet's desired record: the
+            # rolled-back-twice primary (runb) stays, although `current` still names runa.
             status, state = self.reload(svc, None)
             self.assertEqual(status, 200, state)
             self.assertEqual(state["mode"], "refresh")
-            self.assertEqual(state["primary"]["version"], version_a)
+            self.assertEqual(state["primary"]["version"], version_b)
             self.assertEqual(state["refreshed"]["model"], "ok")
+            self.assertEqual(state["generation"], 4)  # shadow, promote, rollback, rollback
+            _, health = svc.get_json("/health")
+            self.assertEqual(health["primary"], version_b)
+            self.assertEqual(health["models"]["desired"]["generation"], 4)
+            self.assertEqual(health["models"]["desired"]["source"], "file")
+            self.assertEqual(health["models"]["loaded"]["primary"]["version"], version_b)
+            self.assertTrue(health["models"]["converged"])
 
             samples = self.metrics(svc)
             reloads = "recommendation_model_reloads_total"
