@@ -556,6 +556,47 @@ class FleetFloodTest(unittest.TestCase):
             self.assertEqual(answers[i], (200, 10), answers)
 
 
+def fnv1a64(text):
+    h = 14695981039346656037
+    for c in text.encode():
+        h = ((h ^ c) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+class FleetRestartCacheTest(unittest.TestCase):
+    """A restarted replica never serves another replica's cached list for an older history of the
+    user. The Redis recommendation cache is shared; its key carries the user's live-history
+    generation, which used to be a per-process push counter: after a restart the catch-up applies
+    the log shard by shard, so a user's counter on the restarted replica can equal the one another
+    replica had for that user one event earlier. A fresh two-replica fleet (an empty log) makes
+    the counts exact: Y (a later shard) then X:a then X:b on replica 0; the restarted replica 1
+    applies X:a, X:b, then Y."""
+
+    def test_a_restarted_replica_does_not_serve_a_list_cached_for_an_older_history(self):
+        shards = 4  # EVENT_LOG_SHARDS' default
+        x = next(str(u) for u in range(1, 944) if fnv1a64(str(u)) % shards == 0)
+        y = next(f"other-{n}" for n in range(1000) if fnv1a64(f"other-{n}") % shards > 0)
+        with make_fleet(2) as fleet:
+            a = fleet.replica_url(0)
+            click = lambda user, item: post_json(a + "/events", events(user, [item]))[0]  # noqa
+            self.assertEqual(click(y, "1"), 200)
+            item_a = recommended(a, x, k=10)[0]
+            self.assertEqual(click(x, item_a), 200)
+            cached = recommended(a, x, k=10)  # cached for the history [a]
+            item_b = cached[0]
+            self.assertEqual(click(x, item_b), 200)
+            self.assertIsNotNone(wait_until(
+                lambda: item_b not in recommended(fleet.replica_url(1), x, k=10), 2.0))
+            fleet.kill_replica(1)
+            fleet.restart_replica(1)
+            after_restart = recommended(fleet.replica_url(1), x, k=10)
+            print(f"\nfleet restart + shared cache: user {x} clicked {item_a} then {item_b}; the "
+                  f"restarted replica answers {after_restart}", flush=True)
+            self.assertNotIn(item_b, after_restart,
+                             "the restarted replica served a list cached for an older history")
+            self.assertNotIn(item_a, after_restart)
+
+
 def get_json_or_none(url):
     """The status of GET url, None when nothing answers."""
     try:
