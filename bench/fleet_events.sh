@@ -2,9 +2,12 @@
 # Durable event ingest through a local fleet (docs/PERFORMANCE.md, "Durable event ingest (issue
 # 15)"): brings a fleet up with scripts/fleet.sh, then wrk posts batches of 100 events (unique
 # event ids, bench/fleet_events.lua) for DURATION seconds, -t2 -c16, either to ONE replica
-# (`replica`, replica 0 directly) or through the balancer (`balancer`, haproxy round robin).
+# (`replica`, replica 0 directly, Redis up: events go to the shared log), through the balancer
+# (`balancer`, haproxy round robin), or to replica 0 with the fleet's Redis killed first (`spool`:
+# every batch goes to the replica's fsync'd spool; Redis is restarted afterwards and the time the
+# spool takes to replay into the log is printed).
 # Prints events/s and latency p50/p99; stops the fleet afterwards. Not part of `make test`.
-# Usage: bench/fleet_events.sh [replica|balancer] [DURATION_SECONDS=20] [REPLICAS=3]
+# Usage: bench/fleet_events.sh [replica|balancer|spool] [DURATION_SECONDS=20] [REPLICAS=3]
 # Env: BUILD_DIR (build), FLEET_WORKDIR (a temporary directory, removed), FLEET_DATA_ROOT and
 # FLEET_MODEL_DIR (default: the project's data/ and models/; when models/current is missing a
 # small ML-100K bundle is trained into the workdir), BENCH_THREADS (2), BENCH_CONNECTIONS (16).
@@ -15,7 +18,7 @@ source bench/lib.sh
 mode=${1:-replica}
 duration=${2:-20}
 replicas=${3:-3}
-case "$mode" in replica|balancer) ;; *) echo "usage: $0 [replica|balancer] [SECONDS] [REPLICAS]"; exit 2 ;; esac
+case "$mode" in replica|balancer|spool) ;; *) echo "usage: $0 [replica|balancer|spool] [SECONDS] [REPLICAS]"; exit 2 ;; esac
 build_dir=${BUILD_DIR:-build}
 export RECSERVE_BIN=${RECSERVE_BIN:-$(pwd)/$build_dir/recserve}
 require_tools wrk curl python3 redis-server "$RECSERVE_BIN"
@@ -58,6 +61,14 @@ else
   url=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["replicas"][0]["url"])' "$workdir/fleet.json")
 fi
 
+if [ "$mode" = spool ]; then
+  scripts/fleet.sh kill-redis --workdir "$workdir/fleet"
+  # The first batch after the kill finds the connection broken and goes to the spool; so do all
+  # later ones (queued behind it) until the replay empties the spool.
+  curl -s -o /dev/null -X POST -H 'Content-Type: application/json' "$url/events" \
+    -d '[{"user_id":"1","item_id":"1","event_type":"view"}]'
+fi
+
 threads=${BENCH_THREADS:-2}
 connections=${BENCH_CONNECTIONS:-16}
 echo "fleet_events: $mode $url, $replicas replica(s), wrk -t$threads -c$connections -d${duration}s," \
@@ -65,3 +76,21 @@ echo "fleet_events: $mode $url, $replicas replica(s), wrk -t$threads -c$connecti
 BENCH_RUN="$(date +%s%N)" wrk -t"$threads" -c"$connections" -d"${duration}s" --latency \
   -s bench/fleet_events.lua "$url" >"$workdir/wrk.out"
 grep -E "^(requests|events/s|p50|p99) |Non-2xx|Socket errors" "$workdir/wrk.out"
+if [ "$mode" = spool ]; then
+  python3 -c 'import json,sys,urllib.request; print("spool mode: recorded_in", json.load(urllib.request.urlopen(sys.argv[1] + "/health"))["events"])' "$url"
+  scripts/fleet.sh restart-redis --workdir "$workdir/fleet" >/dev/null
+  python3 - "$url" <<'PY'
+import json, sys, time, urllib.request
+url = sys.argv[1]
+start = time.monotonic()
+first = None
+while time.monotonic() - start < 600:
+    spooled = json.load(urllib.request.urlopen(url + "/health", timeout=10))["events"]["spooled"]
+    first = spooled if first is None else first
+    if spooled == 0:
+        break
+    time.sleep(0.2)
+print(f"spool replay: {first} spooled events replayed into the log in "
+      f"{time.monotonic() - start:.1f}s after Redis returned (spooled now {spooled})")
+PY
+fi

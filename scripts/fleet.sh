@@ -3,7 +3,7 @@
 # front of them, started from the project's current data/ and models/ (as the pipeline left them).
 #   scripts/fleet.sh up --replicas N --port P --workdir DIR [--redis-port PORT]
 #                       [--data-root DIR] [--model-dir DIR] [--timeout SECONDS] [--no-sync]
-#                       [--redis-cluster]
+#                       [--redis-cluster] [--redis-appendfsync always|everysec]
 #   scripts/fleet.sh down --workdir DIR
 #   scripts/fleet.sh status --workdir DIR
 #   scripts/fleet.sh kill-replica --workdir DIR --index I     (kill -9: a crash, for drills)
@@ -37,6 +37,7 @@ model_dir=$root/models
 timeout=120
 index=""
 sync=1
+appendfsync=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --replicas) replicas=${2:?--replicas needs a number}; shift 2 ;;
@@ -48,6 +49,7 @@ while [ $# -gt 0 ]; do
     --timeout) timeout=${2:?--timeout needs seconds}; shift 2 ;;
     --index) index=${2:?--index needs a number}; shift 2 ;;
     --no-sync) sync=0; shift ;;
+    --redis-appendfsync) appendfsync=${2:?--redis-appendfsync needs always or everysec}; shift 2 ;;
     --redis-cluster)
       echo "fleet: --redis-cluster is not implemented yet: --redis-cluster arrives with issue 16" >&2
       exit 2 ;;
@@ -218,13 +220,16 @@ print_log_tails() {
 # ---- redis ------------------------------------------------------------------------------------
 
 # start_redis: redis-server on DIR/redis/port with its append-only file under DIR/redis (so a
-# restart reloads what it kept; appendfsync everysec loses at most ~1 s on a crash); waits up to
-# 10 s for PING.
+# restart reloads what it kept). appendfsync: DIR/redis/appendfsync (up's --redis-appendfsync,
+# default everysec: a kill -9 of Redis loses at most ~1 s of writes it acknowledged; `always`
+# fsyncs before every answer, for drills that check that nothing acknowledged is lost). Waits
+# up to 10 s for PING.
 start_redis() {
-  local rport
+  local rport fsync
   rport=$(cat "$workdir/redis/port")
+  fsync=$(cat "$workdir/redis/appendfsync" 2>/dev/null || echo everysec)
   spawn "$workdir/redis" "$workdir/redis/redis.log" redis-server --port "$rport" \
-    --bind 127.0.0.1 --dir "$workdir/redis" --appendonly yes --appendfsync everysec --save '' \
+    --bind 127.0.0.1 --dir "$workdir/redis" --appendonly yes --appendfsync "$fsync" --save '' \
     --daemonize no --loglevel notice
   for _ in $(seq 1 100); do
     [ "$(redis-cli -p "$rport" ping 2>/dev/null)" = PONG ] && return 0
@@ -351,6 +356,8 @@ cmd_up() {
   is_uint "$port" || { echo "fleet: --port P is required" >&2; exit 2; }
   is_uint "$timeout" || { echo "fleet: --timeout must be whole seconds" >&2; exit 2; }
   [ -z "$redis_port" ] || is_uint "$redis_port" || { echo "fleet: --redis-port must be a port" >&2; exit 2; }
+  case "${appendfsync:-everysec}" in always|everysec) ;;
+    *) echo "fleet: --redis-appendfsync must be always or everysec" >&2; exit 2 ;; esac
   if fleet_running; then
     die "a fleet in $workdir is running; run 'scripts/fleet.sh down --workdir $workdir' first"
   fi
@@ -376,6 +383,7 @@ scripts/run_pipeline.sh first (or pass --model-dir)"
   fi
   [ -n "$redis_port" ] || redis_port=$(free_ports 1)
   echo "$redis_port" >"$workdir/redis/port"
+  echo "${appendfsync:-everysec}" >"$workdir/redis/appendfsync"
   echo "$port" >"$workdir/haproxy/port"
   echo "$replicas" >"$workdir/replicas"
   start_redis || fail "redis-server did not answer PING on 127.0.0.1:$redis_port"

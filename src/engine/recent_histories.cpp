@@ -1,6 +1,26 @@
 #include "engine/recent_histories.h"
 
+#include "core/hashing.h"
+
 namespace recserve::engine {
+
+namespace {
+
+// FNV-1a over the items, each followed by a 0 byte (ids hold no control characters), so
+// ["ab"] and ["a", "b"] differ. Never 0: 0 means "no live history".
+uint64_t HistoryHash(const std::deque<std::string>& items) {
+  uint64_t h = 14695981039346656037ULL;
+  for (const std::string& item : items) {
+    for (char c : item) {
+      h ^= static_cast<uint8_t>(c);
+      h *= 1099511628211ULL;
+    }
+    h *= 1099511628211ULL;  // the separator byte 0: xor is a no-op
+  }
+  return h == 0 ? 1 : h;
+}
+
+}  // namespace
 
 RecentHistories::RecentHistories(size_t history_length, size_t max_users, size_t max_bytes)
     : history_length_(history_length), max_users_(max_users), max_bytes_(max_bytes) {}
@@ -26,7 +46,7 @@ void RecentHistories::Push(std::string_view user, std::string_view item) {
     h.bytes -= removed;
     bytes_ -= removed;
   }
-  h.generation = ++pushes_;
+  h.generation = HistoryHash(h.items);
   EvictOverBudget();
 }
 

@@ -29,9 +29,14 @@ class RecentHistories {
 
   // Newest first; empty for an unknown (or forgotten) user. Does not change recency.
   std::vector<std::string> Items(std::string_view user) const;
-  // Changes with every push for the user and never repeats a value, even for a user that was
-  // forgotten and comes back (it is the sequence number of the user's last push; cache keys
-  // use it, so a stale list is never served). 0 for an unknown user.
+  // A 64-bit hash of the user's history (its items, newest first): recommendation-cache keys
+  // carry it, so a list is served only for the history it was computed from. It is a function
+  // of the history's content, not of this process: replicas sharing one Redis cache give the
+  // same history the same generation and different histories different ones, whatever order or
+  // number of other users' events each applied (a per-process push counter, as before, let a
+  // replica whose counter differed, e.g. one restarted and caught up from the log, hit another
+  // replica's list computed for an older history). Never 0 for a known user; 0 for an unknown
+  // (or forgotten) user.
   uint64_t Generation(std::string_view user) const;
 
   size_t users() const { return users_.size(); }
@@ -58,7 +63,6 @@ class RecentHistories {
   std::unordered_map<std::string, History> users_;  // node-based: key addresses are stable
   std::list<const std::string*> recency_;           // front = most recently active
   size_t bytes_ = 0;
-  uint64_t pushes_ = 0;
   uint64_t evictions_ = 0;
 };
 

@@ -10,15 +10,20 @@ of FleetTest: events converging across replicas (post through `self.fleet.replic
 from the others), promote through the balancer (`ADMIN_HEADERS`, BUNDLE["models"] for the
 source), Redis killed while events flow (`self.fleet.kill_redis()` / `restart_redis()`).
 """
+import collections
+import json
 import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
+import urllib.request
+import uuid
 
 import recserve_testing as rt
-from fleet_testing import Fleet, Load, get_json
+from fleet_testing import Fleet, Load, get_json, post_json
 
 ADMIN_TOKEN = "fleet-test-admin-token"
 ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -53,9 +58,83 @@ def tearDownModule():
     shutil.rmtree(BUNDLE.get("root", ""), ignore_errors=True)
 
 
-def make_fleet(replicas=3, **kw):
-    return Fleet(replicas=replicas, env=FLEET_ENV, data_root=BUNDLE["data"],
+def make_fleet(replicas=3, env=None, **kw):
+    return Fleet(replicas=replicas, env={**FLEET_ENV, **(env or {})}, data_root=BUNDLE["data"],
                  model_dir=BUNDLE["models"], **kw)
+
+
+def events(user, items, **extra):
+    return [{"user_id": user, "item_id": str(i), "event_type": "click", **extra} for i in items]
+
+
+def scrape(url):
+    with urllib.request.urlopen(url + "/metrics", timeout=10) as resp:
+        return rt.parse_prometheus_text(resp.read().decode())
+
+
+def trending(url, k=200):
+    status, body = get_json(url + f"/hot/trending?timeframe=1h&k={k}")
+    assert status == 200, (url, status, body)
+    return {entry["item_id"] for entry in body["items"]}
+
+
+def recommended(url, user, k=20):
+    status, body = get_json(url + f"/recommendations/{user}?k={k}")
+    assert status == 200, (url, status, body)
+    return [entry["item_id"] for entry in body["items"]]
+
+
+def rss_mb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    raise AssertionError(f"no VmRSS for {pid}")
+
+
+def percentile(values, q):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
+
+
+def redis_cli(fleet, *args):
+    port = fleet.redis[0].rsplit(":", 1)[1]
+    return subprocess.run(["redis-cli", "-p", port, *map(str, args)], capture_output=True,
+                          text=True, timeout=120, check=True).stdout
+
+
+def log_shards(fleet):
+    return int(redis_cli(fleet, "GET", "recserve:events:shards").strip() or 1)
+
+
+def logged_event_ids(fleet):
+    """Every event id in the fleet's shared log, over all shards (duplicates kept). Raw XRANGE
+    output: 15 lines per entry (the entry id, then 7 field/value pairs, "id" and the event id
+    first)."""
+    ids = []
+    for shard in range(log_shards(fleet)):
+        out = redis_cli(fleet, "XRANGE", f"recserve:events:{{e{shard}}}", "-", "+")
+        lines = [line for line in out.splitlines() if line] if out.strip() else []
+        assert len(lines) % 15 == 0, (shard, len(lines))
+        for at in range(0, len(lines), 15):
+            assert lines[at + 1] == "id", lines[at:at + 15]
+            ids.append(lines[at + 2])
+    return ids
+
+
+def logged_length(fleet):
+    return sum(int(redis_cli(fleet, "XLEN", f"recserve:events:{{e{shard}}}").strip() or 0)
+               for shard in range(log_shards(fleet)))
+
+
+def wait_until(predicate, budget, pause=0.01):
+    """Seconds until predicate() held, or None after `budget` seconds."""
+    start = time.monotonic()
+    while time.monotonic() - start < budget:
+        if predicate():
+            return time.monotonic() - start
+        time.sleep(pause)
+    return None
 
 
 def pid_alive(pid):
@@ -84,7 +163,9 @@ class FleetTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.fleet = make_fleet(cls.REPLICAS)
+        # Redis fsyncs its append-only file before every answer: the outage test checks our
+        # durability (spool + replay), not the ~1 s that `everysec` may lose on a kill -9.
+        cls.fleet = make_fleet(cls.REPLICAS, extra_args=("--redis-appendfsync", "always"))
         cls.fleet.up()
         cls.addClassCleanup(cls.fleet.close)
         cls.addClassCleanup(check_json_logs, cls.fleet)
@@ -154,6 +235,166 @@ class FleetTest(unittest.TestCase):
         self.assertEqual(get_json(self.fleet.replica_url(victim) + "/ready")[0], 200)
         self.fleet.wait_balanced(timeout=10)
 
+    def test_events_through_the_balancer_reach_every_replica_within_a_second(self):
+        urls = [self.fleet.replica_url(i) for i in range(self.REPLICAS)]
+        run = uuid.uuid4().hex[:8]
+        probes = 20
+        trending_delay = {i: [] for i in range(self.REPLICAS)}
+        answer_delay = {i: [] for i in range(self.REPLICAS)}
+        missing = []
+        for p in range(probes):
+            user = f"conv-{run}-{p}"
+            shown = recommended(urls[p % self.REPLICAS], user)
+            self.assertTrue(shown)
+            item, fresh = shown[0], f"fresh-{run}-{p}"
+            status, body = post_json(self.fleet.balancer + "/events", events(user, [item, fresh]))
+            self.assertEqual((status, body and body.get("accepted")), (200, 2), body)
+            posted = time.monotonic()
+
+            def watch(i):
+                seen_trending = seen_answer = None
+                while time.monotonic() - posted < 3.0 and (seen_trending is None or
+                                                          seen_answer is None):
+                    if seen_trending is None and fresh in trending(urls[i]):
+                        seen_trending = time.monotonic() - posted
+                    if seen_answer is None and item not in recommended(urls[i], user):
+                        seen_answer = time.monotonic() - posted
+                    time.sleep(0.005)
+                if seen_trending is None or seen_answer is None:
+                    missing.append((p, i, seen_trending, seen_answer))
+                else:
+                    trending_delay[i].append(seen_trending)
+                    answer_delay[i].append(seen_answer)
+
+            watchers = [threading.Thread(target=watch, args=(i,)) for i in range(self.REPLICAS)]
+            for w in watchers:
+                w.start()
+            for w in watchers:
+                w.join()
+        parts = []
+        for i in range(self.REPLICAS):
+            both = [max(a, b) for a, b in zip(trending_delay[i], answer_delay[i])]
+            parts.append(f"replica {i} trending p50 {percentile(trending_delay[i], 0.5) * 1000:.0f}"
+                         f"/max {max(trending_delay[i], default=float('nan')) * 1000:.0f} ms, "
+                         f"answer p50 {percentile(answer_delay[i], 0.5) * 1000:.0f}"
+                         f"/max {max(answer_delay[i], default=float('nan')) * 1000:.0f} ms, "
+                         f"both max {max(both, default=float('nan')) * 1000:.0f} ms")
+        print(f"\nfleet convergence ({probes} probes through the balancer, delay after the 200, "
+              f"polled every ~5 ms + request time): " + "; ".join(parts), flush=True)
+        self.assertFalse(missing, f"(probe, replica, trending s, answer s) not seen within 3 s: "
+                                  f"{missing}")
+        for i in range(self.REPLICAS):
+            self.assertLessEqual(max(trending_delay[i]), 1.0, (i, trending_delay[i]))
+            self.assertLessEqual(max(answer_delay[i]), 1.0, (i, answer_delay[i]))
+
+    def replica_metric_sum(self, name, **labels):
+        return sum(rt.metric(scrape(self.fleet.replica_url(i)), name, **labels)
+                   for i in range(self.REPLICAS))
+
+    def test_redis_killed_while_events_flow_loses_no_acknowledged_event_and_logs_none_twice(self):
+        run = uuid.uuid4().hex[:8]
+        replayed_before = self.replica_metric_sum("recommendation_event_spool_replayed_total")
+        spooled_before = self.replica_metric_sum("recommendation_events_recorded_total",
+                                                 target="spool")
+        acked, statuses, errors = [], collections.Counter(), []
+        stop = threading.Event()
+        lock = threading.Lock()
+
+        def post(t):
+            n = 0
+            while not stop.is_set():
+                batch = [{"event_id": f"rk-{run}-{t}-{n}-{j}", "user_id": f"rk-{run}-{(n + j) % 97}",
+                          "item_id": str(1 + (n * 10 + j) % 50), "event_type": "view"}
+                         for j in range(10)]
+                n += 1
+                try:
+                    status, _ = post_json(self.fleet.balancer + "/events", batch, timeout=10)
+                except OSError as err:
+                    status = 0
+                    errors.append(repr(err))
+                with lock:
+                    statuses[status] += 1
+                    if status == 200:
+                        acked.extend(e["event_id"] for e in batch)
+                time.sleep(0.01)
+
+        posters = [threading.Thread(target=post, args=(t,)) for t in range(2)]
+        for w in posters:
+            w.start()
+        try:
+            time.sleep(1.5)
+            self.fleet.kill_redis()
+            killed = time.monotonic()
+            time.sleep(3)
+            self.fleet.restart_redis()
+            outage = time.monotonic() - killed
+            time.sleep(1.5)
+        finally:
+            stop.set()
+            for w in posters:
+                w.join()
+        replayed_in = wait_until(lambda: all(
+            get_json(self.fleet.replica_url(i) + "/health")[1]["events"]["spooled"] == 0
+            for i in range(self.REPLICAS)), 30, pause=0.1)
+        self.assertIsNotNone(replayed_in, "a replica's spool was not replayed within 30 s")
+        logged = collections.Counter(i for i in logged_event_ids(self.fleet)
+                                     if i.startswith(f"rk-{run}-"))
+        replayed = self.replica_metric_sum("recommendation_event_spool_replayed_total") - \
+            replayed_before
+        spooled = self.replica_metric_sum("recommendation_events_recorded_total",
+                                          target="spool") - spooled_before
+        missing = [i for i in acked if logged[i] == 0]
+        twice = {i: c for i, c in logged.items() if c > 1}
+        print(f"\nfleet redis outage ({outage:.1f}s down, appendfsync always): "
+              f"{len(acked)} events acknowledged (answers {dict(sorted(statuses.items()))}), "
+              f"{sum(logged.values())} logged ({len(logged)} distinct), spooled {spooled:.0f}, "
+              f"replayed {replayed:.0f} (spools empty {replayed_in:.1f}s after the posts stopped), "
+              f"missing {len(missing)}, logged twice {len(twice)}", flush=True)
+        self.assertGreater(len(acked), 0)
+        self.assertGreater(spooled, 0, "no event went to a spool: the outage was not exercised")
+        self.assertFalse(missing, f"acknowledged events missing from the log: {missing[:10]}")
+        self.assertFalse(twice, f"events logged more than once: {list(twice.items())[:10]}")
+        self.assertEqual(len(set(acked)), len(acked))
+
+    def test_kill9_and_restart_of_a_replica_comes_up_with_the_converged_live_state(self):
+        victim = 2
+        urls = [self.fleet.replica_url(i) for i in range(self.REPLICAS)]
+        run = uuid.uuid4().hex[:8]
+        item = f"before-restart-{run}"
+        user = f"restart-user-{run}"
+        shown = recommended(urls[victim], user)
+        seen = shown[0]
+        # A few users make the item trend; `user` also saw `seen`.
+        for n in range(5):
+            status, _ = post_json(self.fleet.balancer + "/events", events(f"{user}-{n}", [item]))
+            self.assertEqual(status, 200)
+        self.assertEqual(post_json(self.fleet.balancer + "/events",
+                                   events(user, [seen, item]))[0], 200)
+        self.assertIsNotNone(wait_until(lambda: all(item in trending(u) for u in urls), 2.0))
+        old_pid = self.fleet.replicas[victim]["pid"]
+        self.fleet.kill_replica(victim)
+        self.assertFalse(pid_alive(old_pid))
+        start = time.monotonic()
+        self.fleet.restart_replica(victim)
+        ready_in = time.monotonic() - start
+        url = self.fleet.replica_url(victim)
+        # Right after /ready: no waiting.
+        in_trending = item in trending(url)
+        answer = recommended(url, user)
+        _, health = get_json(url + "/health")
+        metrics = scrape(url)
+        applied = rt.metric(metrics, "recommendation_event_log_read_total", result="applied")
+        users = rt.metric(metrics, "recommendation_live_state_entries", structure="users")
+        print(f"\nfleet kill -9 + restart of replica {victim}: ready in {ready_in:.1f}s, "
+              f"caught_up {health['events']['caught_up']}, {applied:.0f} log events applied in "
+              f"the catch-up ({users:.0f} live users), trending has the item: {in_trending}, "
+              f"the user's answer excludes the seen item: {seen not in answer}", flush=True)
+        self.assertTrue(health["events"]["caught_up"], health)
+        self.assertTrue(in_trending, "the restarted replica's trending misses an event posted "
+                                     "before the restart")
+        self.assertNotIn(seen, answer, "the restarted replica recommends an item the user saw")
+        self.fleet.wait_balanced(timeout=10)
+
     def test_down_then_up_on_the_same_workdir_comes_back_ready(self):
         with tempfile.TemporaryDirectory(prefix="recserve-fleet-again-") as workdir:
             fleet = make_fleet(2, workdir=workdir)
@@ -183,6 +424,177 @@ class FleetTest(unittest.TestCase):
             finally:
                 fleet.down()
             check_json_logs(fleet)
+
+
+class FleetFloodTest(unittest.TestCase):
+    """1M unique ids posted as events through the balancer (issue 15, "Bounded live state,
+    fleet-wide"): every replica applies all of them (its own at acceptance, the others' from the
+    log) and stays within its live-state bound. A fleet of its own: the live-state caps are set
+    small so that the bound means something (at the defaults a flood of short ids would stay far
+    under the documented ~230 MB whatever happened), and the log keeps every event."""
+    REPLICAS = 3
+    USERS_CAP = 20000
+    ENV = {
+        "LIVE_MAX_USERS": str(USERS_CAP),
+        "LIVE_MAX_HISTORY_BYTES": str(8 << 20),
+        "LIVE_MAX_ITEMS": "20000",
+        "LIVE_MAX_WINDOW_ITEMS": "200",
+        "LIVE_DISTINCT_PAIRS": str(1 << 18),
+        # Every event of the flood stays in the log (4 shards x 2M): no 503, no trimming.
+        "EVENT_LOG_MAX_LENGTH": "2000000",
+        "EVENTS_RATE_LIMIT": "0",
+        "REQUEST_TIMEOUT": "30",
+    }
+    # What those caps let the live state hold, generously (docs/CONFIGURATION.md's estimates):
+    # histories <= 8 MiB; 20k items x ~150 B; 156 trending buckets x 200 items x ~150 B; the
+    # pair table 4 MiB: ~20 MB. The rest of the budget is the allocator's (glibc arenas keep
+    # freed request buffers and the follower's batches) and the flood's transient buffers.
+    BOUND_MB = 128
+    EVENTS = int(os.environ.get("FLEET_FLOOD_EVENTS", "1000000"))
+    BATCH = 1000
+    THREADS = 4
+    TIME_BUDGET = float(os.environ.get("FLEET_FLOOD_SECONDS", "150"))
+
+    @classmethod
+    def setUpClass(cls):
+        cls.fleet = make_fleet(cls.REPLICAS, env=cls.ENV)
+        cls.fleet.up()
+        cls.addClassCleanup(cls.fleet.close)
+        cls.addClassCleanup(check_json_logs, cls.fleet)
+
+    def test_a_flood_of_1m_unique_ids_keeps_every_replica_within_its_bound(self):
+        fleet = self.fleet
+        urls = [fleet.replica_url(i) for i in range(self.REPLICAS)]
+        pids = [r["pid"] for r in fleet.replicas]
+        # Warm every replica's request path before the baseline.
+        for url in urls:
+            for user in (196, 1, 2):
+                self.assertEqual(get_json(url + f"/recommendations/{user}?k=10")[0], 200)
+            self.assertEqual(get_json(url + "/hot/trending?timeframe=1h")[0], 200)
+        baseline = [rss_mb(pid) for pid in pids]
+        run = uuid.uuid4().hex[:6]
+        batches = self.EVENTS // self.BATCH
+        next_batch = iter(range(batches))
+        lock = threading.Lock()
+        statuses = collections.Counter()
+        acked = [0]
+        peak = list(baseline)
+        started = time.monotonic()
+        deadline = started + self.TIME_BUDGET
+        stop = threading.Event()
+
+        def post():
+            while not stop.is_set() and time.monotonic() < deadline:
+                with lock:
+                    b = next(next_batch, None)
+                if b is None:
+                    return
+                body = json.dumps([{"user_id": f"f{run}u{b}-{e}", "item_id": f"f{run}i{b}-{e}",
+                                    "event_type": "view"} for e in range(self.BATCH)]).encode()
+                try:
+                    status, _ = post_json(fleet.balancer + "/events", body, timeout=60)
+                except OSError:
+                    status = 0
+                with lock:
+                    statuses[status] += 1
+                    if status == 200:
+                        acked[0] += self.BATCH
+
+        def sample():
+            while not stop.wait(0.5):
+                for i, pid in enumerate(pids):
+                    peak[i] = max(peak[i], rss_mb(pid))
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        posters = [threading.Thread(target=post) for _ in range(self.THREADS)]
+        try:
+            for w in posters:
+                w.start()
+            for w in posters:
+                w.join()
+            posted_in = time.monotonic() - started
+            # Every replica reads the whole log (own entries are skipped, others' applied).
+            total = logged_length(fleet)
+
+            def converged():
+                return all(rt.metric(m, "recommendation_event_log_read_total", result="applied") +
+                           rt.metric(m, "recommendation_event_log_read_total", result="own")
+                           >= total for m in (scrape(u) for u in urls))
+            converged_in = wait_until(converged, 120, pause=0.5)
+        finally:
+            stop.set()
+            sampler.join()
+        after = [rss_mb(pid) for pid in pids]
+        metrics = [scrape(u) for u in urls]
+        users = [rt.metric(m, "recommendation_live_state_entries", structure="users")
+                 for m in metrics]
+        items = [rt.metric(m, "recommendation_live_state_entries", structure="items")
+                 for m in metrics]
+        answers = []
+        for url in urls:
+            status, body = get_json(url + "/recommendations/196?k=10")
+            answers.append((status, len((body or {}).get("items", []))))
+            self.assertEqual(get_json(url + "/hot/trending?timeframe=1h")[0], 200)
+        cut = "" if acked[0] >= self.EVENTS else \
+            f" (time-bounded: {self.TIME_BUDGET:.0f}s budget, not the {self.EVENTS} asked)"
+        print(f"\nfleet flood: {acked[0]} unique-id events acknowledged through the balancer in "
+              f"{posted_in:.1f}s ({acked[0] / posted_in:.0f} events/s){cut}, answers "
+              f"{dict(statuses)}, {total} in the log, every replica applied all in "
+              f"{converged_in if converged_in is not None else float('nan'):.1f}s more; RSS MB "
+              f"baseline/peak/after (bound baseline + {self.BOUND_MB}): " +
+              ", ".join(f"{b:.0f}/{p:.0f}/{a:.0f}" for b, p, a in zip(baseline, peak, after)) +
+              f"; live users {[int(u) for u in users]} (cap {self.USERS_CAP}), items "
+              f"{[int(i) for i in items]}; /recommendations/196 {answers}", flush=True)
+        self.assertEqual(statuses.get(200, 0), sum(statuses.values()), statuses)
+        self.assertGreaterEqual(acked[0], 200_000, "too few events to call it a flood")
+        self.assertIsNotNone(converged_in, "a replica did not apply the whole log within 120 s")
+        for i in range(self.REPLICAS):
+            self.assertLessEqual(users[i], self.USERS_CAP, (i, users))
+            self.assertLessEqual(peak[i], baseline[i] + self.BOUND_MB, (i, baseline, peak))
+            self.assertLessEqual(after[i], baseline[i] + self.BOUND_MB, (i, baseline, after))
+            self.assertEqual(answers[i], (200, 10), answers)
+
+
+def fnv1a64(text):
+    h = 14695981039346656037
+    for c in text.encode():
+        h = ((h ^ c) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+class FleetRestartCacheTest(unittest.TestCase):
+    """A restarted replica never serves another replica's cached list for an older history of the
+    user. The Redis recommendation cache is shared; its key carries the user's live-history
+    generation, which used to be a per-process push counter: after a restart the catch-up applies
+    the log shard by shard, so a user's counter on the restarted replica can equal the one another
+    replica had for that user one event earlier. A fresh two-replica fleet (an empty log) makes
+    the counts exact: Y (a later shard) then X:a then X:b on replica 0; the restarted replica 1
+    applies X:a, X:b, then Y."""
+
+    def test_a_restarted_replica_does_not_serve_a_list_cached_for_an_older_history(self):
+        shards = 4  # EVENT_LOG_SHARDS' default
+        x = next(str(u) for u in range(1, 944) if fnv1a64(str(u)) % shards == 0)
+        y = next(f"other-{n}" for n in range(1000) if fnv1a64(f"other-{n}") % shards > 0)
+        with make_fleet(2) as fleet:
+            a = fleet.replica_url(0)
+            click = lambda user, item: post_json(a + "/events", events(user, [item]))[0]  # noqa
+            self.assertEqual(click(y, "1"), 200)
+            item_a = recommended(a, x, k=10)[0]
+            self.assertEqual(click(x, item_a), 200)
+            cached = recommended(a, x, k=10)  # cached for the history [a]
+            item_b = cached[0]
+            self.assertEqual(click(x, item_b), 200)
+            self.assertIsNotNone(wait_until(
+                lambda: item_b not in recommended(fleet.replica_url(1), x, k=10), 2.0))
+            fleet.kill_replica(1)
+            fleet.restart_replica(1)
+            after_restart = recommended(fleet.replica_url(1), x, k=10)
+            print(f"\nfleet restart + shared cache: user {x} clicked {item_a} then {item_b}; the "
+                  f"restarted replica answers {after_restart}", flush=True)
+            self.assertNotIn(item_b, after_restart,
+                             "the restarted replica served a list cached for an older history")
+            self.assertNotIn(item_a, after_restart)
 
 
 def get_json_or_none(url):
