@@ -155,10 +155,6 @@ void Recommender::ApplyLoggedEvents(const std::vector<Event>& events, int64_t no
     // rules, a forged entry): apply the valid ones one by one.
     for (const Event& e : events) (void)live_.Apply({e}, now);
   }
-  if (variant_lists_ != nullptr) {
-    for (const auto& event : events)
-      variant_lists_->CreditInteraction(event.user_id, event.item_id);
-  }
 }
 
 EventsHealth Recommender::events_health() const {

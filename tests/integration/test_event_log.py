@@ -175,6 +175,61 @@ class SharedEventLogTest(unittest.TestCase):
             wait_until(lambda: a.get_json("/health")[1]["events"]["spooled"] == 0, 20))
         self.assertEqual(len(self.logged_event_ids()), spooled)
 
+    def hit_ratio_run(self, serving, receiving, prefix, users=16):
+        """Loads the bundle as a 100% shadow, serves /recommendations for `users` users on
+        `serving` replicas (round robin), then posts to `receiving` replicas one event per user:
+        the primary's first item for even users, an item outside every list for odd ones.
+        Returns {variant: (hits, lists)} summed over every replica."""
+        source = os.path.join(self.serve_env["MODEL_DIR"], "evlog")
+        self.addCleanup(lambda: os.path.exists(self.desired_file) and os.remove(self.desired_file))
+        if not serving[0].get_json("/health")[1]["shadow"]:
+            status, body = serving[0].post_json("/models/reload", {
+                "mode": "shadow", "source": source, "rollout": 1.0})
+            self.assertEqual(status, 200, body)
+        everyone = {id(r): r for r in serving + receiving}.values()
+        for svc in everyone:
+            self.assertIsNotNone(wait_until(lambda: svc.get_json("/health")[1]["shadow"], 10))
+        lists_before = self.totals(everyone, "recommendation_variant_lists_total")
+        hits_before = self.totals(everyone, "recommendation_variant_hits_total")
+        firsts = {}
+        for n in range(users):
+            user = f"{prefix}-{n}"
+            firsts[user] = self.recommended(serving[n % len(serving)], user)[0]
+        self.assertIsNotNone(wait_until(
+            lambda: self.totals(everyone, "recommendation_variant_lists_total")["shadow"]
+            >= lists_before["shadow"] + users, 10), "the shadow did not score every request")
+        for n, (user, first) in enumerate(firsts.items()):
+            item = first if n % 2 == 0 else f"never-listed-{prefix}-{n}"
+            status, _ = receiving[n % len(receiving)].post_json("/events", events(user, [item]))
+            self.assertEqual(status, 200)
+        lists = self.totals(everyone, "recommendation_variant_lists_total")
+        hits = self.totals(everyone, "recommendation_variant_hits_total")
+        return {v: (hits[v] - hits_before[v], lists[v] - lists_before[v])
+                for v in ("primary", "shadow")}
+
+    @staticmethod
+    def totals(replicas, name):
+        """{variant: value} of counter `name` summed over `replicas` (the dashboard's sum)."""
+        out = {"primary": 0, "shadow": 0}
+        for svc in replicas:
+            samples = parse_prometheus_text(svc.request("GET", "/metrics")[2].decode())
+            for variant in out:
+                out[variant] += metric(samples, name, variant=variant) or 0
+        return out
+
+    @property
+    def desired_file(self):
+        return os.path.join(self.serve_env["MODEL_DIR"], "desired_state.json")
+
+    def test_the_shadow_hit_ratio_does_not_depend_on_the_number_of_replicas(self):
+        a, b = self.replica(), self.replica()
+        one = self.hit_ratio_run([a], [a], "one")
+        fleet = self.hit_ratio_run([a], [b], "two")  # served on A, clicked through B
+        print(f"\nhits per variant, two replicas: {fleet}, one replica: {one}")
+        self.assertEqual(fleet, one)
+        self.assertEqual(fleet["primary"], (8, 16))
+        self.assertEqual(fleet["shadow"], (8, 16))
+
     def test_a_restarted_replica_catches_up_from_the_log_before_it_is_ready(self):
         a = self.replica()
         item = f"catchup-{uuid.uuid4().hex[:8]}"
