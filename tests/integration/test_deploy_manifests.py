@@ -195,10 +195,33 @@ class WorkloadTest(unittest.TestCase):
             volumes = {v["name"]: v for v in pod_spec(obj)["volumes"]}
             mounts = [m["mountPath"] for c in containers(obj) for m in c["volumeMounts"]]
             for volume in volumes.values():
-                self.assertIn(volume["persistentVolumeClaim"]["claimName"], claims)
+                if "persistentVolumeClaim" in volume:
+                    self.assertIn(volume["persistentVolumeClaim"]["claimName"], claims)
             self.assertIn(self.config["MODEL_DIR"], mounts)
             self.assertTrue(any(self.config["FEATURE_STORE_PATH"].startswith(m + "/")
                                 for m in mounts))
+
+    def test_the_fleets_shared_state_survives_restarts(self):
+        # Each API pod spools events on a volume of its own that outlives a container restart.
+        env = {e["name"]: e.get("value") for e in self.container.get("env", [])}
+        spool = env.get("EVENT_SPOOL_DIR") or self.config.get("EVENT_SPOOL_DIR")
+        self.assertTrue(spool)
+        volumes = {v["name"]: v for v in pod_spec(self.api)["volumes"]}
+        mounted = {m["mountPath"]: m["name"] for m in self.container["volumeMounts"]}
+        self.assertIn(spool, mounted)
+        self.assertIn("emptyDir", volumes[mounted[spool]])
+        # Redis keeps the event log and the desired models in an append-only file on a claim,
+        # and never evicts them (only keys with a TTL).
+        redis = self.objects[("Deployment", "redis-cache")]
+        args = containers(redis)[0]["args"]
+        self.assertEqual(args[args.index("--appendonly") + 1], "yes")
+        self.assertEqual(args[args.index("--maxmemory-policy") + 1], "volatile-lru")
+        claims = {name for kind, name in self.objects if kind == "PersistentVolumeClaim"}
+        redis_volumes = pod_spec(redis)["volumes"]
+        self.assertTrue(any(v.get("persistentVolumeClaim", {}).get("claimName") in claims
+                            for v in redis_volumes))
+        data_dir = args[args.index("--dir") + 1]
+        self.assertIn(data_dir, [m["mountPath"] for m in containers(redis)[0]["volumeMounts"]])
 
     def test_pipeline_cronjob_runs_the_pipeline_script_from_the_api_image(self):
         job = self.objects[("CronJob", "recserve-pipeline")]
