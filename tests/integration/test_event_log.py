@@ -222,10 +222,12 @@ class SharedEventLogTest(unittest.TestCase):
         return os.path.join(self.serve_env["MODEL_DIR"], "desired_state.json")
 
     def test_the_shadow_hit_ratio_does_not_depend_on_the_number_of_replicas(self):
-        a, b = self.replica(), self.replica()
+        a, b, c = self.replica(), self.replica(), self.replica()
         one = self.hit_ratio_run([a], [a], "one")
-        fleet = self.hit_ratio_run([a], [b], "two")  # served on A, clicked through B
-        print(f"\nhits per variant, two replicas: {fleet}, one replica: {one}")
+        # Served round robin by A and B, clicked through B and C: most events reach a replica
+        # that did not serve the user's list.
+        fleet = self.hit_ratio_run([a, b], [b, c], "three")
+        print(f"\n(hits, lists) per variant, three replicas: {fleet}, one replica: {one}")
         self.assertEqual(fleet, one)
         self.assertEqual(fleet["primary"], (8, 16))
         self.assertEqual(fleet["shadow"], (8, 16))
