@@ -291,7 +291,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         const std::string hot = HotItem(b % kHotItems);
         std::vector<Event> batch;
         for (int i = 0; i < 2 + (b >> 2) % 8; ++i) {
-          batch.push_back({"burst-" + std::to_string(++m.unique), hot, "view", std::nullopt});
+          batch.push_back({"burst-" + std::to_string(++m.unique), hot, "view", std::nullopt, ""});
         }
         if (ApplyChecked(live, registry, m, batch, true)) m.anchored.insert(hot);
         break;
