@@ -6,8 +6,9 @@
 //
 //   ReadServeConfig → BuildStores → LoadModels → BuildEngine → BuildHttp → Run
 //
-// Issue 15 (fleet-wide model state) plugs in at LoadModels: that is where a replica learns which
-// models it should serve.
+// The fleet's shared state (docs/ARCHITECTURE.md): the event log, spool and shared variant lists
+// are opened with the stores; the desired model record in LoadModels; the journal and follower
+// that apply events in BuildEngine.
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -213,6 +214,12 @@ Status OpenFeatureStore(ServingStack& s) {
   return Status::Ok();
 }
 
+// The deadline of the shared event log's calls: REDIS_TIMEOUT, at least 250 ms (a batch write of
+// 100 events is one script of 200 commands; the cache's 20 ms budget would spool healthy writes).
+std::chrono::milliseconds EventLogTimeout(const ServeConfig& config) {
+  return std::max(config.redis_timeout, std::chrono::milliseconds(250));
+}
+
 // STATE_REDIS_URL (else REDIS_URL): the fleet's shared event log, and this replica's spool
 // (EVENT_SPOOL_DIR) for while Redis does not answer. A spool that cannot be opened is fatal:
 // without it a Redis outage would turn every POST /events into a 503.
@@ -227,7 +234,7 @@ Status OpenSharedEventLog(ServingStack& s) {
   store::RedisEventLogOptions options;
   options.url = c.redis_url;
   options.shards = c.shards;
-  options.timeout = std::max(s.config.redis_timeout, std::chrono::milliseconds(250));
+  options.timeout = EventLogTimeout(s.config);
   options.dedup_window = c.dedup_window;
   options.retention = c.retention;
   options.max_length = c.max_length;
@@ -351,7 +358,7 @@ void BuildEngine(ServingStack& s) {
                                                s.event_log.get(), s.event_spool.get(), s.registry);
     engine::EventFollowerOptions follow;
     follow.endpoint = s.event_log->endpoint();
-    follow.timeout = std::max(s.config.redis_timeout, std::chrono::milliseconds(250));
+    follow.timeout = EventLogTimeout(s.config);
     follow.default_shards = s.config.shared_events.shards;
     follow.origin = origin;
     follow.catchup_window = s.config.shared_events.catchup_window;

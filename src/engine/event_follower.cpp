@@ -100,6 +100,17 @@ void EventFollower::Run() {
   bool caught_up = false;
   bool warned = false;
   std::chrono::milliseconds backoff{100};
+  // Logs the first failure of an outage, then waits (backoff doubling to 2 s); false when
+  // stopping.
+  auto wait_after = [&](const char* what, const Status& failure) {
+    if (!warned) {
+      spdlog::warn("Redis connection failed: event log {} ({}); retrying", what, failure.message());
+      warned = true;
+    }
+    if (!Pause(backoff)) return false;
+    backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(2));
+    return true;
+  };
   for (;;) {
     {
       core::MutexLock lock(stop_mu_);
@@ -118,27 +129,15 @@ void EventFollower::Run() {
       auto connected = store::RedisEventLogReader::Connect(
           options_.endpoint, options_.timeout, kBlock, options_.default_shards, from_ms);
       if (!connected.ok()) {
-        if (!warned) {
-          spdlog::warn("Redis connection failed: event log not readable ({}); retrying",
-                       connected.status().message());
-          warned = true;
-        }
-        if (!Pause(backoff)) return;
-        backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(2));
+        if (!wait_after("not readable", connected.status())) return;
         continue;
       }
       reader = std::move(connected).value();
     }
     auto entries = caught_up ? reader->Read(kFollowCount, kBlock) : reader->Read(kCatchUpCount, {});
     if (!entries.ok()) {
-      if (!warned) {
-        spdlog::warn("Redis connection failed: event log read failed ({}); retrying",
-                     entries.status().message());
-        warned = true;
-      }
-      if (!Pause(backoff)) return;
-      backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(2));
-      if (!reader->Reconnect().ok()) continue;
+      if (!wait_after("read failed", entries.status())) return;
+      (void)reader->Reconnect();  // keeps the positions; a failure shows at the next read
       continue;
     }
     if (warned) {

@@ -122,19 +122,20 @@ Status RedisEventLog::AgreeShardsLocked() {
   return Status::Ok();
 }
 
-Status RedisEventLog::Reconnect() {
+Status RedisEventLog::ConnectLocked() {
+  client_.reset();
   auto client = RedisClient::Connect(endpoint_, {options_.timeout, options_.timeout});
+  if (!client.ok()) return client.status();
+  client_ = std::move(client).value();
+  Status agreed = AgreeShardsLocked();
+  if (!agreed.ok()) client_.reset();
+  return agreed;
+}
+
+Status RedisEventLog::Reconnect() {
   {
     core::MutexLock lock(mu_);
-    if (!client.ok()) {
-      client_.reset();
-      return client.status();
-    }
-    client_ = std::move(client).value();
-    if (Status agreed = AgreeShardsLocked(); !agreed.ok()) {
-      client_.reset();
-      return agreed;
-    }
+    RECSERVE_RETURN_IF_ERROR(ConnectLocked());
   }
   breaker_.Reset();
   return Status::Ok();
@@ -201,16 +202,9 @@ Result<std::vector<bool>> RedisEventLog::Append(const std::vector<LoggedEvent>& 
   }
   core::MutexLock lock(mu_);
   if (client_ == nullptr || !client_->usable()) {
-    auto client = RedisClient::Connect(endpoint_, {options_.timeout, options_.timeout});
-    if (!client.ok()) {
+    if (Status connected = ConnectLocked(); !connected.ok()) {
       appended_.WithLabels({"error"}).Inc(static_cast<double>(events.size()));
-      return client.status();
-    }
-    client_ = std::move(client).value();
-    if (Status agreed = AgreeShardsLocked(); !agreed.ok()) {
-      client_.reset();
-      appended_.WithLabels({"error"}).Inc(static_cast<double>(events.size()));
-      return agreed;
+      return connected;
     }
   }
   std::vector<std::vector<const LoggedEvent*>> by_shard(shards_);

@@ -74,6 +74,8 @@ class RedisEventLog {
 
  private:
   RedisEventLog(RedisEventLogOptions options, RedisEndpoint endpoint, observe::Registry& registry);
+  // A fresh connection that has agreed the shard count; client_ is null when this fails.
+  Status ConnectLocked() EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Learns (or records) the fleet's shard count on a fresh connection.
   Status AgreeShardsLocked() EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Result<std::vector<bool>> AppendShardLocked(uint32_t shard,

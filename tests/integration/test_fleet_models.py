@@ -13,35 +13,25 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import test_model_reload as reload_tests  # noqa: E402  (its bundle helpers, not its tests)
-from recserve_testing import (ML100K, RECSERVE_BIN, SMALL_TRAINING, SOURCE_DIR,  # noqa: E402
-                              RedisServer, Service, parse_prometheus_text,
-                              publish_small_bundle, run_recserve, temp_dir)
+from recserve_testing import (RECSERVE_BIN, SOURCE_DIR, RedisServer, Service,  # noqa: E402
+                              parse_prometheus_text)
 
 TOKEN = "fleet-token"
-BUNDLES = {}
+# test_model_reload's two bundles (runa as `current`, runb as an MLflow run), built the same way.
+BUNDLES = reload_tests.BUNDLES
 
 
 def setUpModule():
     """runa deployed as `current`, runb staged as MODEL_DIR/staging/run."""
-    tmp = temp_dir()
-    root = tmp.__enter__()
-    env = publish_small_bundle(root, "runa")
-    run_recserve("pipeline", "--data", ML100K, "--data-root", os.path.join(root, "data-b"),
-                 "--models-root", os.path.join(root, "models"),
-                 "--mlruns", os.path.join(root, "mlruns"), "--run-id", "runb",
-                 "--no-deploy", "--seed", "2", *SMALL_TRAINING,
-                 env={"OMP_WAIT_POLICY": "passive"})
-    run_b = reload_tests.mlflow_run_dir(os.path.join(root, "mlruns"), "runb")
+    reload_tests.setUpModule()
     proc = subprocess.run([sys.executable, os.path.join(SOURCE_DIR, "scripts", "stage_model.py"),
-                           run_b, "--models-root", env["MODEL_DIR"]],
+                           BUNDLES["run_b"], "--models-root", BUNDLES["models"]],
                           capture_output=True, text=True,
                           env=dict(os.environ, RECSERVE_BIN=RECSERVE_BIN), timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    BUNDLES.update(tmp=tmp, root=root, env=env, models=env["MODEL_DIR"])
 
 
-def tearDownModule():
-    BUNDLES["tmp"].__exit__(None, None, None)
+tearDownModule = reload_tests.tearDownModule
 
 
 class FleetModelsTest(unittest.TestCase):
@@ -67,15 +57,7 @@ class FleetModelsTest(unittest.TestCase):
         return svc.start()
 
     def reload(self, svc, body):
-        headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
-        for _ in range(100):
-            status, _, raw = svc.request("POST", "/models/reload",
-                                         body=json.dumps(body) if body is not None else b"",
-                                         headers=headers, timeout=60)
-            if status != 429:
-                break
-            time.sleep(0.05)
-        answer = json.loads(raw)
+        status, answer = reload_tests.post_reload(svc, body, TOKEN)
         self.assertEqual(status, 200, answer)
         return answer
 

@@ -58,6 +58,21 @@ def read_exposures(path):
 BUNDLES = {}
 
 
+def post_reload(svc, body, token=TOKEN):
+    """POST /models/reload on `svc`; a 429 (reloads are rate-limited) is retried as a client
+    would. Returns (status, answer)."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    headers["Content-Type"] = "application/json"  # admin bodies must say so (no CSRF)
+    for _ in range(100):
+        status, _, raw = svc.request("POST", "/models/reload",
+                                     body=json.dumps(body) if body is not None else b"",
+                                     headers=headers, timeout=60)
+        if status != 429:
+            break
+        time.sleep(0.02)
+    return status, json.loads(raw)
+
+
 def setUpModule():
     """Two real bundles trained on ML-100K with different seeds, built once for every test here:
     `runa` deployed as current and `runb` only logged as an MLflow run (to be staged)."""
@@ -105,17 +120,7 @@ class ReloadFixture(unittest.TestCase):
         return Service(env=env)
 
     def reload(self, svc, body, token=TOKEN):
-        """POST /models/reload; a 429 (reloads are rate-limited) is retried as a client would."""
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        headers["Content-Type"] = "application/json"  # admin bodies must say so (no CSRF)
-        for _ in range(100):
-            status, _, raw = svc.request("POST", "/models/reload",
-                                         body=json.dumps(body) if body is not None else b"",
-                                         headers=headers, timeout=60)
-            if status != 429:
-                break
-            time.sleep(0.02)
-        return status, json.loads(raw)
+        return post_reload(svc, body, token)
 
     def reload_script(self, svc, *args):
         env = dict(os.environ, ADMIN_TOKEN=TOKEN)

@@ -23,45 +23,14 @@
 #include "resilience/degradation_reason.h"
 #include "resilience/feature_flags.h"
 #include "store/lru_recommendation_cache.h"
+#include "versioned_bundles.h"
 
 namespace recserve::engine {
 namespace {
 
 namespace fs = std::filesystem;
-
-// prefix + number (built by appending: GCC 12's -Wrestrict misfires on `"literal" + string`).
-std::string Name(std::string prefix, size_t n) {
-  prefix += std::to_string(n);
-  return prefix;
-}
-
-// A model whose every list is "<version>-0", "<version>-1", ...: any answer tells which bundle
-// produced it. Knows every user.
-class VersionedModel final : public ServingModel {
- public:
-  explicit VersionedModel(std::string version) : version_(std::move(version)) {}
-  const std::string& version() const override { return version_; }
-  bool KnowsUser(std::string_view) const override { return true; }
-  bool KnowsItem(std::string_view) const override { return true; }
-  Result<RecalledCandidates> Recall(const RecommendationQuery&) const override {
-    RecalledCandidates out;
-    for (int i = 0; i < 20; ++i) {
-      out.items.push_back({Name(version_ + "-", static_cast<size_t>(i)), 20.0 - i});
-    }
-    return out;
-  }
-  Result<std::vector<ScoredItem>> Rank(const RecommendationQuery&,
-                                       const RecalledCandidates& c) const override {
-    return c.items;
-  }
-  Result<std::vector<ScoredItem>> Similar(std::string_view, uint32_t) const override {
-    return std::vector<ScoredItem>{};
-  }
-  std::vector<ScoredItem> Popular(uint32_t) const override { return {}; }
-
- private:
-  std::string version_;
-};
+using testing_bundles::Name;
+using testing_bundles::VersionedModel;
 
 // A models root with bundle directories; the loader "loads" a directory by reading its VERSION
 // file, and refuses one that holds a BROKEN file.
@@ -70,29 +39,14 @@ struct ManagerFixture : ::testing::Test {
     root = fs::temp_directory_path() /
            ("recserve-manager-" + std::to_string(::getpid()) + "-" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(root);
-    fs::create_directories(root);
-    for (const char* v : {"v1", "v2", "v3"}) MakeBundle(v);
-    fs::create_directory_symlink("v1", root / "current");
+    testing_bundles::MakeVersionedModelsRoot(root);
     options.models_root = root;
     options.min_interval = std::chrono::milliseconds(0);
     manager = std::make_unique<ModelManager>(options, slots, Loader(), registry);
   }
   void TearDown() override { fs::remove_all(root); }
 
-  void MakeBundle(const std::string& version) {
-    fs::create_directories(root / version);
-    std::ofstream(root / version / "VERSION") << version;
-  }
-  ModelManager::Loader Loader() {
-    return [this](const fs::path& dir) -> Result<std::shared_ptr<const ServingModel>> {
-      ++loads;
-      if (fs::exists(dir / "BROKEN")) return DataLoss("checksum mismatch in " + dir.string());
-      std::string version;
-      std::ifstream(dir / "VERSION") >> version;
-      return std::shared_ptr<const ServingModel>(std::make_shared<VersionedModel>(version));
-    };
-  }
+  ModelManager::Loader Loader() { return testing_bundles::VersionFileLoader(loads); }
   static std::string Version(const std::shared_ptr<const ServingModel>& m) {
     return m ? m->version() : "-";
   }

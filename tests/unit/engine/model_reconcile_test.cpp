@@ -16,33 +16,12 @@
 #include "engine/model_manager.h"
 #include "engine/model_reconciler.h"
 #include "store/desired_models.h"
+#include "versioned_bundles.h"
 
 namespace recserve::engine {
 namespace {
 
 namespace fs = std::filesystem;
-
-class NamedModel final : public ServingModel {
- public:
-  explicit NamedModel(std::string version) : version_(std::move(version)) {}
-  const std::string& version() const override { return version_; }
-  bool KnowsUser(std::string_view) const override { return true; }
-  bool KnowsItem(std::string_view) const override { return true; }
-  Result<RecalledCandidates> Recall(const RecommendationQuery&) const override {
-    return RecalledCandidates{};
-  }
-  Result<std::vector<ScoredItem>> Rank(const RecommendationQuery&,
-                                       const RecalledCandidates& c) const override {
-    return c.items;
-  }
-  Result<std::vector<ScoredItem>> Similar(std::string_view, uint32_t) const override {
-    return std::vector<ScoredItem>{};
-  }
-  std::vector<ScoredItem> Popular(uint32_t) const override { return {}; }
-
- private:
-  std::string version_;
-};
 
 // One replica: its slots, its store handle (same MODEL_DIR file as the others), its manager.
 struct Replica {
@@ -54,15 +33,7 @@ struct Replica {
     options.models_root = root;
     options.min_interval = std::chrono::milliseconds(0);
     manager = std::make_unique<ModelManager>(
-        options, slots,
-        [&loads](const fs::path& dir) -> Result<std::shared_ptr<const ServingModel>> {
-          ++loads;
-          if (fs::exists(dir / "BROKEN")) return DataLoss("checksum mismatch in " + dir.string());
-          std::string version;
-          std::ifstream(dir / "VERSION") >> version;
-          return std::shared_ptr<const ServingModel>(std::make_shared<NamedModel>(version));
-        },
-        registry, desired.get());
+        options, slots, testing_bundles::VersionFileLoader(loads), registry, desired.get());
   }
   std::string Primary() const {
     auto s = slots.Get();
@@ -83,13 +54,7 @@ struct ReconcileFixture : ::testing::Test {
     root = fs::temp_directory_path() /
            ("recserve-reconcile-" + std::to_string(::getpid()) + "-" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(root);
-    fs::create_directories(root);
-    for (const char* v : {"v1", "v2", "v3"}) {
-      fs::create_directories(root / v);
-      std::ofstream(root / v / "VERSION") << v;
-    }
-    fs::create_directory_symlink("v1", root / "current");
+    testing_bundles::MakeVersionedModelsRoot(root);
     a = std::make_unique<Replica>(root, loads_a, registry_a);
     b = std::make_unique<Replica>(root, loads_b, registry_b);
   }
